@@ -1,0 +1,41 @@
+/**
+ * Every configuration default in one place. Environment variables override these (see
+ * src/config/index.ts and the README's configuration table).
+ */
+export const DEFAULTS = {
+  PORT: 3000,
+  HOST: '0.0.0.0',
+  ISSUER: 'http://localhost:3000',
+  DATA_DIR: './data',
+  KEYS_DIR: './keys',
+  REDIS_KEY_PREFIX: 'svcauth:',
+  LOG_LEVEL: 'info',
+  MIGRATE_ON_START: true,
+  SIGNING_ALG: 'ES256',
+  /** Path appended to ISSUER to form the default audience of product API tokens. */
+  DEFAULT_AUDIENCE_PATH: '/api',
+  BCRYPT_COST: 10,
+  DB_POOL_MAX: 10,
+  /** Largest serialized claims set a token may carry before the request must down-scope. */
+  MAX_TOKEN_CLAIMS_BYTES: 8192,
+  /** Largest request body the token, introspection and revocation endpoints read. */
+  MAX_BODY_BYTES: 16384,
+  TRUST_PROXY: false,
+  SHUTDOWN_GRACE_MS: 10000,
+} as const;
+
+/** Defaults of a new organization's API security settings. */
+export const ORGANIZATION_DEFAULTS = {
+  apiEnabled: true,
+  allowedCredentialTypes: ['oauth_client', 'api_key', 'private_key_jwt'],
+  accessTokenTtlSeconds: 300,
+  maxCredentialsPerAccount: 10,
+  maxCredentialLifetimeSeconds: null as number | null,
+} as const;
+
+/** Hard bounds no organization setting may leave. */
+export const LIMITS = {
+  ACCESS_TOKEN_TTL_MIN_SECONDS: 60,
+  ACCESS_TOKEN_TTL_MAX_SECONDS: 3600,
+  MAX_CREDENTIALS_PER_ACCOUNT: 100,
+} as const;

@@ -1,0 +1,180 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { DEFAULTS } from '../../config/defaults.ts';
+
+/** Raised when the environment does not describe a runnable server; the message is one line. */
+export class ConfigError extends Error {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable} ${message}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function boolean(defaultValue: boolean) {
+  return z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+    .optional()
+    .transform((v) => (v === undefined ? defaultValue : ['true', '1', 'yes'].includes(v)));
+}
+
+function integer(defaultValue: number, min: number, max: number) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return defaultValue;
+      const n = Number(v);
+      if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be an integer from ${min} to ${max} (got "${v}")` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
+/** A connection URL whose value is never echoed back: it may hold a password. */
+function connectionUrl(protocols: string[], example: string) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return undefined;
+      let url: URL;
+      try {
+        url = new URL(v);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `is not a URL; expected e.g. ${example}` });
+        return z.NEVER;
+      }
+      if (!protocols.includes(url.protocol)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must use ${protocols.join(' or ')} (got ${url.protocol}); e.g. ${example}`,
+        });
+        return z.NEVER;
+      }
+      return v;
+    });
+}
+
+function httpUrl<D extends string | undefined>(defaultValue: D) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx): string | D => {
+      const value = v === undefined || v === '' ? defaultValue : v;
+      if (value === undefined) return defaultValue;
+      let url: URL;
+      try {
+        url = new URL(value);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be an absolute http(s) URL (got "${value}")` });
+        return z.NEVER;
+      }
+      if (!['http:', 'https:'].includes(url.protocol) || url.search || url.hash) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be an http(s) URL without query or fragment (got "${value}")`,
+        });
+        return z.NEVER;
+      }
+      return value.replace(/\/+$/, '');
+    });
+}
+
+const environmentSchema = z.object({
+  PORT: integer(DEFAULTS.PORT, 0, 65535),
+  HOST: z.string().min(1).default(DEFAULTS.HOST),
+  ISSUER: httpUrl(DEFAULTS.ISSUER),
+  DATABASE_URL: connectionUrl(['postgres:', 'postgresql:'], 'postgres://user@127.0.0.1:5432/svcauth'),
+  DATA_DIR: z.string().min(1).default(DEFAULTS.DATA_DIR),
+  REDIS_URL: connectionUrl(['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'must be 1 to 64 letters, digits or : _ . -')
+    .default(DEFAULTS.REDIS_KEY_PREFIX),
+  KEYS_DIR: z.string().min(1).default(DEFAULTS.KEYS_DIR),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  MIGRATE_ON_START: boolean(DEFAULTS.MIGRATE_ON_START),
+  SIGNING_ALG: z
+    .enum(SIGNING_ALGS, { message: `must be one of ${SIGNING_ALGS.join(', ')}` })
+    .default(DEFAULTS.SIGNING_ALG),
+  DEFAULT_AUDIENCE: httpUrl(undefined),
+  BCRYPT_COST: integer(DEFAULTS.BCRYPT_COST, 10, 15),
+  DB_POOL_MAX: integer(DEFAULTS.DB_POOL_MAX, 1, 200),
+  MAX_TOKEN_CLAIMS_BYTES: integer(DEFAULTS.MAX_TOKEN_CLAIMS_BYTES, 1024, 65536),
+  MAX_BODY_BYTES: integer(DEFAULTS.MAX_BODY_BYTES, 1024, 1048576),
+  TRUST_PROXY: boolean(DEFAULTS.TRUST_PROXY),
+  SHUTDOWN_GRACE_MS: integer(DEFAULTS.SHUTDOWN_GRACE_MS, 0, 120000),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  issuer: string;
+  /** Audience of product API tokens when the token request names no resource. */
+  defaultAudience: string;
+  /** Audience of tokens the management API accepts. */
+  adminAudience: string;
+  database: { kind: 'postgres'; url: string; poolMax: number } | { kind: 'pglite'; dataDir: string };
+  redisUrl: string | undefined;
+  /** Namespace of every key and channel in the state store (several deployments can share a Redis). */
+  redisKeyPrefix: string;
+  keysDir: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  migrateOnStart: boolean;
+  signingAlg: SigningAlg;
+  bcryptCost: number;
+  maxTokenClaimsBytes: number;
+  maxBodyBytes: number;
+  trustProxy: boolean;
+  shutdownGraceMs: number;
+}
+
+/**
+ * Reads and validates the environment. Throws a ConfigError naming the first bad variable; the
+ * caller prints its one-line message and exits.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input = Object.fromEntries(
+    Object.keys(environmentSchema.shape).map((k) => [k, emptyToUndefined(env[k])]),
+  );
+  const parsed = environmentSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    issuer: e.ISSUER,
+    defaultAudience: e.DEFAULT_AUDIENCE ?? `${e.ISSUER}${DEFAULTS.DEFAULT_AUDIENCE_PATH}`,
+    adminAudience: `${e.ISSUER}/admin`,
+    database: e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DB_POOL_MAX }
+      : { kind: 'pglite', dataDir: path.resolve(e.DATA_DIR) },
+    redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    keysDir: path.resolve(e.KEYS_DIR),
+    logLevel: e.LOG_LEVEL,
+    migrateOnStart: e.MIGRATE_ON_START,
+    signingAlg: e.SIGNING_ALG,
+    bcryptCost: e.BCRYPT_COST,
+    maxTokenClaimsBytes: e.MAX_TOKEN_CLAIMS_BYTES,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    trustProxy: e.TRUST_PROXY,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+  };
+}
+
+function emptyToUndefined(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}

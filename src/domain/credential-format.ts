@@ -1,0 +1,183 @@
+/**
+ * The shapes of the credentials svcauth issues.
+ *
+ * Every value carries a fixed prefix (so secret scanners can find leaked ones and humans can tell
+ * them apart) and, where it holds a secret, a CRC32 checksum of everything before it (so a truncated,
+ * mistyped or made-up value is refused before any database lookup or bcrypt comparison). The checksum
+ * is not a security control: anyone can compute it. It only makes garbage cheap to reject.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+
+export const BASE62_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+export const API_KEY_PREFIX = 'svcak_';
+export const CLIENT_ID_PREFIX = 'svcc_';
+export const CLIENT_SECRET_PREFIX = 'svcs_';
+export const LEGACY_KEY_ID_PREFIX = 'legacy_';
+
+const API_KEY_ID_LENGTH = 16;
+const API_KEY_SECRET_LENGTH = 32;
+const CLIENT_ID_BODY_LENGTH = 22;
+const CLIENT_SECRET_BODY_LENGTH = 40;
+/** 62^6 > 2^32, so six base62 characters hold any CRC32 value. */
+const CHECKSUM_LENGTH = 6;
+
+const LEGACY_KEY_MIN_LENGTH = 16;
+const LEGACY_KEY_MAX_LENGTH = 512;
+const LEGACY_KEY_ID_HEX_LENGTH = 24;
+const HINT_VISIBLE_CHARS = 4;
+
+/**
+ * For secret scanners: finds an API key inside arbitrary text. Not anchored and not global, so it is
+ * safe to share (a global RegExp carries `lastIndex` state); scanners wanting every match can build
+ * `new RegExp(API_KEY_PATTERN.source, 'g')`.
+ */
+export const API_KEY_PATTERN = new RegExp(
+  `\\b${API_KEY_PREFIX}[0-9A-Za-z]{${API_KEY_ID_LENGTH}}_[0-9A-Za-z]{${API_KEY_SECRET_LENGTH + CHECKSUM_LENGTH}}\\b`,
+);
+
+/** For secret scanners: finds a client secret inside arbitrary text. Same conventions as above. */
+export const CLIENT_SECRET_PATTERN = new RegExp(
+  `\\b${CLIENT_SECRET_PREFIX}[0-9A-Za-z]{${CLIENT_SECRET_BODY_LENGTH + CHECKSUM_LENGTH}}\\b`,
+);
+
+const API_KEY_EXACT = new RegExp(
+  `^${API_KEY_PREFIX}([0-9A-Za-z]{${API_KEY_ID_LENGTH}})_[0-9A-Za-z]{${API_KEY_SECRET_LENGTH + CHECKSUM_LENGTH}}$`,
+);
+const CLIENT_ID_EXACT = new RegExp(`^${CLIENT_ID_PREFIX}[0-9A-Za-z]{${CLIENT_ID_BODY_LENGTH}}$`);
+const CLIENT_SECRET_EXACT = new RegExp(
+  `^${CLIENT_SECRET_PREFIX}[0-9A-Za-z]{${CLIENT_SECRET_BODY_LENGTH + CHECKSUM_LENGTH}}$`,
+);
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/** Prefixes of values svcauth issues; a legacy key never starts with one (see isLegacyKeyShape). */
+const RESERVED_PREFIXES = [API_KEY_PREFIX, CLIENT_ID_PREFIX, CLIENT_SECRET_PREFIX] as const;
+
+/**
+ * Uniformly random base62. Bytes at or above 248 (= 4 * 62) are dropped rather than reduced modulo 62,
+ * which would make the first 8 characters of the alphabet more likely than the rest.
+ */
+export function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    // About 3% of bytes are rejected; the margin makes a second round rare.
+    const bytes = randomBytes(Math.ceil((length - out.length) * 1.1) + 4);
+    for (const byte of bytes) {
+      if (byte >= 248) continue;
+      out += BASE62_ALPHABET.charAt(byte % 62);
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
+
+/** CRC-32 (IEEE) of `text`, as six base62 characters, most significant first, zero-padded. */
+export function base62Checksum(text: string): string {
+  let value = crc32(text);
+  let out = '';
+  for (let i = 0; i < CHECKSUM_LENGTH; i++) {
+    out = BASE62_ALPHABET.charAt(value % 62) + out;
+    value = Math.floor(value / 62);
+  }
+  return out;
+}
+
+function hasValidChecksum(value: string): boolean {
+  const body = value.slice(0, -CHECKSUM_LENGTH);
+  return base62Checksum(body) === value.slice(-CHECKSUM_LENGTH);
+}
+
+function withChecksum(body: string): string {
+  return body + base62Checksum(body);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// API keys: svcak_<keyId>_<secret><checksum>
+
+export interface GeneratedApiKey {
+  /** Public identifier, stored in clear to find the credential row; the secret is only bcrypt-hashed. */
+  keyId: string;
+  secret: string;
+  /** The whole value handed to the user, once. */
+  key: string;
+}
+
+export type ParsedApiKey =
+  | { ok: true; keyId: string; key: string }
+  | { ok: false; reason: 'format' | 'checksum' };
+
+export function generateApiKey(): GeneratedApiKey {
+  const keyId = randomBase62(API_KEY_ID_LENGTH);
+  const secret = randomBase62(API_KEY_SECRET_LENGTH);
+  return { keyId, secret, key: withChecksum(`${API_KEY_PREFIX}${keyId}_${secret}`) };
+}
+
+/** Shape first, then checksum; only a value passing both is worth a database lookup. */
+export function parseApiKey(value: string): ParsedApiKey {
+  const match = API_KEY_EXACT.exec(value);
+  if (!match) return { ok: false, reason: 'format' };
+  if (!hasValidChecksum(value)) return { ok: false, reason: 'checksum' };
+  return { ok: true, keyId: match[1]!, key: value };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// OAuth clients: svcc_<id> and svcs_<secret><checksum>
+
+/** A client id is an identifier, not a secret, so it needs no checksum; 22 chars is ~131 random bits. */
+export function generateClientId(): string {
+  return CLIENT_ID_PREFIX + randomBase62(CLIENT_ID_BODY_LENGTH);
+}
+
+export function isClientIdFormat(value: string): boolean {
+  return CLIENT_ID_EXACT.test(value);
+}
+
+export function generateClientSecret(): string {
+  return withChecksum(CLIENT_SECRET_PREFIX + randomBase62(CLIENT_SECRET_BODY_LENGTH));
+}
+
+export function isClientSecretWellFormed(value: string): boolean {
+  return CLIENT_SECRET_EXACT.test(value) && hasValidChecksum(value);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Legacy keys, imported from an older system: arbitrary strings, stored only as hashes.
+
+/**
+ * A stable lookup id for a legacy key, so the row can be found without storing the key itself. 96 bits
+ * of SHA-256 make accidental collisions negligible; the stored bcrypt hash still decides.
+ */
+export function legacyKeyId(key: string): string {
+  const digest = createHash('sha256').update(key, 'utf8').digest('hex');
+  return LEGACY_KEY_ID_PREFIX + digest.slice(0, LEGACY_KEY_ID_HEX_LENGTH);
+}
+
+/**
+ * 16..512 printable ASCII characters. Values starting with an svcauth prefix are refused: they are
+ * mistyped svcauth credentials, and falling back to a legacy lookup for them would waste a database
+ * query and a bcrypt comparison on a value the checksum already rejected.
+ */
+export function isLegacyKeyShape(value: string): boolean {
+  return (
+    value.length >= LEGACY_KEY_MIN_LENGTH &&
+    value.length <= LEGACY_KEY_MAX_LENGTH &&
+    PRINTABLE_ASCII.test(value) &&
+    !RESERVED_PREFIXES.some((prefix) => value.startsWith(prefix))
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Display
+
+/**
+ * A non-secret hint that lets a person tell credentials apart: the type prefix, an ellipsis and the
+ * last 4 characters, e.g. `svcak_…x9Qz`. It never reveals more than 4 characters of the secret part,
+ * and none at all when that part is too short for 4 characters to be a small fraction of it.
+ */
+export function displayHint(secretOrKey: string): string {
+  const prefix = [API_KEY_PREFIX, CLIENT_SECRET_PREFIX].find((p) => secretOrKey.startsWith(p)) ?? '';
+  const secretPart = secretOrKey.slice(prefix.length);
+  const visible = secretPart.length >= LEGACY_KEY_MIN_LENGTH ? secretPart.slice(-HINT_VISIBLE_CHARS) : '';
+  return `${prefix}…${visible}`;
+}

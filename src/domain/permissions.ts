@@ -1,0 +1,93 @@
+import { MANAGEMENT_PERMISSIONS, PERMISSION_CATALOG } from '../../config/permissions.ts';
+
+/** Key of org-wide grants in the `permissions` claim. */
+export const ALL_LOCATIONS = '*';
+
+/** Location id (or "*") to the sorted permission names that apply there. */
+export type ResolvedPermissions = Record<string, string[]>;
+
+export interface RoleGrant {
+  roleId: string;
+  permissions: readonly string[];
+  /** Role x location matrix: the account locations this role is ticked for; null = all of them. */
+  restrictedTo: readonly string[] | null;
+  /** A role deleted from the organization grants nothing, whatever still points at it. */
+  removed?: boolean;
+  /** Roles marked not assignable to service accounts grant nothing to one, even if linked. */
+  assignable?: boolean;
+}
+
+export interface AccountGrants {
+  /** "All locations" accounts receive org-wide grants, including locations created later. */
+  allLocations: boolean;
+  locationIds: readonly string[];
+  roles: readonly RoleGrant[];
+}
+
+const MANAGEMENT = new Set<string>(MANAGEMENT_PERMISSIONS);
+const CATALOG = new Set<string>(PERMISSION_CATALOG);
+
+/**
+ * What an account may do, location by location: for each role, its permissions at each location the
+ * matrix lets it apply; the union over roles. Management permissions are org-wide ("*"). Names not in
+ * the catalog (e.g. retired ones still stored in a role) are dropped.
+ */
+export function resolvePermissions(account: AccountGrants): ResolvedPermissions {
+  const byLocation = new Map<string, Set<string>>();
+  const grant = (location: string, permission: string) => {
+    const set = byLocation.get(location) ?? new Set<string>();
+    set.add(permission);
+    byLocation.set(location, set);
+  };
+  const accountLocations = new Set(account.locationIds);
+
+  for (const role of account.roles) {
+    if (role.removed || role.assignable === false) continue;
+    const locations = account.allLocations
+      ? [ALL_LOCATIONS]
+      : role.restrictedTo === null
+        ? [...accountLocations]
+        : role.restrictedTo.filter((id) => accountLocations.has(id));
+    for (const permission of role.permissions) {
+      if (!CATALOG.has(permission)) continue;
+      if (MANAGEMENT.has(permission)) {
+        // An org-wide power needs the role to apply somewhere; a role ticked nowhere grants nothing.
+        if (locations.length > 0) grant(ALL_LOCATIONS, permission);
+        continue;
+      }
+      for (const location of locations) grant(location, permission);
+    }
+  }
+  return sortResolved(byLocation);
+}
+
+/** Every permission name the account holds anywhere: the scopes it may request. */
+export function permissionNames(resolved: ResolvedPermissions): string[] {
+  return [...new Set(Object.values(resolved).flat())].sort();
+}
+
+/** Keeps only the requested scopes (down-scoping a token); locations left empty disappear. */
+export function restrictToScopes(
+  resolved: ResolvedPermissions,
+  scopes: ReadonlySet<string>,
+): ResolvedPermissions {
+  const kept = new Map<string, Set<string>>();
+  for (const [location, permissions] of Object.entries(resolved)) {
+    const left = permissions.filter((p) => scopes.has(p));
+    if (left.length > 0) kept.set(location, new Set(left));
+  }
+  return sortResolved(kept);
+}
+
+/** Does a resolved set allow a permission at a location (org-wide grants count everywhere)? */
+export function isAllowed(resolved: ResolvedPermissions, permission: string, locationId: string): boolean {
+  return Boolean(resolved[ALL_LOCATIONS]?.includes(permission) || resolved[locationId]?.includes(permission));
+}
+
+function sortResolved(byLocation: Map<string, Set<string>>): ResolvedPermissions {
+  const result: ResolvedPermissions = {};
+  for (const location of [...byLocation.keys()].sort()) {
+    result[location] = [...byLocation.get(location)!].sort();
+  }
+  return result;
+}

@@ -1,0 +1,70 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Provider } from 'oidc-provider';
+import { PERMISSION_CATALOG } from '../../config/permissions.ts';
+import type { Config } from '../config/index.ts';
+import type { KeyRing } from '../keys/key-ring.ts';
+import { apiKeyBasicAuth } from '../oauth/api-key-auth.ts';
+import { bodySizeLimit, oauthError } from './middleware.ts';
+
+/** Holds the current oidc-provider; it is rebuilt when the published signing keys change. */
+export interface ProviderHolder {
+  current(): { provider: Provider; handle: ReturnType<Provider['callback']> };
+}
+
+const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+
+/** RFC 8414 metadata: what this server does, and only that. */
+export function authorizationServerMetadata(config: Config): Record<string, unknown> {
+  return {
+    issuer: config.issuer,
+    token_endpoint: `${config.issuer}/token`,
+    jwks_uri: `${config.issuer}/jwks`,
+    grant_types_supported: ['client_credentials'],
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    token_endpoint_auth_signing_alg_values_supported: [
+      'ES256',
+      'ES384',
+      'ES512',
+      'EdDSA',
+      'PS256',
+      'PS384',
+      'PS512',
+      'RS256',
+    ],
+    scopes_supported: PERMISSION_CATALOG,
+    service_documentation: `${config.issuer}/admin/v1/openapi.json`,
+  };
+}
+
+export function oauthRoutes(deps: { config: Config; keyRing: KeyRing; provider: ProviderHolder }): Router {
+  const router = new Router();
+  const metadata = (ctx: Context) => {
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = authorizationServerMetadata(deps.config);
+  };
+  router.get('/.well-known/oauth-authorization-server', metadata);
+  router.get('/.well-known/openid-configuration', metadata);
+
+  router.get('/jwks', (ctx) => {
+    // Public members only: the key file holds private JWKs.
+    const keys = deps.keyRing.schedule().published.map(({ jwk }) => {
+      const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = jwk;
+      return publicJwk;
+    });
+    ctx.set('Cache-Control', 'public, max-age=60');
+    ctx.type = 'application/jwk-set+json';
+    ctx.body = { keys };
+  });
+
+  router.all('/token', bodySizeLimit(deps.config.maxBodyBytes), apiKeyBasicAuth(), async (ctx) => {
+    if (ctx.method !== 'POST') {
+      ctx.set('Allow', 'POST');
+      return oauthError(ctx, 405, 'invalid_request', 'the token endpoint accepts only POST');
+    }
+    ctx.respond = false;
+    await deps.provider.current().handle(ctx.req, ctx.res);
+  });
+  return router;
+}

@@ -1,0 +1,126 @@
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import type { SigningAlg } from '../config/index.ts';
+import {
+  generateSigningKeys,
+  KeyFileError,
+  type KeySchedule,
+  readSigningKeyFile,
+  type SigningKeyFile,
+  scheduleAt,
+  signingKeysPath,
+} from './signing-keys.ts';
+
+/** How often instances look at the shared key file; rotation waits longer than this before signing. */
+export const KEY_FILE_POLL_MS = 2000;
+
+/**
+ * The signing keys as this instance sees them, kept current with the shared key file. Listeners hear
+ * when the published set changes (a rotation added a key, or a retired key passed its drop time).
+ */
+export class KeyRing {
+  readonly #keysDir: string;
+  readonly #logger: Logger;
+  #file: SigningKeyFile;
+  #publishedKids: string;
+  #listeners = new Set<() => void>();
+  #timer: NodeJS.Timeout | undefined;
+  #watching = false;
+
+  private constructor(keysDir: string, file: SigningKeyFile, logger: Logger) {
+    this.#keysDir = keysDir;
+    this.#file = file;
+    this.#logger = logger;
+    scheduleAt(file, new Date()); // fail at start, not at the first token, if no key can sign
+    this.#publishedKids = this.#publishedKey();
+  }
+
+  static async open(
+    keysDir: string,
+    options: { generateIfMissing: boolean; alg: SigningAlg; logger: Logger },
+  ): Promise<KeyRing> {
+    let file = readSigningKeyFile(keysDir);
+    if (!file || file.keys.length === 0) {
+      if (!options.generateIfMissing) {
+        throw new KeyFileError(
+          `no signing keys in ${signingKeysPath(keysDir)}; run "svcauth keys generate" (with the same KEYS_DIR) first`,
+        );
+      }
+      const key = await generateSigningKeys(keysDir, options.alg);
+      options.logger.info({ kid: key.kid, alg: key.alg, keysDir }, 'generated a signing key on first start');
+      file = readSigningKeyFile(keysDir)!;
+    }
+    return new KeyRing(keysDir, file, options.logger);
+  }
+
+  schedule(now: Date = new Date()): KeySchedule {
+    return scheduleAt(this.#file, now);
+  }
+
+  /** Starts following the key file and the keys' own schedule. */
+  watch(): void {
+    if (this.#watching) return;
+    this.#watching = true;
+    fs.watchFile(signingKeysPath(this.#keysDir), { interval: KEY_FILE_POLL_MS, persistent: false }, () =>
+      this.#reload(),
+    );
+    this.#armTimer();
+  }
+
+  onPublishedChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  close(): void {
+    if (this.#watching) fs.unwatchFile(signingKeysPath(this.#keysDir));
+    this.#watching = false;
+    clearTimeout(this.#timer);
+  }
+
+  #reload(): void {
+    try {
+      const file = readSigningKeyFile(this.#keysDir);
+      if (!file) return;
+      scheduleAt(file, new Date());
+      this.#file = file;
+    } catch (error) {
+      // Keep serving with the keys we have: a half-edited or broken file must not take the server down.
+      this.#logger.error(
+        { err: error },
+        'ignoring unreadable signing key file; still using the previous keys',
+      );
+      return;
+    }
+    this.#notifyIfChanged();
+    this.#armTimer();
+  }
+
+  #armTimer(): void {
+    clearTimeout(this.#timer);
+    const next = scheduleAt(this.#file, new Date()).nextChangeAt;
+    if (!next || !this.#watching) return;
+    // setTimeout caps at ~24.8 days; re-arming on wake-up covers longer waits.
+    const delay = Math.min(Math.max(next.getTime() - Date.now(), 0) + 10, 2 ** 31 - 1);
+    this.#timer = setTimeout(() => {
+      this.#notifyIfChanged();
+      this.#armTimer();
+    }, delay);
+    this.#timer.unref();
+  }
+
+  #publishedKey(): string {
+    return scheduleAt(this.#file, new Date())
+      .published.map((k) => k.kid)
+      .sort()
+      .join(',');
+  }
+
+  #notifyIfChanged(): void {
+    const now = this.#publishedKey();
+    if (now === this.#publishedKids) return;
+    this.#publishedKids = now;
+    this.#logger.info({ kids: now.split(',') }, 'published signing keys changed');
+    for (const listener of this.#listeners) listener();
+  }
+}

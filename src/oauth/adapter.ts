@@ -1,0 +1,92 @@
+import { errors, Provider } from 'oidc-provider';
+import type { StateStore } from '../state/state-store.ts';
+import { clientMetadataFor } from './client-metadata.ts';
+import { type SubjectResolver, setRequestSubject } from './request-subject.ts';
+
+/**
+ * oidc-provider's storage adapter. Clients come from the credential tables (every live oauth_client,
+ * api_key and private_key_jwt credential is a client); everything else oidc-provider may want to keep
+ * (single-use assertion ids, and any other short-lived model) lives in the shared state store.
+ */
+export function createAdapterFactory(deps: { state: StateStore; subjects: SubjectResolver }) {
+  return (name: string) =>
+    name === 'Client' ? new ClientAdapter(deps.subjects) : new StateStoreAdapter(name, deps.state);
+}
+
+type Payload = Record<string, unknown>;
+
+class ClientAdapter {
+  readonly #subjects: SubjectResolver;
+  constructor(subjects: SubjectResolver) {
+    this.#subjects = subjects;
+  }
+
+  async find(clientId: string): Promise<Payload | undefined> {
+    const subject = await this.#subjects.findByClientId(clientId);
+    if (!subject) return undefined;
+    const ctx = Provider.ctx;
+    if (ctx) setRequestSubject(ctx, subject);
+    return clientMetadataFor(subject, usedBasicAuth(ctx?.get('authorization')));
+  }
+
+  async upsert(): Promise<void> {
+    throw new Error('clients are managed through the management API, not through oidc-provider');
+  }
+  async destroy(): Promise<void> {}
+  async findByUid(): Promise<undefined> {
+    return undefined;
+  }
+  async findByUserCode(): Promise<undefined> {
+    return undefined;
+  }
+  async consume(): Promise<void> {}
+  async revokeByGrantId(): Promise<void> {}
+}
+
+function usedBasicAuth(authorization: string | undefined): boolean {
+  return typeof authorization === 'string' && /^basic /i.test(authorization);
+}
+
+class StateStoreAdapter {
+  readonly #name: string;
+  readonly #state: StateStore;
+  constructor(name: string, state: StateStore) {
+    this.#name = name;
+    this.#state = state;
+  }
+
+  #key(id: string): string {
+    return `oidc:${this.#name}:${id}`;
+  }
+
+  async upsert(id: string, payload: Payload, expiresIn: number): Promise<void> {
+    const ttl = Math.max(1, Math.ceil(expiresIn || 1));
+    if (this.#name === 'ReplayDetection') {
+      // oidc-provider checks then saves; doing the save as set-if-absent closes the race in which two
+      // concurrent requests replaying one assertion would both pass the check.
+      const stored = await this.#state.setIfAbsent(this.#key(id), JSON.stringify(payload), ttl);
+      if (!stored) throw new errors.InvalidClientAuth('client assertion was already used (jti replay)');
+      return;
+    }
+    await this.#state.set(this.#key(id), JSON.stringify(payload), ttl);
+  }
+
+  async find(id: string): Promise<Payload | undefined> {
+    const value = await this.#state.get(this.#key(id));
+    return value ? (JSON.parse(value) as Payload) : undefined;
+  }
+
+  async findByUid(): Promise<undefined> {
+    return undefined;
+  }
+  async findByUserCode(): Promise<undefined> {
+    return undefined;
+  }
+  async destroy(id: string): Promise<void> {
+    await this.#state.delete(this.#key(id));
+  }
+  async consume(id: string): Promise<void> {
+    await this.#state.delete(this.#key(id));
+  }
+  async revokeByGrantId(): Promise<void> {}
+}

@@ -1,0 +1,27 @@
+import type { TokenSubject } from '../services/token-subject-service.ts';
+
+/**
+ * oidc-provider client metadata for a credential. An oauth_client or api_key credential accepts its
+ * secret in the Authorization header or in the body; oidc-provider registers one method per client, so
+ * the metadata names the one this request used. The "secret" given to oidc-provider is the bcrypt hash:
+ * the comparison is ours (see provider.ts), and HMAC-based methods that would need the plain secret
+ * are not offered.
+ */
+export function clientMetadataFor(subject: TokenSubject, usedBasicAuth: boolean): Record<string, unknown> {
+  const { credential } = subject;
+  const common = {
+    client_id: credential.client_id,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    ...(subject.scopes.length > 0 ? { scope: subject.scopes.join(' ') } : {}),
+  };
+  if (credential.type === 'private_key_jwt') {
+    return { ...common, token_endpoint_auth_method: 'private_key_jwt', jwks: credential.jwks };
+  }
+  return {
+    ...common,
+    client_secret: credential.secret_hash,
+    token_endpoint_auth_method: usedBasicAuth ? 'client_secret_basic' : 'client_secret_post',
+  };
+}

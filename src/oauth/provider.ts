@@ -1,0 +1,161 @@
+import type { Context } from 'koa';
+import { type Configuration, errors, Provider } from 'oidc-provider';
+import { MANAGEMENT_PERMISSIONS, PERMISSION_CATALOG, PRODUCT_PERMISSIONS } from '../../config/permissions.ts';
+import type { Config } from '../config/index.ts';
+import { restrictToScopes } from '../domain/permissions.ts';
+import type { KeyRing } from '../keys/key-ring.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { SecretHasher } from '../services/secret-hasher.ts';
+import type { TokenSubject } from '../services/token-subject-service.ts';
+import type { StateStore } from '../state/state-store.ts';
+import { createAdapterFactory } from './adapter.ts';
+import { getRequestSubject, type SubjectResolver } from './request-subject.ts';
+
+export interface OAuthDependencies {
+  config: Config;
+  keyRing: KeyRing;
+  subjects: SubjectResolver;
+  hasher: SecretHasher;
+  state: StateStore;
+  logger: Logger;
+}
+
+/** The audiences svcauth issues tokens for, and the permissions each may carry. */
+function resourceServers(config: Config): Map<string, readonly string[]> {
+  return new Map<string, readonly string[]>([
+    [config.defaultAudience, PRODUCT_PERMISSIONS],
+    [config.adminAudience, MANAGEMENT_PERMISSIONS],
+  ]);
+}
+
+/**
+ * oidc-provider configured for one job: the client-credentials grant issuing RFC 9068 JWTs. No
+ * authorization endpoint, interactions, registration or refresh tokens are reachable: the HTTP layer
+ * routes only discovery, /jwks and /token to it.
+ */
+export function createProvider(deps: OAuthDependencies): Provider {
+  const { config, keyRing } = deps;
+  const audiences = resourceServers(config);
+  const schedule = keyRing.schedule();
+
+  const configuration: Configuration = {
+    adapter: createAdapterFactory({ state: deps.state, subjects: deps.subjects }),
+    jwks: { keys: schedule.published.map((k) => k.jwk) } as Configuration['jwks'],
+    scopes: [...PERMISSION_CATALOG],
+    claims: { openid: ['sub'] },
+    responseTypes: ['none'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    enabledJWA: {
+      clientAuthSigningAlgValues: ['ES256', 'ES384', 'ES512', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256'],
+    },
+    clockTolerance: 5,
+    // No ID tokens are ever issued; the default must still name an algorithm the key set can sign.
+    clientDefaults: {
+      id_token_signed_response_alg: schedule.signing.alg,
+      grant_types: ['client_credentials'],
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: false },
+      revocation: { enabled: false },
+      userinfo: { enabled: false },
+      rpInitiatedLogout: { enabled: false },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => config.defaultAudience,
+        useGrantedResource: () => false,
+        getResourceServerInfo: (ctx, resourceIndicator) => {
+          const subject = getRequestSubject(ctx as unknown as Context);
+          if (!subject) throw new errors.InvalidClient('client authentication failed');
+          if (subject.refusal) throw new errors.UnauthorizedClient(subject.refusal);
+          const scopeSet = audiences.get(resourceIndicator);
+          if (!scopeSet) {
+            throw new errors.InvalidTarget(
+              `unknown resource "${resourceIndicator}"; use ${[...audiences.keys()].join(' or ')}, or omit resource`,
+            );
+          }
+          checkRequestedScopes(ctx.oidc.params?.scope, subject);
+          const signing = keyRing.schedule().signing;
+          return {
+            audience: resourceIndicator,
+            scope: scopeSet.join(' '),
+            accessTokenFormat: 'jwt',
+            accessTokenTTL: subject.organization.access_token_ttl_seconds,
+            jwt: { sign: { alg: signing.alg, kid: signing.kid } },
+          };
+        },
+      },
+    },
+    formats: {
+      customizers: {
+        jwt: (ctx, token, jwt) => {
+          const subject = getRequestSubject(ctx as unknown as Context);
+          if (!subject) throw new errors.InvalidClient('client authentication failed');
+          const audienceScopes = new Set(audiences.get(String(jwt.payload.aud)) ?? []);
+          const requested = typeof token.scope === 'string' && token.scope ? token.scope.split(' ') : null;
+          const granted = new Set((requested ?? subject.scopes).filter((s) => audienceScopes.has(s)));
+          const permissions = restrictToScopes(subject.permissions, granted);
+          jwt.payload.sub = subject.account.id;
+          if (granted.size > 0) jwt.payload.scope = [...granted].sort().join(' ');
+          else delete jwt.payload.scope;
+          jwt.payload.org_id = subject.organization.id;
+          jwt.payload.permissions = permissions;
+          jwt.payload.permissions_version = subject.account.permissions_version;
+          if (subject.account.groups_admin) jwt.payload.groups_admin = true;
+          const size = Buffer.byteLength(JSON.stringify(jwt.payload));
+          if (size > config.maxTokenClaimsBytes) {
+            throw new errors.InvalidRequest(
+              `the token would carry ${size} bytes of claims, more than the ${config.maxTokenClaimsBytes} allowed; ` +
+                'request fewer permissions with the scope parameter, or a narrower resource',
+            );
+          }
+        },
+      },
+    },
+    ttl: {
+      // Overridden per organization through the resource server's accessTokenTTL.
+      ClientCredentials: 300,
+    },
+    renderError: (ctx, out) => {
+      ctx.type = 'json';
+      ctx.body = out;
+    },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  installSecretComparison(provider, deps.hasher);
+  return provider;
+}
+
+/** `scope` may only name permissions the account holds; anything else is invalid_scope, never ignored. */
+function checkRequestedScopes(scope: unknown, subject: TokenSubject): void {
+  if (typeof scope !== 'string' || scope.trim() === '') return;
+  const held = new Set(subject.scopes);
+  const missing = scope.split(' ').filter((s) => s && !held.has(s));
+  if (missing.length > 0) {
+    throw new errors.InvalidScope(
+      `the service account does not hold ${missing.join(', ')}; request a subset of: ${subject.scopes.join(' ') || '(none)'}`,
+      missing.join(' '),
+    );
+  }
+}
+
+/**
+ * Secrets are stored as bcrypt hashes, so oidc-provider's plain comparison is replaced by a bcrypt
+ * check (which oidc-provider awaits). A regenerated credential's previous secret keeps working until
+ * its grace period ends.
+ */
+function installSecretComparison(provider: Provider, hasher: SecretHasher): void {
+  provider.Client.prototype.compareClientSecret = async function compareClientSecret(actual: string) {
+    const subject = getRequestSubject(Provider.ctx as Context | undefined);
+    if (!subject || subject.credential.client_id !== this.clientId || !subject.credential.secret_hash)
+      return false;
+    if (await hasher.verify(actual, subject.credential.secret_hash)) return true;
+    const { previous_secret_hash: previous, previous_secret_expires_at: until } = subject.credential;
+    return Boolean(
+      previous && until && until.getTime() > Date.now() && (await hasher.verify(actual, previous)),
+    );
+  };
+}

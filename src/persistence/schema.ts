@@ -1,0 +1,136 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { CredentialType } from '../domain/status.ts';
+
+/** Timestamps are read as Date and may be written as Date or ISO string. */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type GeneratedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface OrganizationsTable {
+  id: Generated<string>;
+  slug: string;
+  name: string;
+  api_enabled: Generated<boolean>;
+  allowed_credential_types: ColumnType<CredentialType[], CredentialType[] | undefined, CredentialType[]>;
+  access_token_ttl_seconds: Generated<number>;
+  max_credentials_per_account: Generated<number>;
+  max_credential_lifetime_seconds: number | null;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+}
+
+export interface LocationsTable {
+  id: Generated<string>;
+  org_id: string;
+  name: string;
+  created_at: GeneratedTimestamp;
+  deleted_at: Timestamp | null;
+}
+
+export interface RolesTable {
+  id: Generated<string>;
+  org_id: string;
+  name: string;
+  description: Generated<string>;
+  permissions: ColumnType<string[], string[] | undefined, string[]>;
+  assignable_to_service_accounts: Generated<boolean>;
+  is_system: Generated<boolean>;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+  deleted_at: Timestamp | null;
+}
+
+export interface ServiceAccountsTable {
+  id: Generated<string>;
+  org_id: string;
+  name: string;
+  description: Generated<string>;
+  is_protected: Generated<boolean>;
+  groups_admin: Generated<boolean>;
+  all_locations: Generated<boolean>;
+  permissions_version: Generated<number>;
+  created_by_account_id: string | null;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+  archived_at: Timestamp | null;
+}
+
+export interface ServiceAccountLocationsTable {
+  org_id: string;
+  service_account_id: string;
+  location_id: string;
+}
+
+export interface ServiceAccountRolesTable {
+  org_id: string;
+  service_account_id: string;
+  role_id: string;
+}
+
+export interface ServiceAccountRoleLocationsTable {
+  org_id: string;
+  service_account_id: string;
+  role_id: string;
+  location_id: string;
+}
+
+export interface CredentialsTable {
+  id: Generated<string>;
+  org_id: string;
+  service_account_id: string;
+  type: CredentialType;
+  name: string;
+  client_id: string;
+  secret_hash: string | null;
+  previous_secret_hash: string | null;
+  previous_secret_expires_at: Timestamp | null;
+  jwks: ColumnType<{ keys: Record<string, unknown>[] } | null, string | null, string | null>;
+  display_hint: Generated<string>;
+  lineage_id: string;
+  slot: ColumnType<'primary' | 'secondary', 'primary' | 'secondary' | undefined, 'primary' | 'secondary'>;
+  is_legacy: Generated<boolean>;
+  created_by_account_id: string | null;
+  created_by_credential_id: string | null;
+  created_at: GeneratedTimestamp;
+  expires_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+  revoked_reason: string | null;
+  last_used_at: Timestamp | null;
+  last_used_ip: string | null;
+}
+
+export interface AuditEventsTable {
+  /** bigint identity, read as a string so cursors never lose precision. */
+  id: ColumnType<string, never, never>;
+  org_id: string | null;
+  occurred_at: GeneratedTimestamp;
+  actor_account_id: string | null;
+  actor_credential_id: string | null;
+  action: string;
+  outcome: ColumnType<'success' | 'failure', 'success' | 'failure' | undefined, never>;
+  target_type: string | null;
+  target_id: string | null;
+  diff: ColumnType<Record<string, unknown> | null, string | null, never>;
+  source_ip: string | null;
+  request_id: string | null;
+}
+
+export interface Database {
+  organizations: OrganizationsTable;
+  locations: LocationsTable;
+  roles: RolesTable;
+  service_accounts: ServiceAccountsTable;
+  service_account_locations: ServiceAccountLocationsTable;
+  service_account_roles: ServiceAccountRolesTable;
+  service_account_role_locations: ServiceAccountRoleLocationsTable;
+  credentials: CredentialsTable;
+  audit_events: AuditEventsTable;
+}
+
+export type Organization = Selectable<OrganizationsTable>;
+export type Location = Selectable<LocationsTable>;
+export type Role = Selectable<RolesTable>;
+export type ServiceAccount = Selectable<ServiceAccountsTable>;
+export type Credential = Selectable<CredentialsTable>;
+export type NewCredential = Insertable<CredentialsTable>;
+export type CredentialUpdate = Updateable<CredentialsTable>;
+export type AuditEvent = Selectable<AuditEventsTable>;

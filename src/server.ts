@@ -1,0 +1,108 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Provider } from 'oidc-provider';
+import type { Config } from './config/index.ts';
+import { createHttpApp } from './http/app.ts';
+import type { ProviderHolder } from './http/oauth-routes.ts';
+import { KeyRing } from './keys/key-ring.ts';
+import type { Logger } from './logging/logger.ts';
+import { createProvider } from './oauth/provider.ts';
+import { type DatabaseHandle, migrateToLatest, openDatabase } from './persistence/database.ts';
+import { SecretHasher } from './services/secret-hasher.ts';
+import { TokenSubjectService } from './services/token-subject-service.ts';
+import { createStateStore } from './state/index.ts';
+import type { StateStore } from './state/state-store.ts';
+
+export interface RunningServer {
+  url: string;
+  database: DatabaseHandle;
+  state: StateStore;
+  /** Stops accepting connections, lets in-flight requests finish, then closes every resource. */
+  close(): Promise<void>;
+}
+
+/** Wires every part together and listens. The order matters: nothing is served before it can answer. */
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const database = await openDatabase(config.database);
+  const closers: Array<() => Promise<void> | void> = [() => database.close()];
+  try {
+    if (config.migrateOnStart) {
+      const applied = await migrateToLatest(database.db);
+      if (applied.length > 0) logger.info({ migrations: applied }, 'applied database migrations');
+    }
+    const state = createStateStore({
+      redisUrl: config.redisUrl,
+      prefix: config.redisKeyPrefix,
+      onError: (error) => logger.warn({ err: error }, 'state store error'),
+    });
+    closers.push(() => state.close());
+    const keyRing = await KeyRing.open(config.keysDir, {
+      // Only the embedded default makes its own key: instances sharing Postgres must share keys too.
+      generateIfMissing: config.database.kind === 'pglite',
+      alg: config.signingAlg,
+      logger,
+    });
+    keyRing.watch();
+    closers.push(() => keyRing.close());
+
+    const oauthDependencies = {
+      config,
+      keyRing,
+      subjects: new TokenSubjectService(database.db),
+      hasher: new SecretHasher(config.bcryptCost),
+      state,
+      logger,
+    };
+    const build = (provider: Provider) => ({ provider, handle: provider.callback() });
+    let current = build(createProvider(oauthDependencies));
+    // oidc-provider fixes its key set at construction; a rotation publishes keys by swapping providers.
+    keyRing.onPublishedChange(() => {
+      current = build(createProvider(oauthDependencies));
+    });
+    const providerHolder: ProviderHolder = { current: () => current };
+
+    const app = createHttpApp({
+      config,
+      logger,
+      keyRing,
+      provider: providerHolder,
+      probes: [
+        { name: 'database', check: () => database.ping() },
+        { name: 'state_store', check: () => state.ping() },
+      ],
+    });
+    const server = http.createServer(app.callback());
+    server.keepAliveTimeout = 65_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+    logger.info(
+      { url, issuer: config.issuer, database: database.kind, state_store: state.kind },
+      'svcauth listening',
+    );
+
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      database,
+      state,
+      close: () => {
+        closing ??= (async () => {
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+            setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs).unref();
+          });
+          for (const close of closers.reverse()) await close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    for (const close of closers.reverse()) await close();
+    throw error;
+  }
+}

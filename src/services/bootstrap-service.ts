@@ -1,0 +1,123 @@
+import type { Kysely } from 'kysely';
+import {
+  API_ADMIN_ROLE_NAME,
+  BUILT_IN_ACCOUNT_NAME,
+  MANAGEMENT_PERMISSIONS,
+} from '../../config/permissions.ts';
+import { AuditRepository } from '../persistence/repositories/audit-repository.ts';
+import { OrganizationRepository } from '../persistence/repositories/organization-repository.ts';
+import { RoleRepository } from '../persistence/repositories/role-repository.ts';
+import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
+import type { Database, Organization, Role } from '../persistence/schema.ts';
+import { insertCredential, prepareSecret } from './credential-service.ts';
+import type { SecretHasher } from './secret-hasher.ts';
+
+export const BOOTSTRAP_ADMIN_ACCOUNT_NAME = 'Bootstrap admin';
+
+export interface BootstrapResult {
+  org_id: string;
+  org_slug: string;
+  created_organization: boolean;
+  admin_account_id: string;
+  credential_id: string;
+  client_id: string;
+  /** Shown once; only its bcrypt hash is stored. */
+  client_secret: string;
+}
+
+/**
+ * Creates what a new organization starts with: its API Admin role, its protected built-in account.
+ * Used by `svcauth bootstrap` and by the management API when organizations are created.
+ */
+export async function provisionOrganization(
+  db: Kysely<Database>,
+  slug: string,
+  name: string,
+): Promise<{ organization: Organization; adminRole: Role; created: boolean }> {
+  const organizations = new OrganizationRepository(db);
+  const roles = new RoleRepository(db);
+  const { organization, created } = await organizations.createIfAbsent(slug, name);
+  let adminRole = await roles.findLiveByName(organization.id, API_ADMIN_ROLE_NAME);
+  if (!adminRole) {
+    adminRole = await roles.create(organization.id, {
+      name: API_ADMIN_ROLE_NAME,
+      description: 'Manages service accounts, credentials, roles, settings and the audit trail.',
+      permissions: [...MANAGEMENT_PERMISSIONS],
+      is_system: true,
+    });
+  }
+  const accounts = new ServiceAccountRepository(db);
+  if (!(await accounts.findProtected(organization.id))) {
+    await accounts.create(organization.id, {
+      name: BUILT_IN_ACCOUNT_NAME,
+      description:
+        'Built into every organization; it cannot be renamed, edited, archived or given credentials.',
+      is_protected: true,
+      all_locations: true,
+    });
+  }
+  return { organization, adminRole, created };
+}
+
+/**
+ * `svcauth bootstrap --org <slug>`: provisions the organization if absent, then gives its bootstrap
+ * admin account (created on first run, on all locations with the API Admin role) a new oauth_client
+ * credential. Running it again never duplicates the organization; it issues another credential, which
+ * is how an operator who lost the admin secret regains access.
+ */
+export async function bootstrapOrganization(
+  db: Kysely<Database>,
+  hasher: SecretHasher,
+  input: { slug: string; name?: string },
+): Promise<BootstrapResult> {
+  const prepared = await prepareSecret(hasher, 'oauth_client');
+  return db.transaction().execute(async (trx) => {
+    const { organization, adminRole, created } = await provisionOrganization(
+      trx,
+      input.slug,
+      input.name ?? input.slug,
+    );
+    const accounts = new ServiceAccountRepository(trx);
+    let admin = await accounts.findLiveByName(organization.id, BOOTSTRAP_ADMIN_ACCOUNT_NAME);
+    if (!admin) {
+      admin = await accounts.create(organization.id, {
+        name: BOOTSTRAP_ADMIN_ACCOUNT_NAME,
+        description:
+          'Created by svcauth bootstrap to administer this organization through the management API.',
+        all_locations: true,
+      });
+      await accounts.replaceAssignments(organization.id, admin.id, {
+        locationIds: [],
+        roles: [{ roleId: adminRole.id, restrictedTo: null }],
+      });
+    }
+    const { credential, secret } = await insertCredential(
+      trx,
+      {
+        orgId: organization.id,
+        accountId: admin.id,
+        type: 'oauth_client',
+        name: `bootstrap ${new Date().toISOString()}`,
+      },
+      prepared,
+    );
+    await new AuditRepository(trx).record({
+      orgId: organization.id,
+      action: created ? 'organization.bootstrapped' : 'credential.bootstrapped',
+      targetType: 'credential',
+      targetId: credential.id,
+      diff: {
+        after: { service_account_id: admin.id, client_id: credential.client_id, type: 'oauth_client' },
+      },
+    });
+    return {
+      org_id: organization.id,
+      org_slug: organization.slug,
+      created_organization: created,
+      admin_account_id: admin.id,
+      credential_id: credential.id,
+      client_id: credential.client_id,
+      client_secret: secret!,
+    };
+  });
+}

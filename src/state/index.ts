@@ -1,0 +1,26 @@
+import { MemoryStateStore } from './memory-state-store.ts';
+import { RedisStateStore } from './redis-state-store.ts';
+import type { StateStore } from './state-store.ts';
+
+export type { MemoryStateStoreOptions } from './memory-state-store.ts';
+export { MemoryStateStore } from './memory-state-store.ts';
+export type { RedisStateStoreOptions } from './redis-state-store.ts';
+export { RedisStateStore } from './redis-state-store.ts';
+export type { StateStore, Unsubscribe } from './state-store.ts';
+export { DEFAULT_STATE_STORE_PREFIX, StateStoreUnavailableError } from './state-store.ts';
+
+export interface CreateStateStoreOptions {
+  /** When set, state is shared through Redis; otherwise it lives in this process only. */
+  redisUrl?: string;
+  prefix?: string;
+  /** Connection errors and subscription-handler errors, e.g. for logging; see RedisStateStoreOptions. */
+  onError?: (error: unknown) => void;
+}
+
+export function createStateStore(options: CreateStateStoreOptions): StateStore {
+  const { redisUrl, prefix, onError } = options;
+  if (redisUrl) {
+    return new RedisStateStore({ url: redisUrl, prefix, onError });
+  }
+  return new MemoryStateStore({ prefix, onError });
+}

@@ -1,0 +1,176 @@
+import type { StateStore, Unsubscribe } from './state-store.ts';
+import { assertTtlSeconds, DEFAULT_STATE_STORE_PREFIX, StateStoreUnavailableError } from './state-store.ts';
+
+export interface MemoryStateStoreOptions {
+  prefix?: string;
+  /** Receives errors thrown by subscription handlers; one failing handler never affects the others. */
+  onError?: (error: unknown) => void;
+}
+
+interface Entry {
+  value: string;
+  expiresAt: number;
+}
+
+/** Wrapper giving each subscribe() call its own identity, so subscribing one function twice works like Redis. */
+interface Subscription {
+  readonly onMessage: (message: string) => void;
+}
+
+const SWEEP_INTERVAL_MS = 10_000;
+const INTEGER_PATTERN = /^-?\d+$/;
+
+/**
+ * Single-process StateStore for development and tests. Each instance is its own world:
+ * two instances never see each other's keys or messages, just like two unrelated Redis servers.
+ */
+export class MemoryStateStore implements StateStore {
+  readonly kind = 'memory';
+  readonly #prefix: string;
+  readonly #onError: (error: unknown) => void;
+  readonly #entries = new Map<string, Entry>();
+  readonly #channels = new Map<string, Set<Subscription>>();
+  readonly #sweepTimer: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(options: MemoryStateStoreOptions = {}) {
+    this.#prefix = options.prefix ?? DEFAULT_STATE_STORE_PREFIX;
+    this.#onError = options.onError ?? (() => {});
+    // Reads already hide expired entries; the sweep only reclaims memory for keys nobody reads again.
+    // unref() so an open store never keeps the process (or a test run) alive.
+    this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
+    this.#sweepTimer.unref();
+  }
+
+  async setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean> {
+    this.#assertOpen();
+    assertTtlSeconds(ttlSeconds);
+    const name = this.#key(key);
+    if (this.#live(name)) return false;
+    this.#entries.set(name, { value, expiresAt: Date.now() + ttlSeconds * 1000 });
+    return true;
+  }
+
+  async set(key: string, value: string, ttlSeconds: number): Promise<void> {
+    this.#assertOpen();
+    assertTtlSeconds(ttlSeconds);
+    this.#entries.set(this.#key(key), { value, expiresAt: Date.now() + ttlSeconds * 1000 });
+  }
+
+  async get(key: string): Promise<string | null> {
+    this.#assertOpen();
+    return this.#live(this.#key(key))?.value ?? null;
+  }
+
+  async getMany(keys: string[]): Promise<(string | null)[]> {
+    this.#assertOpen();
+    return keys.map((key) => this.#live(this.#key(key))?.value ?? null);
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#assertOpen();
+    this.#entries.delete(this.#key(key));
+  }
+
+  async increment(key: string, windowSeconds: number): Promise<number> {
+    this.#assertOpen();
+    assertTtlSeconds(windowSeconds);
+    const name = this.#key(key);
+    const entry = this.#live(name);
+    if (!entry) {
+      this.#entries.set(name, { value: '1', expiresAt: Date.now() + windowSeconds * 1000 });
+      return 1;
+    }
+    // Same failure Redis INCR reports, so misuse is caught without Redis.
+    const current = INTEGER_PATTERN.test(entry.value) ? Number(entry.value) : Number.NaN;
+    if (!Number.isSafeInteger(current + 1)) {
+      throw new Error('ERR value is not an integer or out of range');
+    }
+    entry.value = String(current + 1);
+    return current + 1;
+  }
+
+  async ttl(key: string): Promise<number | null> {
+    this.#assertOpen();
+    const entry = this.#live(this.#key(key));
+    if (!entry) return null;
+    // Rounded the way Redis TTL rounds, so both stores report the same number.
+    return Math.round((entry.expiresAt - Date.now()) / 1000);
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    this.#assertOpen();
+    const subscriptions = this.#channels.get(this.#key(channel));
+    if (!subscriptions) return;
+    // Only current subscribers receive the message (snapshot), and only if still subscribed at
+    // delivery time; delivering on a later turn mirrors Redis, where publish never runs handlers inline.
+    const recipients = [...subscriptions];
+    setImmediate(() => {
+      for (const subscription of recipients) {
+        if (this.#closed || !subscriptions.has(subscription)) continue;
+        try {
+          subscription.onMessage(message);
+        } catch (error) {
+          this.#onError(error);
+        }
+      }
+    });
+  }
+
+  async subscribe(channel: string, onMessage: (message: string) => void): Promise<Unsubscribe> {
+    this.#assertOpen();
+    const name = this.#key(channel);
+    let subscriptions = this.#channels.get(name);
+    if (!subscriptions) {
+      subscriptions = new Set();
+      this.#channels.set(name, subscriptions);
+    }
+    const subscription: Subscription = { onMessage };
+    subscriptions.add(subscription);
+    const channelSubscriptions = subscriptions;
+    return async () => {
+      channelSubscriptions.delete(subscription);
+      if (channelSubscriptions.size === 0 && this.#channels.get(name) === channelSubscriptions) {
+        this.#channels.delete(name);
+      }
+    };
+  }
+
+  async ping(): Promise<void> {
+    this.#assertOpen();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweepTimer);
+    this.#entries.clear();
+    this.#channels.clear();
+  }
+
+  #key(key: string): string {
+    return this.#prefix + key;
+  }
+
+  /** The entry under name unless it has expired; expired entries are dropped on sight. */
+  #live(name: string): Entry | undefined {
+    const entry = this.#entries.get(name);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= Date.now()) {
+      this.#entries.delete(name);
+      return undefined;
+    }
+    return entry;
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [name, entry] of this.#entries) {
+      if (entry.expiresAt <= now) this.#entries.delete(name);
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StateStoreUnavailableError('MemoryStateStore is closed');
+  }
+}

@@ -1,0 +1,333 @@
+import { Redis, type RedisOptions, ReplyError } from 'ioredis';
+import type { StateStore, Unsubscribe } from './state-store.ts';
+import { assertTtlSeconds, DEFAULT_STATE_STORE_PREFIX, StateStoreUnavailableError } from './state-store.ts';
+
+export interface RedisStateStoreOptions {
+  url: string;
+  prefix?: string;
+  /** Merged over the fail-fast defaults below. Don't set keyPrefix: keys are prefixed by `prefix`. */
+  redisOptions?: RedisOptions;
+  /**
+   * Receives connection errors (repeatedly while Redis is down) and errors thrown by subscription
+   * handlers. Without it they are dropped: failures still surface as rejected commands and pings.
+   */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * How long a command may wait for a connection, and for its reply, before it is rejected with
+ * StateStoreUnavailableError.
+ */
+const UNAVAILABLE_AFTER_MS = 1000;
+
+/**
+ * Fail-fast configuration. While Redis is down every command rejects within about
+ * UNAVAILABLE_AFTER_MS, and the client keeps reconnecting by itself:
+ * - enableOfflineQueue: false. A queued command would run whenever Redis came back, long after its
+ *   caller had given up (e.g. consuming a jti for a request that was already answered 503). Instead,
+ *   commands issued while disconnected wait at most UNAVAILABLE_AFTER_MS for the connection (#ready),
+ *   which also covers start-up, before the first connection is established.
+ * - maxRetriesPerRequest: 0. Commands in flight when the connection drops are rejected at once
+ *   rather than resent after a reconnect, for the same reason.
+ * - commandTimeout: bounds commands sent on a socket that went silent (a partition TCP hasn't noticed).
+ * - connectTimeout + retryStrategy: retry forever, at most a second apart, so the store recovers
+ *   about a second after Redis returns.
+ */
+const FAIL_FAST_OPTIONS: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
+  commandTimeout: UNAVAILABLE_AFTER_MS,
+  connectTimeout: UNAVAILABLE_AFTER_MS,
+  retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+};
+
+/**
+ * The subscriber connection must not time out or drop the SUBSCRIBE commands ioredis itself
+ * sends to resubscribe after a reconnect: nobody awaits those, so a rejection would be unhandled
+ * (and the channel silently lost). Our own subscribe/unsubscribe calls are bounded by withTimeout.
+ */
+const SUBSCRIBER_OVERRIDES: Partial<RedisOptions> = {
+  commandTimeout: undefined,
+  maxRetriesPerRequest: null,
+  autoResendUnfulfilledCommands: true,
+  autoResubscribe: true,
+};
+
+/**
+ * Atomic so the window starts at the first increment: a crash between INCR and EXPIRE can't leave a
+ * counter without expiry, and later increments never extend the window. Checking TTL (rather than
+ * count == 1) also repairs a counter that somehow lost its expiry. Lua rather than EXPIRE NX keeps
+ * Redis < 7 supported.
+ */
+const INCREMENT_SCRIPT = `
+local count = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) == -1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return count
+`;
+
+interface Subscription {
+  readonly onMessage: (message: string) => void;
+}
+
+interface ChannelSubscriptions {
+  readonly subscriptions: Set<Subscription>;
+  /** Settles when Redis has confirmed the SUBSCRIBE for this channel. */
+  readonly subscribed: Promise<void>;
+}
+
+/**
+ * StateStore shared by all server instances through Redis. One connection serves commands; a second
+ * one, created on the first subscribe(), carries every channel subscription (Redis connections in
+ * subscriber mode can't run other commands).
+ */
+export class RedisStateStore implements StateStore {
+  readonly kind = 'redis';
+  readonly #prefix: string;
+  readonly #onError: (error: unknown) => void;
+  readonly #redis: Redis;
+  #subscriber: Redis | undefined;
+  readonly #channels = new Map<string, ChannelSubscriptions>();
+  readonly #readyWaits = new WeakMap<Redis, Promise<void>>();
+  #lastConnectionError: unknown;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: RedisStateStoreOptions) {
+    this.#prefix = options.prefix ?? DEFAULT_STATE_STORE_PREFIX;
+    this.#onError = options.onError ?? (() => {});
+    // The URL (and its password) is handed to ioredis and never kept or logged here.
+    this.#redis = new Redis(options.url, { ...FAIL_FAST_OPTIONS, ...options.redisOptions });
+    this.#watch(this.#redis);
+  }
+
+  async setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean> {
+    assertTtlSeconds(ttlSeconds);
+    const reply = await this.#command((redis) => redis.set(this.#key(key), value, 'EX', ttlSeconds, 'NX'));
+    return reply === 'OK';
+  }
+
+  async set(key: string, value: string, ttlSeconds: number): Promise<void> {
+    assertTtlSeconds(ttlSeconds);
+    await this.#command((redis) => redis.set(this.#key(key), value, 'EX', ttlSeconds));
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.#command((redis) => redis.get(this.#key(key)));
+  }
+
+  async getMany(keys: string[]): Promise<(string | null)[]> {
+    // MGET without keys is a syntax error in Redis.
+    if (keys.length === 0) return [];
+    return this.#command((redis) => redis.mget(keys.map((key) => this.#key(key))));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#command((redis) => redis.del(this.#key(key)));
+  }
+
+  async increment(key: string, windowSeconds: number): Promise<number> {
+    assertTtlSeconds(windowSeconds);
+    const count = await this.#command((redis) =>
+      redis.eval(INCREMENT_SCRIPT, 1, this.#key(key), String(windowSeconds)),
+    );
+    return Number(count);
+  }
+
+  async ttl(key: string): Promise<number | null> {
+    const seconds = await this.#command((redis) => redis.ttl(this.#key(key)));
+    if (seconds === -2) return null;
+    // -1: the key exists without expiry, which this API never creates; report it truthfully.
+    if (seconds === -1) return Number.POSITIVE_INFINITY;
+    return seconds;
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.#command((redis) => redis.publish(this.#key(channel), message));
+  }
+
+  async subscribe(channel: string, onMessage: (message: string) => void): Promise<Unsubscribe> {
+    this.#assertOpen();
+    const name = this.#key(channel);
+    const subscriber = this.#subscriberConnection();
+    let channelSubscriptions = this.#channels.get(name);
+    if (!channelSubscriptions) {
+      channelSubscriptions = { subscriptions: new Set(), subscribed: this.#sendSubscribe(subscriber, name) };
+      this.#channels.set(name, channelSubscriptions);
+    }
+    const subscription: Subscription = { onMessage };
+    const { subscriptions, subscribed } = channelSubscriptions;
+    subscriptions.add(subscription);
+    const entry = channelSubscriptions;
+    const removeSubscription = (): boolean => {
+      subscriptions.delete(subscription);
+      if (subscriptions.size > 0 || this.#channels.get(name) !== entry) return false;
+      this.#channels.delete(name);
+      return true;
+    };
+
+    try {
+      await subscribed;
+    } catch (error) {
+      // The SUBSCRIBE may still succeed later; with no handlers left its messages are simply ignored.
+      removeSubscription();
+      throw error;
+    }
+
+    let active = true;
+    return async () => {
+      if (!active) return;
+      active = false;
+      // Delivery stops as soon as the handler is removed. UNSUBSCRIBE is sent synchronously after the
+      // channel leaves #channels, so a later SUBSCRIBE for it is always ordered after it on the wire.
+      if (!removeSubscription() || this.#closing) return;
+      try {
+        await withTimeout(subscriber.unsubscribe(name), UNAVAILABLE_AFTER_MS);
+      } catch (error) {
+        // Harmless: messages for a channel without handlers are dropped on arrival.
+        this.#onError(error);
+      }
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.#command((redis) => redis.ping());
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#channels.clear();
+    const subscriber = this.#subscriber;
+    subscriber?.disconnect();
+    try {
+      // QUIT lets commands already sent finish; when Redis is unreachable it rejects at once.
+      if (this.#redis.status !== 'ready') throw new Error('not connected');
+      await this.#redis.quit();
+    } catch {
+      this.#redis.disconnect();
+    }
+  }
+
+  #key(key: string): string {
+    return this.#prefix + key;
+  }
+
+  async #command<T>(run: (redis: Redis) => Promise<T>): Promise<T> {
+    await this.#ready(this.#redis);
+    try {
+      return await run(this.#redis);
+    } catch (error) {
+      throw this.#toStoreError(error);
+    }
+  }
+
+  /** Resolves once connection can take commands, waiting at most UNAVAILABLE_AFTER_MS for a (re)connect. */
+  async #ready(connection: Redis): Promise<void> {
+    this.#assertOpen();
+    if (connection.status === 'ready') return;
+    if (connection.status !== 'end') {
+      // Only with a caller-supplied lazyConnect: nothing else would ever start the connection.
+      if (connection.status === 'wait') connection.connect().catch(() => {});
+      let readyWait = this.#readyWaits.get(connection);
+      if (!readyWait) {
+        // One listener shared by all waiting commands, however many pile up during an outage.
+        readyWait = new Promise<void>((resolve) => {
+          connection.once('ready', () => {
+            this.#readyWaits.delete(connection);
+            resolve();
+          });
+        });
+        this.#readyWaits.set(connection, readyWait);
+      }
+      const becameReady = await fulfilsWithin(readyWait, UNAVAILABLE_AFTER_MS);
+      this.#assertOpen();
+      if (becameReady) return;
+    }
+    throw new StateStoreUnavailableError(`Redis is unavailable (connection ${connection.status})`, {
+      cause: this.#lastConnectionError,
+    });
+  }
+
+  #subscriberConnection(): Redis {
+    if (!this.#subscriber) {
+      const subscriber = this.#redis.duplicate(SUBSCRIBER_OVERRIDES);
+      subscriber.on('message', (channel: string, message: string) => this.#dispatch(channel, message));
+      this.#watch(subscriber);
+      this.#subscriber = subscriber;
+    }
+    return this.#subscriber;
+  }
+
+  async #sendSubscribe(subscriber: Redis, name: string): Promise<void> {
+    await this.#ready(subscriber);
+    try {
+      await withTimeout(subscriber.subscribe(name), UNAVAILABLE_AFTER_MS);
+    } catch (error) {
+      throw this.#toStoreError(error);
+    }
+  }
+
+  #dispatch(channel: string, message: string): void {
+    const channelSubscriptions = this.#channels.get(channel);
+    if (!channelSubscriptions) return;
+    // Handlers run inside ioredis's reply parser: an exception escaping here would corrupt the
+    // parsing of the rest of the buffer, so each handler is isolated.
+    for (const subscription of [...channelSubscriptions.subscriptions]) {
+      if (!channelSubscriptions.subscriptions.has(subscription)) continue;
+      try {
+        subscription.onMessage(message);
+      } catch (error) {
+        this.#onError(error);
+      }
+    }
+  }
+
+  #watch(connection: Redis): void {
+    // An 'error' listener is mandatory: without one ioredis prints every reconnect failure itself.
+    connection.on('error', (error: unknown) => {
+      this.#lastConnectionError = error;
+      this.#onError(error);
+    });
+  }
+
+  /** Redis rejecting a command is the caller's problem; anything else means Redis is unreachable. */
+  #toStoreError(error: unknown): unknown {
+    if (error instanceof ReplyError || error instanceof StateStoreUnavailableError) return error;
+    return new StateStoreUnavailableError('Redis is unavailable', { cause: error });
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new StateStoreUnavailableError('RedisStateStore is closed');
+  }
+}
+
+class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+/** True when promise fulfils within ms; false when it rejects or takes longer. */
+async function fulfilsWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  try {
+    await withTimeout(promise, ms);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`No answer from Redis within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,176 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createStateStore } from '../../src/state/index.ts';
+import { MemoryStateStore } from '../../src/state/memory-state-store.ts';
+import { RedisStateStore } from '../../src/state/redis-state-store.ts';
+import { StateStoreUnavailableError } from '../../src/state/state-store.ts';
+import { describeStateStoreContract } from '../contract/state-store-contract.ts';
+
+const redisUrl = process.env.REDIS_URL;
+const runPrefix = `svcauth-test:${randomUUID()}:`;
+
+function prefixFor(namespace = 'shared'): string {
+  return `${runPrefix}${namespace}:`;
+}
+
+describeStateStoreContract(
+  'MemoryStateStore',
+  (options) => new MemoryStateStore({ prefix: prefixFor(options?.namespace) }),
+);
+
+describe.skipIf(!redisUrl)('RedisStateStore (REDIS_URL)', () => {
+  describeStateStoreContract(
+    'RedisStateStore',
+    (options) => new RedisStateStore({ url: redisUrl!, prefix: prefixFor(options?.namespace) }),
+  );
+
+  afterAll(async () => {
+    await deleteKeysWithPrefix(redisUrl!, runPrefix);
+  });
+});
+
+describe('createStateStore', () => {
+  it('creates a memory store without a Redis URL', async () => {
+    const store = createStateStore({ prefix: prefixFor('factory') });
+    expect(store.kind).toBe('memory');
+    await store.close();
+  });
+
+  it.skipIf(!redisUrl)('creates a Redis store with a Redis URL', async () => {
+    const store = createStateStore({ redisUrl: redisUrl!, prefix: prefixFor('factory') });
+    expect(store.kind).toBe('redis');
+    await store.ping();
+    await store.close();
+  });
+});
+
+describe('RedisStateStore without Redis', () => {
+  it('rejects commands and pings instead of waiting for Redis to appear', async () => {
+    const port = await unusedPort();
+    const store = new RedisStateStore({
+      url: `redis://:secret-password@127.0.0.1:${port}`,
+      prefix: prefixFor(),
+    });
+    try {
+      const [pingFailure, getFailure, subscribeFailure] = await Promise.all([
+        store.ping().catch((error: unknown) => error),
+        store.get('anything').catch((error: unknown) => error),
+        store.subscribe('anything', () => {}).catch((error: unknown) => error),
+      ]);
+      expect(pingFailure).toBeInstanceOf(StateStoreUnavailableError);
+      expect(getFailure).toBeInstanceOf(StateStoreUnavailableError);
+      expect(subscribeFailure).toBeInstanceOf(StateStoreUnavailableError);
+      expect(String(pingFailure)).not.toContain('secret-password');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+
+// A private, throw-away redis-server (not the shared one at REDIS_URL), because this test stops it.
+describe.skipIf(!redisUrl || !hasRedisServer)('RedisStateStore across a Redis outage', () => {
+  it('fails while Redis is down, then recovers commands and subscriptions on its own', async () => {
+    const port = await unusedPort();
+    const url = `redis://127.0.0.1:${port}`;
+    let server = await startRedisServer(port);
+    const store = new RedisStateStore({ url, prefix: prefixFor('outage') });
+    const publisher = new RedisStateStore({ url, prefix: prefixFor('outage') });
+    try {
+      const received: string[] = [];
+      await store.subscribe('events', (message) => received.push(message));
+      await store.set('key', 'before', 60);
+
+      await stopRedisServer(server);
+      await expect(store.get('key')).rejects.toBeInstanceOf(StateStoreUnavailableError);
+      await expect(store.ping()).rejects.toBeInstanceOf(StateStoreUnavailableError);
+
+      server = await startRedisServer(port);
+      await eventually(() => store.ping());
+      // The private server has no persistence, so the key is gone; the point is that commands work again.
+      await store.set('key', 'after', 60);
+      expect(await store.get('key')).toBe('after');
+      await eventually(async () => {
+        await publisher.publish('events', 'after-outage');
+        await sleep(50);
+        expect(received).toContain('after-outage');
+      });
+    } finally {
+      await store.close();
+      await publisher.close();
+      await stopRedisServer(server);
+    }
+  }, 30_000);
+});
+
+async function deleteKeysWithPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url);
+  try {
+    // Prefixes hold only UUID characters and ':', but a glob character would widen the match.
+    const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
+}
+
+async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  return address.port;
+}
+
+type RedisServer = ReturnType<typeof spawn>;
+
+async function startRedisServer(port: number): Promise<RedisServer> {
+  const server = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  await eventually(async () => {
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null });
+    probe.on('error', () => {});
+    try {
+      await probe.connect();
+      await probe.ping();
+    } finally {
+      probe.disconnect();
+    }
+  });
+  return server;
+}
+
+async function stopRedisServer(server: RedisServer): Promise<void> {
+  if (server.exitCode !== null || server.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+  server.kill('SIGTERM');
+  await exited;
+}
+
+/** Retries an assertion until it passes or timeoutMs has passed, then rethrows its last failure. */
+async function eventually(assertion: () => Promise<unknown>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await assertion();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(100);
+    }
+  }
+}
