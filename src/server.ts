@@ -7,9 +7,12 @@ import type { ProviderHolder } from './http/oauth-routes.ts';
 import { KeyRing } from './keys/key-ring.ts';
 import type { Logger } from './logging/logger.ts';
 import { createProvider } from './oauth/provider.ts';
+import { observeTokenOutcomes } from './oauth/token-events.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './persistence/database.ts';
+import { AuditRepository } from './persistence/repositories/audit-repository.ts';
 import { SecretHasher } from './services/secret-hasher.ts';
 import { TokenSubjectService } from './services/token-subject-service.ts';
+import { UsageRecorder } from './services/usage-recorder.ts';
 import { createStateStore } from './state/index.ts';
 import type { StateStore } from './state/state-store.ts';
 
@@ -53,7 +56,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       state,
       logger,
     };
-    const build = (provider: Provider) => ({ provider, handle: provider.callback() });
+    const usage = new UsageRecorder(database.db, logger);
+    closers.push(() => usage.close());
+    const audit = new AuditRepository(database.db);
+    const build = (provider: Provider) => {
+      observeTokenOutcomes(provider, { usage, audit, logger });
+      return { provider, handle: provider.callback() };
+    };
     let current = build(createProvider(oauthDependencies));
     // oidc-provider fixes its key set at construction; a rotation publishes keys by swapping providers.
     keyRing.onPublishedChange(() => {
