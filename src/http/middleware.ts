@@ -71,11 +71,25 @@ export function problemErrors() {
   };
 }
 
-/** Answers an OAuth endpoint's refusal as RFC 6749 section 5.2 describes. */
-export function oauthError(ctx: Context, status: number, error: string, description: string): void {
+/**
+ * Answers an OAuth endpoint's refusal as RFC 6749 section 5.2 describes. A 401 carries the same
+ * WWW-Authenticate challenge oidc-provider sends, so no refusal can be told apart by its headers.
+ */
+export function oauthError(
+  ctx: Context,
+  status: number,
+  error: string,
+  description: string,
+  realm?: string,
+): void {
   ctx.status = status;
   ctx.set('Cache-Control', 'no-store');
-  if (status === 401) ctx.set('WWW-Authenticate', 'Basic realm="svcauth"');
+  if (status === 401) {
+    ctx.set(
+      'WWW-Authenticate',
+      `Basic realm="${realm ?? ctx.origin}", error="${error}", error_description="${description}"`,
+    );
+  }
   ctx.type = 'json';
   ctx.body = { error, error_description: description };
 }

@@ -58,13 +58,18 @@ export function oauthRoutes(deps: { config: Config; keyRing: KeyRing; provider: 
     ctx.body = { keys };
   });
 
-  router.all('/token', bodySizeLimit(deps.config.maxBodyBytes), apiKeyBasicAuth(), async (ctx) => {
-    if (ctx.method !== 'POST') {
-      ctx.set('Allow', 'POST');
-      return oauthError(ctx, 405, 'invalid_request', 'the token endpoint accepts only POST');
-    }
-    ctx.respond = false;
-    await deps.provider.current().handle(ctx.req, ctx.res);
-  });
+  router.all(
+    '/token',
+    bodySizeLimit(deps.config.maxBodyBytes),
+    apiKeyBasicAuth(deps.config.issuer),
+    async (ctx) => {
+      if (ctx.method !== 'POST') {
+        ctx.set('Allow', 'POST');
+        return oauthError(ctx, 405, 'invalid_request', 'the token endpoint accepts only POST');
+      }
+      ctx.respond = false;
+      await deps.provider.current().handle(ctx.req, ctx.res);
+    },
+  );
   return router;
 }

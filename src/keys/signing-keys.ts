@@ -8,7 +8,8 @@ import type { SigningAlg } from '../config/index.ts';
  * carries its own schedule, so instances sharing the file agree on which key signs at any moment
  * without talking to each other:
  *   published (in /jwks)  from the moment it is written,
- *   signing               from activates_at (later than publication, so verifiers can learn it first),
+ *   signing               from activates_at (later than publication, so verifiers can learn it first)
+ *                         until a newer key (a later rotation) activates,
  *   dropped               after retires_at (set when a newer key takes over, beyond the longest token lifetime).
  */
 export interface StoredSigningKey {
@@ -173,10 +174,14 @@ export interface KeySchedule {
 export function scheduleAt(file: SigningKeyFile, now: Date): KeySchedule {
   const t = now.getTime();
   const published = file.keys.filter((k) => !k.retires_at || Date.parse(k.retires_at) > t);
+  // The newest active key signs (latest created_at; later in the file on a tie). Ordering by activation
+  // instead would let a key superseded while still pending take over when its own time came, although
+  // the later rotation scheduled its removal from /jwks for 3660 s after the newer key's activation.
   const active = published
-    .filter((k) => Date.parse(k.activates_at) <= t)
-    .sort((a, b) => Date.parse(b.activates_at) - Date.parse(a.activates_at));
-  const signing = active[0];
+    .map((k, index) => ({ k, index }))
+    .filter(({ k }) => Date.parse(k.activates_at) <= t)
+    .sort((a, b) => Date.parse(b.k.created_at) - Date.parse(a.k.created_at) || b.index - a.index);
+  const signing = active[0]?.k;
   if (!signing) {
     throw new KeyFileError('no signing key is active yet: every key in the key file activates in the future');
   }

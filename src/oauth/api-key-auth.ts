@@ -11,7 +11,7 @@ export const API_KEY_USERNAME = 'api';
  * client_secret_basic client (bcrypt over the whole key). A key that fails its format or checksum is
  * refused here, before any database lookup or bcrypt call.
  */
-export function apiKeyBasicAuth() {
+export function apiKeyBasicAuth(issuer: string) {
   return async (ctx: Context, next: Next) => {
     const header = ctx.get('authorization');
     const match = /^basic ([A-Za-z0-9+/=]+)$/i.exec(header.trim());
@@ -22,7 +22,7 @@ export function apiKeyBasicAuth() {
         const key = formDecode(decoded.slice(colon + 1));
         const keyId = key === null ? null : keyIdOf(key);
         if (key === null || keyId === null) {
-          return oauthError(ctx, 401, 'invalid_client', 'client authentication failed');
+          return oauthError(ctx, 401, 'invalid_client', 'client authentication failed', issuer);
         }
         const rewritten = `${encodeURIComponent(keyId)}:${encodeURIComponent(key)}`;
         ctx.req.headers.authorization = `Basic ${Buffer.from(rewritten).toString('base64')}`;

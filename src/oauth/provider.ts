@@ -75,7 +75,7 @@ export function createProvider(deps: OAuthDependencies): Provider {
               `unknown resource "${resourceIndicator}"; use ${[...audiences.keys()].join(' or ')}, or omit resource`,
             );
           }
-          checkRequestedScopes(ctx.oidc.params?.scope, subject);
+          checkRequestedScopes(ctx.oidc.params?.scope, subject, resourceIndicator, scopeSet);
           const signing = keyRing.schedule().signing;
           return {
             audience: resourceIndicator,
@@ -114,8 +114,8 @@ export function createProvider(deps: OAuthDependencies): Provider {
       },
     },
     ttl: {
-      // Overridden per organization through the resource server's accessTokenTTL.
-      ClientCredentials: 300,
+      // The organization's TTL, carried by the resource server info (a fixed number here would win over it).
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 300,
     },
     renderError: (ctx, out) => {
       ctx.type = 'json';
@@ -129,15 +129,32 @@ export function createProvider(deps: OAuthDependencies): Provider {
   return provider;
 }
 
-/** `scope` may only name permissions the account holds; anything else is invalid_scope, never ignored. */
-function checkRequestedScopes(scope: unknown, subject: TokenSubject): void {
+/**
+ * `scope` may only name permissions the account holds, and only ones the requested audience carries;
+ * anything else is invalid_scope, never ignored (oidc-provider would drop the foreign names, and an
+ * empty remainder would read as "no down-scoping": the token would carry every permission).
+ */
+function checkRequestedScopes(
+  scope: unknown,
+  subject: TokenSubject,
+  resource: string,
+  audienceScopes: readonly string[],
+): void {
   if (typeof scope !== 'string' || scope.trim() === '') return;
   const held = new Set(subject.scopes);
-  const missing = scope.split(' ').filter((s) => s && !held.has(s));
+  const requested = scope.split(' ').filter(Boolean);
+  const missing = requested.filter((s) => !held.has(s));
   if (missing.length > 0) {
     throw new errors.InvalidScope(
       `the service account does not hold ${missing.join(', ')}; request a subset of: ${subject.scopes.join(' ') || '(none)'}`,
       missing.join(' '),
+    );
+  }
+  const foreign = requested.filter((s) => !audienceScopes.includes(s));
+  if (foreign.length > 0) {
+    throw new errors.InvalidScope(
+      `${foreign.join(', ')} cannot be granted for resource "${resource}"; request them with the resource that carries them`,
+      foreign.join(' '),
     );
   }
 }

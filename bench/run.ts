@@ -1,0 +1,376 @@
+/**
+ * `npm run bench`: svcauth's performance targets, measured in one run against baselines started in the
+ * same process tree. Prints one table and writes it to bench/results/ (JSON and Markdown).
+ *
+ * Needs the machine's Postgres and Redis (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres;
+ * BENCH_REDIS_URL, default redis://127.0.0.1:6379). BENCH_DURATION (seconds per load row, default 10),
+ * BENCH_CONNECTIONS (default 50), BENCH_SOAK_SECONDS (memory soak, default 300; 0 skips it).
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import bcrypt from 'bcrypt';
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import pg from 'pg';
+import { generateSigningKeys } from '../src/keys/signing-keys.ts';
+import { migrateToLatest, openDatabase } from '../src/persistence/database.ts';
+import { basic, type LoadResult, percentile, runLoad } from './lib/load.ts';
+import { ROOT, type ServerProcess, startBareProvider, startSvcauth } from './lib/processes.ts';
+import { type SeededCredentials, seedOrganization } from './lib/seed.ts';
+
+const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 300);
+const WARM_CREDENTIALS = 500;
+const BCRYPT_COST = 10;
+
+interface Row {
+  id: string;
+  name: string;
+  throughput: number | null;
+  unit: string;
+  p50: number | null;
+  p99: number | null;
+  baseline: string | null;
+  /** Throughput ratio to the baseline row (or latency ratio where the row is latency-only). */
+  ratio: number | null;
+  target: string;
+  met: boolean | null;
+  notes?: string;
+}
+
+const rows: Row[] = [];
+const cleanups: Array<() => Promise<void>> = [];
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+function row(r: Row): Row {
+  rows.push(r);
+  log(`${r.id} ${r.name}: ${fmt(r.throughput)} ${r.unit}, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms`);
+  return r;
+}
+
+function fmt(n: number | null, digits = 1): string {
+  return n === null || Number.isNaN(n) ? '-' : n.toFixed(digits);
+}
+
+async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `svcauth_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(DATABASE_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: DATABASE_URL });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+    },
+  };
+}
+
+/** A prepared backend: database seeded, keys made, ready for `startSvcauth(env)`. */
+async function prepareBackend(kind: 'postgres' | 'pglite', accounts: number, credentialsPerAccount: number) {
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-bench-'));
+  cleanups.push(async () => fs.rmSync(workDir, { recursive: true, force: true }));
+  const keysDir = path.join(workDir, 'keys');
+  await generateSigningKeys(keysDir, 'ES256');
+  let env: Record<string, string>;
+  let databaseConfig: Parameters<typeof openDatabase>[0];
+  if (kind === 'postgres') {
+    const database = await createDatabase();
+    cleanups.push(database.drop);
+    env = {
+      DATABASE_URL: database.url,
+      REDIS_URL,
+      REDIS_KEY_PREFIX: `svcauth-bench-${randomBytes(4).toString('hex')}:`,
+      DB_POOL_MAX: '20',
+    };
+    databaseConfig = { kind: 'postgres', url: database.url, poolMax: 5 };
+  } else {
+    const dataDir = path.join(workDir, 'data');
+    env = { DATA_DIR: dataDir };
+    databaseConfig = { kind: 'pglite', dataDir };
+  }
+  const handle = await openDatabase(databaseConfig);
+  await migrateToLatest(handle.db);
+  log(`seeding ${kind}: ${accounts} accounts x ${credentialsPerAccount} credentials`);
+  const seeded = await seedOrganization(handle.db, {
+    slug: `bench-${kind}`,
+    accounts,
+    credentialsPerAccount,
+    bcryptCost: BCRYPT_COST,
+  });
+  await handle.close();
+  return { env: { ...env, KEYS_DIR: keysDir, LOG_LEVEL: 'info', BCRYPT_COST: String(BCRYPT_COST) }, seeded };
+}
+
+function tokenRequest(clientId: string, secret: string) {
+  return {
+    path: '/token',
+    headers: { authorization: basic(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials',
+  };
+}
+
+async function fetchToken(url: string, clientId: string, secret: string): Promise<string> {
+  const request = tokenRequest(clientId, secret);
+  const response = await fetch(`${url}/token`, {
+    method: 'POST',
+    headers: request.headers,
+    body: request.body,
+  });
+  if (response.status !== 200)
+    throw new Error(`token request failed: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
+/** First request for each credential: bcrypt and database, nothing cached. Returns per-request ms. */
+async function warm(
+  url: string,
+  seeded: SeededCredentials,
+  clientIds: string[],
+  concurrency = 4,
+): Promise<number[]> {
+  const latencies: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < clientIds.length) {
+        const clientId = clientIds[next++]!;
+        const started = performance.now();
+        await fetchToken(url, clientId, seeded.secret);
+        latencies.push(performance.now() - started);
+      }
+    }),
+  );
+  return latencies.sort((a, b) => a - b);
+}
+
+async function tokenLoad(
+  server: ServerProcess,
+  seeded: SeededCredentials,
+  clientIds: string[],
+): Promise<LoadResult> {
+  let i = 0;
+  return runLoad({
+    url: server.url,
+    connections: CONNECTIONS,
+    durationSeconds: DURATION,
+    request: () => tokenRequest(clientIds[i++ % clientIds.length]!, seeded.secret),
+  });
+}
+
+function loadRow(
+  id: string,
+  name: string,
+  result: LoadResult,
+  baseline: Row | null,
+  target: string,
+  check: (r: LoadResult) => boolean | null,
+) {
+  const ratio = baseline?.throughput ? result.throughput / baseline.throughput : null;
+  return row({
+    id,
+    name,
+    throughput: result.throughput,
+    unit: 'req/s',
+    p50: result.p50,
+    p99: result.p99,
+    baseline: baseline?.id ?? null,
+    ratio,
+    target,
+    met: check(result),
+    notes: result.non2xx || result.errors ? `${result.non2xx} non-2xx, ${result.errors} errors` : undefined,
+  });
+}
+
+async function main() {
+  const started = Date.now();
+  // (d) the signing limit: a plain jose loop over the same claims.
+  const postgres = await prepareBackend('postgres', 1000, 1);
+  const serverA = await startSvcauth(postgres.env);
+  cleanups.push(() => serverA.stop());
+  const warmIds = postgres.seeded.clientIds.slice(0, WARM_CREDENTIALS);
+  const sampleToken = await fetchToken(serverA.url, warmIds[0]!, postgres.seeded.secret);
+  const claims = decodeJwt(sampleToken);
+  const { iss: _iss, aud: _aud, exp: _exp, iat: _iat, jti: _jti, client_id: _cid, ...extraClaims } = claims;
+
+  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  await exportJWK(privateKey);
+  const signLatencies: number[] = [];
+  const signUntil = performance.now() + DURATION * 1000;
+  while (performance.now() < signUntil) {
+    const t = performance.now();
+    await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'bench' })
+      .sign(privateKey);
+    signLatencies.push(performance.now() - t);
+  }
+  signLatencies.sort((a, b) => a - b);
+  const rowD = row({
+    id: 'd',
+    name: 'signing limit: plain jose ES256 loop (one core)',
+    throughput: signLatencies.length / DURATION,
+    unit: 'sig/s',
+    p50: percentile(signLatencies, 50),
+    p99: percentile(signLatencies, 99),
+    baseline: null,
+    ratio: null,
+    target: 'reference',
+    met: null,
+  });
+
+  // (c) the engine's ceiling: bare oidc-provider, static client, same claims.
+  const bare = await startBareProvider(extraClaims);
+  cleanups.push(() => bare.stop());
+  await fetchToken(bare.url, 'bench-client', 'bench-secret-bench-secret-bench-secret');
+  const cResult = await runLoad({
+    url: bare.url,
+    connections: CONNECTIONS,
+    durationSeconds: DURATION,
+    request: () => tokenRequest('bench-client', 'bench-secret-bench-secret-bench-secret'),
+  });
+  await bare.stop();
+  const rowC = loadRow(
+    'c',
+    'bare oidc-provider, static client (engine ceiling)',
+    cResult,
+    rowD,
+    'reference',
+    () => null,
+  );
+
+  // (i) cold path: first token of never-seen credentials, bcrypt included.
+  const coldIds = postgres.seeded.clientIds.slice(WARM_CREDENTIALS, WARM_CREDENTIALS + 100);
+  const cold = await warm(serverA.url, postgres.seeded, coldIds, 1);
+  const bcryptTimes: number[] = [];
+  const hash = await bcrypt.hash('x', BCRYPT_COST);
+  for (let i = 0; i < 20; i++) {
+    const t = performance.now();
+    await bcrypt.compare('x', hash);
+    bcryptTimes.push(performance.now() - t);
+  }
+  bcryptTimes.sort((a, b) => a - b);
+  row({
+    id: 'i',
+    name: 'cold path: first token of a never-seen credential (sequential)',
+    throughput: cold.length / (cold.reduce((a, b) => a + b, 0) / 1000),
+    unit: 'req/s',
+    p50: percentile(cold, 50),
+    p99: percentile(cold, 99),
+    baseline: 'bcrypt',
+    ratio: percentile(cold, 50) / percentile(bcryptTimes, 50),
+    target: 'p50 within 2x one bcrypt compare',
+    met: percentile(cold, 50) <= 2 * percentile(bcryptTimes, 50),
+    notes: `bcrypt cost ${BCRYPT_COST} compare alone: p50 ${fmt(percentile(bcryptTimes, 50))} ms (ratio is p50 / that)`,
+  });
+
+  // (a) /token on Postgres + Redis, warm credentials spread over many accounts.
+  await warm(serverA.url, postgres.seeded, warmIds);
+  const aResult = await tokenLoad(serverA, postgres.seeded, warmIds);
+  const rowA = loadRow(
+    'a',
+    `/token, Postgres + Redis, ${warmIds.length} warm credentials on ${warmIds.length} accounts`,
+    aResult,
+    rowC,
+    '>= 0.8x (c), p99 <= 1.5x (c)',
+    (r) => r.throughput >= 0.8 * rowC.throughput! && r.p99 <= 1.5 * rowC.p99!,
+  );
+
+  // Memory: the same load for BENCH_SOAK_SECONDS; resident memory sampled every second.
+  if (SOAK_SECONDS > 0) {
+    const samples: number[] = [serverA.rssMiB()];
+    const sampler = setInterval(() => samples.push(serverA.rssMiB()), 1000);
+    let i = 0;
+    const soak = await runLoad({
+      url: serverA.url,
+      connections: CONNECTIONS,
+      durationSeconds: SOAK_SECONDS,
+      request: () => tokenRequest(postgres.seeded.clientIds[i++ % WARM_CREDENTIALS]!, postgres.seeded.secret),
+    });
+    clearInterval(sampler);
+    const tenth = Math.max(1, Math.floor(samples.length / 10));
+    const early = Math.max(...samples.slice(0, tenth));
+    const late = Math.max(...samples.slice(-tenth));
+    row({
+      id: 'mem',
+      name: `memory over a ${SOAK_SECONDS} s soak of (a): RSS first tenth max -> last tenth max`,
+      throughput: soak.throughput,
+      unit: 'req/s',
+      p50: soak.p50,
+      p99: soak.p99,
+      baseline: 'a',
+      ratio: late / early,
+      target: 'flat: last-tenth RSS <= 1.1x first-tenth',
+      met: late <= early * 1.1,
+      notes: `RSS ${fmt(early)} MiB -> ${fmt(late)} MiB (max ${fmt(Math.max(...samples))} MiB)`,
+    });
+  }
+  await serverA.stop();
+
+  // (h) the same with 100,000 accounts and 200,000 credentials in Postgres.
+  const large = await prepareBackend('postgres', 100_000, 2);
+  const serverH = await startSvcauth(large.env);
+  cleanups.push(() => serverH.stop());
+  const spread = Math.floor(large.seeded.clientIds.length / WARM_CREDENTIALS);
+  const largeIds = Array.from({ length: WARM_CREDENTIALS }, (_, k) => large.seeded.clientIds[k * spread]!);
+  await warm(serverH.url, large.seeded, largeIds);
+  const hResult = await tokenLoad(serverH, large.seeded, largeIds);
+  await serverH.stop();
+  loadRow(
+    'h',
+    '/token, Postgres + Redis, 100,000 accounts / 200,000 credentials',
+    hResult,
+    rowA,
+    'within 10% of (a)',
+    (r) => r.throughput >= 0.9 * rowA.throughput!,
+  );
+
+  // (b) the same on the embedded default (PGlite, in-process state).
+  const embedded = await prepareBackend('pglite', 1000, 1);
+  const serverB = await startSvcauth(embedded.env);
+  cleanups.push(() => serverB.stop());
+  const embeddedIds = embedded.seeded.clientIds.slice(0, WARM_CREDENTIALS);
+  await warm(serverB.url, embedded.seeded, embeddedIds);
+  const bResult = await tokenLoad(serverB, embedded.seeded, embeddedIds);
+  await serverB.stop();
+  loadRow('b', '/token, embedded default (PGlite, in-process state)', bResult, rowC, 'reported', () => null);
+
+  report(Date.now() - started);
+}
+
+function report(elapsedMs: number) {
+  const order = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'mem'];
+  rows.sort((x, y) => order.indexOf(x.id) - order.indexOf(y.id));
+  const header = '| row | what | throughput | p50 ms | p99 ms | baseline | ratio | target | met |';
+  const lines = [
+    header,
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) =>
+        `| ${r.id} | ${r.name}${r.notes ? ` (${r.notes})` : ''} | ${fmt(r.throughput, 0)} ${r.unit} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.baseline ?? '-'} | ${r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`} | ${r.target} | ${r.met === null ? '-' : r.met ? 'yes' : 'NO'} |`,
+    ),
+  ];
+  const meta = `node ${process.version}, ${os.cpus().length} cores, ${CONNECTIONS} connections, ${DURATION} s per row, run took ${Math.round(elapsedMs / 1000)} s`;
+  const markdown = `${lines.join('\n')}\n\n${meta}\n`;
+  process.stdout.write(`\n${markdown}`);
+  const dir = path.join(ROOT, 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  fs.writeFileSync(path.join(dir, 'latest.md'), markdown);
+  fs.writeFileSync(path.join(dir, 'latest.json'), `${JSON.stringify({ meta, rows }, null, 2)}\n`);
+  fs.writeFileSync(path.join(dir, `${stamp}.json`), `${JSON.stringify({ meta, rows }, null, 2)}\n`);
+}
+
+try {
+  await main();
+} finally {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+}
