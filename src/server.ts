@@ -7,9 +7,12 @@ import type { ProviderHolder } from './http/oauth-routes.ts';
 import { KeyRing } from './keys/key-ring.ts';
 import type { Logger } from './logging/logger.ts';
 import { createProvider } from './oauth/provider.ts';
+import { SecretVerifier } from './oauth/secret-verification.ts';
 import { observeTokenOutcomes } from './oauth/token-events.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './persistence/database.ts';
 import { AuditRepository } from './persistence/repositories/audit-repository.ts';
+import { CachedSubjectResolver } from './services/cached-subject-resolver.ts';
+import { ChangeNotifier } from './services/change-notifier.ts';
 import { SecretHasher } from './services/secret-hasher.ts';
 import { TokenSubjectService } from './services/token-subject-service.ts';
 import { UsageRecorder } from './services/usage-recorder.ts';
@@ -20,6 +23,8 @@ export interface RunningServer {
   url: string;
   database: DatabaseHandle;
   state: StateStore;
+  /** Announces changes to every instance's caches (what the management services do after a write). */
+  notifier: ChangeNotifier;
   /** Stops accepting connections, lets in-flight requests finish, then closes every resource. */
   close(): Promise<void>;
 }
@@ -48,14 +53,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     keyRing.watch();
     closers.push(() => keyRing.close());
 
-    const oauthDependencies = {
-      config,
-      keyRing,
-      subjects: new TokenSubjectService(database.db),
-      hasher: new SecretHasher(config.bcryptCost),
-      state,
-      logger,
-    };
+    const notifier = new ChangeNotifier(state, logger);
+    await notifier.start();
+    closers.push(() => notifier.close());
+    const hasher = new SecretHasher(config.bcryptCost);
+    const secrets = new SecretVerifier(hasher);
+    notifier.onChange((event) => {
+      if (event.type === 'credential') secrets.forget(event.credentialId);
+    });
+    const subjects = new CachedSubjectResolver(new TokenSubjectService(database.db), notifier);
+    const oauthDependencies = { config, keyRing, subjects, secrets, state, logger };
     const usage = new UsageRecorder(database.db, logger);
     closers.push(() => usage.close());
     const audit = new AuditRepository(database.db);
@@ -75,6 +82,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       logger,
       keyRing,
       provider: providerHolder,
+      db: database.db,
+      hasher,
+      changes: notifier,
       probes: [
         { name: 'database', check: () => database.ping() },
         { name: 'state_store', check: () => state.ping() },
@@ -98,6 +108,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       url,
       database,
       state,
+      notifier,
       close: () => {
         closing ??= (async () => {
           await new Promise<void>((resolve) => {

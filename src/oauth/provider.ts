@@ -5,17 +5,17 @@ import type { Config } from '../config/index.ts';
 import { restrictToScopes } from '../domain/permissions.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { SecretHasher } from '../services/secret-hasher.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { getRequestSubject, type SubjectResolver } from './request-subject.ts';
+import type { SecretVerifier } from './secret-verification.ts';
 
 export interface OAuthDependencies {
   config: Config;
   keyRing: KeyRing;
   subjects: SubjectResolver;
-  hasher: SecretHasher;
+  secrets: SecretVerifier;
   state: StateStore;
   logger: Logger;
 }
@@ -125,7 +125,7 @@ export function createProvider(deps: OAuthDependencies): Provider {
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
-  installSecretComparison(provider, deps.hasher);
+  installSecretComparison(provider, deps.secrets);
   return provider;
 }
 
@@ -160,19 +160,22 @@ function checkRequestedScopes(
 }
 
 /**
- * Secrets are stored as bcrypt hashes, so oidc-provider's plain comparison is replaced by a bcrypt
- * check (which oidc-provider awaits). A regenerated credential's previous secret keeps working until
- * its grace period ends.
+ * Secrets are stored as bcrypt hashes, so oidc-provider's plain comparison is replaced by ours (which
+ * oidc-provider awaits): bcrypt once per credential and secret, then the verified-secret cache. A
+ * regenerated credential's previous secret keeps working until its grace period ends.
  */
-function installSecretComparison(provider: Provider, hasher: SecretHasher): void {
+function installSecretComparison(provider: Provider, secrets: SecretVerifier): void {
   provider.Client.prototype.compareClientSecret = async function compareClientSecret(actual: string) {
     const subject = getRequestSubject(Provider.ctx as Context | undefined);
-    if (!subject || subject.credential.client_id !== this.clientId || !subject.credential.secret_hash)
-      return false;
-    if (await hasher.verify(actual, subject.credential.secret_hash)) return true;
-    const { previous_secret_hash: previous, previous_secret_expires_at: until } = subject.credential;
+    const credential = subject?.credential;
+    if (!credential || credential.client_id !== this.clientId || !credential.secret_hash) return false;
+    if (await secrets.verify(credential.id, actual, credential.secret_hash)) return true;
+    const { previous_secret_hash: previous, previous_secret_expires_at: until } = credential;
     return Boolean(
-      previous && until && until.getTime() > Date.now() && (await hasher.verify(actual, previous)),
+      previous &&
+      until &&
+      until.getTime() > Date.now() &&
+      (await secrets.verify(credential.id, actual, previous)),
     );
   };
 }

@@ -140,6 +140,16 @@ describe('authentication failures: 401 invalid_client, one answer for all', () =
       .set({ revoked_at: new Date(), revoked_reason: 'test' })
       .where('id', 'in', [client.id, key.id])
       .execute();
+    // Written behind the management API's back: announce it as the management services do.
+    for (const c of [client, key]) {
+      await server.notifier.publish({
+        type: 'credential',
+        orgId,
+        accountId: account,
+        credentialId: c.id,
+        clientId: c.clientId,
+      });
+    }
     const response = await basic(client.clientId, client.secret!);
     expectInvalidClient(response);
     expect(response.json).toEqual(genericRefusal.json);
@@ -187,6 +197,13 @@ describe('authentication failures: 401 invalid_client, one answer for all', () =
       .set({ created_at: new Date(Date.now() - 7_200_000), expires_at: new Date(Date.now() - 60_000) })
       .where('id', '=', client.id)
       .execute();
+    await server.notifier.publish({
+      type: 'credential',
+      orgId,
+      accountId: account,
+      credentialId: client.id,
+      clientId: client.clientId,
+    });
     const response = await basic(client.clientId, client.secret!);
     expectInvalidClient(response);
     expect(response.json).toEqual(genericRefusal.json);

@@ -1,0 +1,43 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { BoundedCache } from '../cache/bounded-cache.ts';
+import type { SecretHasher } from '../services/secret-hasher.ts';
+
+/**
+ * bcrypt on every token request would cap the server near 30 tokens/s. A secret that passed bcrypt
+ * once is remembered as an HMAC under a key that exists only in this process's memory, tied to the
+ * bcrypt hash it matched: a regenerated secret (new hash) is never confused with the old one, and the
+ * cache holds nothing that would help anyone who reads it. Comparisons are constant-time.
+ */
+export class SecretVerifier {
+  readonly #hasher: SecretHasher;
+  readonly #key = randomBytes(32);
+  readonly #verified: BoundedCache<string, Buffer>;
+
+  constructor(hasher: SecretHasher, options: { maxEntries?: number; ttlMs?: number } = {}) {
+    this.#hasher = hasher;
+    this.#verified = new BoundedCache({
+      maxEntries: options.maxEntries ?? 100_000,
+      ttlMs: options.ttlMs ?? 10 * 60_000,
+    });
+  }
+
+  get stats(): { hits: number; misses: number; size: number } {
+    return { hits: this.#verified.hits, misses: this.#verified.misses, size: this.#verified.size };
+  }
+
+  /** Does `secret` match `hash`? bcrypt (on the thread pool) the first time, memory afterwards. */
+  async verify(credentialId: string, secret: string, hash: string): Promise<boolean> {
+    const cacheKey = `${credentialId}:${hash}`;
+    const digest = createHmac('sha256', this.#key).update(secret).digest();
+    const known = this.#verified.get(cacheKey);
+    if (known) return timingSafeEqual(known, digest);
+    if (!(await this.#hasher.verify(secret, hash))) return false;
+    this.#verified.set(cacheKey, digest);
+    return true;
+  }
+
+  /** Forgets a credential's verified secrets (revocation, regeneration), e.g. on a change event. */
+  forget(credentialId: string): void {
+    this.#verified.deleteWhere((_digest, key) => key.startsWith(`${credentialId}:`));
+  }
+}

@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../../src/logging/logger.ts';
+import { type ChangeEvent, ChangeNotifier } from '../../../src/services/change-notifier.ts';
+import { MemoryStateStore, RedisStateStore, type StateStore } from '../../../src/state/index.ts';
+
+const logger = createLogger({ level: 'silent' });
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (condition()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function notifierOn(store: StateStore): Promise<ChangeNotifier> {
+  const notifier = new ChangeNotifier(store, logger);
+  await notifier.start();
+  closers.push(() => notifier.close());
+  return notifier;
+}
+
+const event: ChangeEvent = { type: 'account', orgId: 'o1', accountId: 'a1' };
+
+describe('ChangeNotifier on the in-process store', () => {
+  it('delivers locally at once and reports healthy once its heartbeat comes back', async () => {
+    const store = new MemoryStateStore({ prefix: `t:${randomUUID()}:` });
+    closers.push(() => store.close());
+    const notifier = await notifierOn(store);
+    const seen: ChangeEvent[] = [];
+    notifier.onChange((e) => seen.push(e));
+    await notifier.publish(event);
+    expect(seen).toEqual([event]);
+    await until(() => notifier.healthy, 'healthy');
+  });
+});
+
+describe.skipIf(!process.env.REDIS_URL)('ChangeNotifier across instances on Redis', () => {
+  it('delivers an event published on one instance to another, once', async () => {
+    const prefix = `svcauth-test:${randomUUID()}:`;
+    const storeA = new RedisStateStore({ url: process.env.REDIS_URL!, prefix });
+    const storeB = new RedisStateStore({ url: process.env.REDIS_URL!, prefix });
+    closers.push(
+      () => storeA.close(),
+      () => storeB.close(),
+    );
+    const a = await notifierOn(storeA);
+    const b = await notifierOn(storeB);
+    const seenA: ChangeEvent[] = [];
+    const seenB: ChangeEvent[] = [];
+    a.onChange((e) => seenA.push(e));
+    b.onChange((e) => seenB.push(e));
+    await until(() => a.healthy && b.healthy, 'both healthy');
+    await a.publish(event);
+    await until(() => seenB.length === 1, 'delivery to B');
+    expect(seenA).toEqual([event]);
+    expect(seenB).toEqual([event]);
+  });
+
+  it('turns unhealthy when its store is gone, so caches stop answering', async () => {
+    const store = new RedisStateStore({
+      url: process.env.REDIS_URL!,
+      prefix: `svcauth-test:${randomUUID()}:`,
+    });
+    const notifier = await notifierOn(store);
+    await until(() => notifier.healthy, 'healthy');
+    await store.close();
+    await until(() => !notifier.healthy, 'unhealthy');
+  });
+});

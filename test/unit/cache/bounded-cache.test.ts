@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { BoundedCache } from '../../../src/cache/bounded-cache.ts';
+
+describe('BoundedCache', () => {
+  it('forgets entries after their lifetime', () => {
+    const cache = new BoundedCache<string, number>({ maxEntries: 10, ttlMs: 1000 });
+    cache.set('a', 1, 0);
+    expect(cache.get('a', 999)).toBe(1);
+    expect(cache.get('a', 1000)).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
+  it('never holds more than its bound, dropping the oldest write first', () => {
+    const cache = new BoundedCache<number, number>({ maxEntries: 3, ttlMs: 60_000 });
+    for (let i = 0; i < 10; i++) cache.set(i, i, 0);
+    expect(cache.size).toBe(3);
+    expect([cache.get(6, 0), cache.get(7, 0), cache.get(8, 0), cache.get(9, 0)]).toEqual([
+      undefined,
+      7,
+      8,
+      9,
+    ]);
+  });
+
+  it('rewriting a key makes it the newest', () => {
+    const cache = new BoundedCache<string, number>({ maxEntries: 2, ttlMs: 60_000 });
+    cache.set('a', 1, 0);
+    cache.set('b', 2, 0);
+    cache.set('a', 3, 0);
+    cache.set('c', 4, 0);
+    expect(cache.get('a', 0)).toBe(3);
+    expect(cache.get('b', 0)).toBeUndefined();
+  });
+
+  it('counts hits and misses and deletes by predicate', () => {
+    const cache = new BoundedCache<string, { org: string }>({ maxEntries: 10, ttlMs: 60_000 });
+    cache.set('x', { org: 'o1' }, 0);
+    cache.set('y', { org: 'o2' }, 0);
+    cache.deleteWhere((v) => v.org === 'o1');
+    expect(cache.get('x', 0)).toBeUndefined();
+    expect(cache.get('y', 0)).toEqual({ org: 'o2' });
+    expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 1, misses: 1 });
+  });
+});
