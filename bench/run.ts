@@ -24,6 +24,9 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 300);
+/** BENCH_ROWS=a,c limits a run to some rows (their baselines always run); default: all. */
+const ONLY = process.env.BENCH_ROWS ? new Set(process.env.BENCH_ROWS.split(',')) : null;
+const wanted = (id: string) => !ONLY || ONLY.has(id);
 const WARM_CREDENTIALS = 500;
 const BCRYPT_COST = 10;
 
@@ -247,30 +250,32 @@ async function main() {
     () => null,
   );
 
-  // (i) cold path: first token of never-seen credentials, bcrypt included.
-  const coldIds = postgres.seeded.clientIds.slice(WARM_CREDENTIALS, WARM_CREDENTIALS + 100);
-  const cold = await warm(serverA.url, postgres.seeded, coldIds, 1);
-  const bcryptTimes: number[] = [];
-  const hash = await bcrypt.hash('x', BCRYPT_COST);
-  for (let i = 0; i < 20; i++) {
-    const t = performance.now();
-    await bcrypt.compare('x', hash);
-    bcryptTimes.push(performance.now() - t);
+  if (wanted('i')) {
+    // (i) cold path: first token of never-seen credentials, bcrypt included.
+    const coldIds = postgres.seeded.clientIds.slice(WARM_CREDENTIALS, WARM_CREDENTIALS + 100);
+    const cold = await warm(serverA.url, postgres.seeded, coldIds, 1);
+    const bcryptTimes: number[] = [];
+    const hash = await bcrypt.hash('x', BCRYPT_COST);
+    for (let i = 0; i < 20; i++) {
+      const t = performance.now();
+      await bcrypt.compare('x', hash);
+      bcryptTimes.push(performance.now() - t);
+    }
+    bcryptTimes.sort((a, b) => a - b);
+    row({
+      id: 'i',
+      name: 'cold path: first token of a never-seen credential (sequential)',
+      throughput: cold.length / (cold.reduce((a, b) => a + b, 0) / 1000),
+      unit: 'req/s',
+      p50: percentile(cold, 50),
+      p99: percentile(cold, 99),
+      baseline: 'bcrypt',
+      ratio: percentile(cold, 50) / percentile(bcryptTimes, 50),
+      target: 'p50 within 2x one bcrypt compare',
+      met: percentile(cold, 50) <= 2 * percentile(bcryptTimes, 50),
+      notes: `bcrypt cost ${BCRYPT_COST} compare alone: p50 ${fmt(percentile(bcryptTimes, 50))} ms (ratio is p50 / that)`,
+    });
   }
-  bcryptTimes.sort((a, b) => a - b);
-  row({
-    id: 'i',
-    name: 'cold path: first token of a never-seen credential (sequential)',
-    throughput: cold.length / (cold.reduce((a, b) => a + b, 0) / 1000),
-    unit: 'req/s',
-    p50: percentile(cold, 50),
-    p99: percentile(cold, 99),
-    baseline: 'bcrypt',
-    ratio: percentile(cold, 50) / percentile(bcryptTimes, 50),
-    target: 'p50 within 2x one bcrypt compare',
-    met: percentile(cold, 50) <= 2 * percentile(bcryptTimes, 50),
-    notes: `bcrypt cost ${BCRYPT_COST} compare alone: p50 ${fmt(percentile(bcryptTimes, 50))} ms (ratio is p50 / that)`,
-  });
 
   // (a) /token on Postgres + Redis, warm credentials spread over many accounts.
   await warm(serverA.url, postgres.seeded, warmIds);
@@ -285,7 +290,7 @@ async function main() {
   );
 
   // Memory: the same load for BENCH_SOAK_SECONDS; resident memory sampled every second.
-  if (SOAK_SECONDS > 0) {
+  if (SOAK_SECONDS > 0 && wanted('mem')) {
     const samples: number[] = [serverA.rssMiB()];
     const sampler = setInterval(() => samples.push(serverA.rssMiB()), 1000);
     let i = 0;
@@ -315,33 +320,44 @@ async function main() {
   }
   await serverA.stop();
 
-  // (h) the same with 100,000 accounts and 200,000 credentials in Postgres.
-  const large = await prepareBackend('postgres', 100_000, 2);
-  const serverH = await startSvcauth(large.env);
-  cleanups.push(() => serverH.stop());
-  const spread = Math.floor(large.seeded.clientIds.length / WARM_CREDENTIALS);
-  const largeIds = Array.from({ length: WARM_CREDENTIALS }, (_, k) => large.seeded.clientIds[k * spread]!);
-  await warm(serverH.url, large.seeded, largeIds);
-  const hResult = await tokenLoad(serverH, large.seeded, largeIds);
-  await serverH.stop();
-  loadRow(
-    'h',
-    '/token, Postgres + Redis, 100,000 accounts / 200,000 credentials',
-    hResult,
-    rowA,
-    'within 10% of (a)',
-    (r) => r.throughput >= 0.9 * rowA.throughput!,
-  );
+  if (wanted('h')) {
+    // (h) the same with 100,000 accounts and 200,000 credentials in Postgres.
+    const large = await prepareBackend('postgres', 100_000, 2);
+    const serverH = await startSvcauth(large.env);
+    cleanups.push(() => serverH.stop());
+    const spread = Math.floor(large.seeded.clientIds.length / WARM_CREDENTIALS);
+    const largeIds = Array.from({ length: WARM_CREDENTIALS }, (_, k) => large.seeded.clientIds[k * spread]!);
+    await warm(serverH.url, large.seeded, largeIds);
+    const hResult = await tokenLoad(serverH, large.seeded, largeIds);
+    await serverH.stop();
+    loadRow(
+      'h',
+      '/token, Postgres + Redis, 100,000 accounts / 200,000 credentials',
+      hResult,
+      rowA,
+      'within 10% of (a)',
+      (r) => r.throughput >= 0.9 * rowA.throughput!,
+    );
+  }
 
-  // (b) the same on the embedded default (PGlite, in-process state).
-  const embedded = await prepareBackend('pglite', 1000, 1);
-  const serverB = await startSvcauth(embedded.env);
-  cleanups.push(() => serverB.stop());
-  const embeddedIds = embedded.seeded.clientIds.slice(0, WARM_CREDENTIALS);
-  await warm(serverB.url, embedded.seeded, embeddedIds);
-  const bResult = await tokenLoad(serverB, embedded.seeded, embeddedIds);
-  await serverB.stop();
-  loadRow('b', '/token, embedded default (PGlite, in-process state)', bResult, rowC, 'reported', () => null);
+  if (wanted('b')) {
+    // (b) the same on the embedded default (PGlite, in-process state).
+    const embedded = await prepareBackend('pglite', 1000, 1);
+    const serverB = await startSvcauth(embedded.env);
+    cleanups.push(() => serverB.stop());
+    const embeddedIds = embedded.seeded.clientIds.slice(0, WARM_CREDENTIALS);
+    await warm(serverB.url, embedded.seeded, embeddedIds);
+    const bResult = await tokenLoad(serverB, embedded.seeded, embeddedIds);
+    await serverB.stop();
+    loadRow(
+      'b',
+      '/token, embedded default (PGlite, in-process state)',
+      bResult,
+      rowC,
+      'reported',
+      () => null,
+    );
+  }
 
   report(Date.now() - started);
 }

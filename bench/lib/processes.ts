@@ -62,7 +62,11 @@ function track(child: ChildProcess, url: string): ServerProcess {
 export async function startSvcauth(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(NODE, ['src/main.ts'], {
+  // BENCH_CPU_PROFILE_DIR: write a V8 CPU profile of each svcauth process there (read with Chrome DevTools).
+  const profile = process.env.BENCH_CPU_PROFILE_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE_DIR}`]
+    : [];
+  const child = spawn(NODE, [...profile, 'src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), ISSUER: url, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -8,6 +8,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { createAdapterFactory } from './adapter.ts';
+import { installClientInstanceCache } from './client-instances.ts';
 import { getRequestSubject, type SubjectResolver } from './request-subject.ts';
 import type { SecretVerifier } from './secret-verification.ts';
 
@@ -126,6 +127,7 @@ export function createProvider(deps: OAuthDependencies): Provider {
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
   installSecretComparison(provider, deps.secrets);
+  installClientInstanceCache(provider, deps.subjects);
   return provider;
 }
 

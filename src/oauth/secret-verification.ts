@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BoundedCache } from '../cache/bounded-cache.ts';
 import type { SecretHasher } from '../services/secret-hasher.ts';
 
@@ -10,7 +10,8 @@ import type { SecretHasher } from '../services/secret-hasher.ts';
  */
 export class SecretVerifier {
   readonly #hasher: SecretHasher;
-  readonly #key = randomBytes(32);
+  // A KeyObject, not a Buffer: createHmac would otherwise import the key again on every call.
+  readonly #key: KeyObject = createSecretKey(randomBytes(32));
   readonly #verified: BoundedCache<string, Buffer>;
 
   constructor(hasher: SecretHasher, options: { maxEntries?: number; ttlMs?: number } = {}) {

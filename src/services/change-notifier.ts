@@ -7,10 +7,29 @@ import type { StateStore, Unsubscribe } from '../state/state-store.ts';
  * Published after the database transaction commits; every instance (this one included) receives it.
  */
 export type ChangeEvent =
-  | { type: 'credential'; orgId: string; accountId: string; credentialId: string; clientId: string }
-  | { type: 'account'; orgId: string; accountId: string }
+  | {
+      type: 'credential';
+      orgId: string;
+      accountId: string;
+      credentialId: string;
+      clientId: string;
+      /** The credential stopped working (revoked, rotated out): tokens it obtained must be refused. */
+      revoked?: boolean;
+    }
+  | {
+      type: 'account';
+      orgId: string;
+      accountId: string;
+      /** Set when roles, locations or the matrix changed: tokens with a lower version are stale. */
+      permissionsVersion?: number;
+    }
   /** Roles, locations or settings changed: anything of the organization may be affected. */
-  | { type: 'organization'; orgId: string };
+  | {
+      type: 'organization';
+      orgId: string;
+      /** Set when the API module was switched: while false, the organization's tokens are refused. */
+      apiEnabled?: boolean;
+    };
 
 const CHANNEL = 'changes';
 const HEARTBEAT_MS = 1000;

@@ -1,0 +1,37 @@
+import type { Context } from 'koa';
+import { Provider } from 'oidc-provider';
+import type { TokenSubject } from '../services/token-subject-service.ts';
+import { setRequestSubject, type SubjectResolver } from './request-subject.ts';
+
+type ClientInstance = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
+
+/**
+ * oidc-provider builds a Client (schema validation, key stores) from adapter metadata and keeps only
+ * the last 100 in a fixed-size cache; with more warm credentials than that, every token request would
+ * rebuild its client. Client.find is wrapped so each cached token subject keeps its own Client
+ * instances: a subject changes identity whenever it is reloaded (a change event dropped it), so a
+ * stale Client can never outlive the data it was built from, and memory follows the subject cache.
+ */
+export function installClientInstanceCache(provider: Provider, subjects: SubjectResolver): void {
+  const Client = provider.Client;
+  const build = Client.find.bind(Client);
+  const instances = new WeakMap<TokenSubject, Map<string, ClientInstance>>();
+
+  Client.find = async function find(id: string) {
+    const subject = await subjects.findByClientId(id);
+    if (!subject) return undefined;
+    const ctx = Provider.ctx as Context | undefined;
+    if (ctx) setRequestSubject(ctx, subject);
+    // The registered method depends on how this request presents its secret (see client-metadata.ts).
+    const variant = /^basic /i.test(ctx?.get('authorization') ?? '') ? 'basic' : 'other';
+    const byVariant = instances.get(subject) ?? new Map<string, ClientInstance>();
+    const cached = byVariant.get(variant);
+    if (cached) return cached;
+    const client = await build(id);
+    if (client) {
+      byVariant.set(variant, client);
+      instances.set(subject, byVariant);
+    }
+    return client;
+  } as typeof Client.find;
+}

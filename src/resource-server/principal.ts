@@ -1,0 +1,121 @@
+/** Who is calling and what it may do, read from a verified token or an introspection answer. */
+import { invalidToken } from './errors.ts';
+
+/** Permissions by location id; `"*"` holds the organization-wide grants. */
+export type Permissions = Readonly<Record<string, readonly string[]>>;
+
+export const ALL_LOCATIONS = '*';
+
+export interface Principal {
+  readonly orgId: string;
+  readonly serviceAccountId: string;
+  /** The credential's client id (for an API key, its key id). */
+  readonly clientId: string;
+  readonly credentialType: 'jwt' | 'api_key';
+  /** The JWT's `jti`; null for an API key. */
+  readonly tokenId: string | null;
+  /** The token's `scope`, split. */
+  readonly scopes: readonly string[];
+  readonly permissions: Permissions;
+  readonly permissionsVersion: number | null;
+  readonly groupsAdmin: boolean;
+  /** When the token expires; null for an API key. */
+  readonly expiresAt: Date | null;
+  /**
+   * Whether the principal holds `permission` at `locationId`, directly or through an
+   * organization-wide (`"*"`) grant. `can(p, '*')` asks for an organization-wide grant only.
+   * Locations are those of `orgId`: a `"*"` grant says nothing about another organization's data, so
+   * check that the resource belongs to `orgId` first.
+   */
+  can(permission: string, locationId: string): boolean;
+}
+
+/** The claims the kit relies on, checked for shape. */
+export interface AccessClaims {
+  sub: string;
+  client_id: string;
+  org_id: string;
+  jti: string | null;
+  exp: number | null;
+  scope: string | null;
+  permissions: Record<string, string[]>;
+  permissions_version: number | null;
+  groups_admin: boolean;
+}
+
+function requiredString(payload: Record<string, unknown>, claim: string): string {
+  const value = payload[claim];
+  if (typeof value !== 'string' || value === '')
+    throw invalidToken(`the token has no valid "${claim}" claim`);
+  return value;
+}
+
+function readPermissions(value: unknown): Record<string, string[]> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalidToken('the token has no valid "permissions" claim');
+  }
+  const permissions: Record<string, string[]> = Object.create(null);
+  for (const [location, names] of Object.entries(value)) {
+    if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) {
+      throw invalidToken('the token has no valid "permissions" claim');
+    }
+    permissions[location] = [...(names as string[])];
+  }
+  return permissions;
+}
+
+/**
+ * Checks the claims svcauth puts in every access token (and in `active` introspection answers).
+ * `jti` and `exp` are required of JWTs by the caller, not here: API keys have neither.
+ */
+export function readAccessClaims(payload: Record<string, unknown>): AccessClaims {
+  const version = payload.permissions_version;
+  if (version !== undefined && (typeof version !== 'number' || !Number.isSafeInteger(version))) {
+    throw invalidToken('the token has no valid "permissions_version" claim');
+  }
+  const scope = payload.scope;
+  if (scope !== undefined && typeof scope !== 'string')
+    throw invalidToken('the token has no valid "scope" claim');
+  return {
+    sub: requiredString(payload, 'sub'),
+    client_id: requiredString(payload, 'client_id'),
+    org_id: requiredString(payload, 'org_id'),
+    jti: typeof payload.jti === 'string' && payload.jti !== '' ? payload.jti : null,
+    exp: typeof payload.exp === 'number' ? payload.exp : null,
+    scope: scope ?? null,
+    permissions: readPermissions(payload.permissions),
+    permissions_version: version ?? null,
+    groups_admin: payload.groups_admin === true,
+  };
+}
+
+export function createPrincipal(claims: AccessClaims, credentialType: 'jwt' | 'api_key'): Principal {
+  const byLocation = new Map<string, ReadonlySet<string>>(
+    Object.entries(claims.permissions).map(([location, names]) => [location, new Set(names)]),
+  );
+  const orgWide = byLocation.get(ALL_LOCATIONS);
+  const permissions: Record<string, readonly string[]> = Object.fromEntries(
+    Object.entries(claims.permissions).map(([location, names]) => [location, Object.freeze([...names])]),
+  );
+  return Object.freeze({
+    orgId: claims.org_id,
+    serviceAccountId: claims.sub,
+    clientId: claims.client_id,
+    credentialType,
+    tokenId: credentialType === 'jwt' ? claims.jti : null,
+    scopes: Object.freeze(claims.scope ? claims.scope.split(' ').filter(Boolean) : []),
+    permissions: Object.freeze(permissions),
+    permissionsVersion: claims.permissions_version,
+    groupsAdmin: claims.groups_admin,
+    expiresAt: credentialType === 'jwt' && claims.exp !== null ? new Date(claims.exp * 1000) : null,
+    can(permission: string, locationId: string): boolean {
+      if (orgWide?.has(permission)) return true;
+      return locationId !== ALL_LOCATIONS && (byLocation.get(locationId)?.has(permission) ?? false);
+    },
+  });
+}
+
+/** Whether the principal holds `permission` at some location (or organization-wide). */
+export function holdsAnywhere(principal: Principal, permission: string): boolean {
+  return Object.values(principal.permissions).some((names) => names.includes(permission));
+}
