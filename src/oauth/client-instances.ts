@@ -1,7 +1,9 @@
 import type { Context } from 'koa';
 import { Provider } from 'oidc-provider';
 import type { TokenSubject } from '../services/token-subject-service.ts';
+import type { Logger } from '../logging/logger.ts';
 import { setRequestSubject, type SubjectResolver } from './request-subject.ts';
+import { temporarilyUnavailable } from './unavailable.ts';
 
 type ClientInstance = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
 
@@ -12,15 +14,25 @@ type ClientInstance = NonNullable<Awaited<ReturnType<Provider['Client']['find']>
  * instances: a subject changes identity whenever it is reloaded (a change event dropped it), so a
  * stale Client can never outlive the data it was built from, and memory follows the subject cache.
  */
-export function installClientInstanceCache(provider: Provider, subjects: SubjectResolver): void {
+export function installClientInstanceCache(
+  provider: Provider,
+  subjects: SubjectResolver,
+  logger: Logger,
+): void {
   const Client = provider.Client;
   const build = Client.find.bind(Client);
   const instances = new WeakMap<TokenSubject, Map<string, ClientInstance>>();
 
   Client.find = async function find(id: string) {
-    const subject = await subjects.findByClientId(id);
-    if (!subject) return undefined;
     const ctx = Provider.ctx as Context | undefined;
+    let subject: TokenSubject | null;
+    try {
+      subject = await subjects.findByClientId(id);
+    } catch (error) {
+      logger.error({ err: error }, 'token subject lookup failed; answering 503');
+      throw temporarilyUnavailable(ctx);
+    }
+    if (!subject) return undefined;
     if (ctx) setRequestSubject(ctx, subject);
     // The registered method depends on how this request presents its secret (see client-metadata.ts).
     const variant = /^basic /i.test(ctx?.get('authorization') ?? '') ? 'basic' : 'other';

@@ -127,7 +127,7 @@ export function createProvider(deps: OAuthDependencies): Provider {
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
   installSecretComparison(provider, deps.secrets);
-  installClientInstanceCache(provider, deps.subjects);
+  installClientInstanceCache(provider, deps.subjects, deps.logger);
   return provider;
 }
 

@@ -39,8 +39,11 @@ export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHand
       max: config.poolMax,
       connectionTimeoutMillis: 5000,
     });
-    // An idle client's error (e.g. the server restarting) must not crash the process; the pool replaces it.
+    // A lost connection (the server restarting, a network cut) must not crash the process: pg emits
+    // 'error' on the client, idle or checked out, and an unlistened 'error' event is fatal. The query in
+    // flight fails on its own and the pool replaces the client; the readiness probe reports the outage.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return {
       db,

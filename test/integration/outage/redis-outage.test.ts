@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import {
+  type PrivateService,
+  privateRedisAvailable,
+  startPrivateRedis,
+} from '../../helpers/private-services.ts';
+import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+import {
+  backgroundLoad,
+  readiness,
+  report,
+  revoke,
+  seedTwoCredentials,
+  tokenStatus,
+  waitFor,
+} from './outage-helpers.ts';
+
+let redis: PrivateService;
+let server: TestServer;
+
+beforeAll(async () => {
+  if (!privateRedisAvailable) return;
+  redis = await startPrivateRedis();
+  server = await startTestServer({ REDIS_URL: redis.url });
+});
+afterAll(async () => {
+  await server?.stop();
+  await redis?.destroy();
+});
+
+it.skipIf(!privateRedisAvailable)(
+  'Redis killed under load and restarted: tokens stay correct, revocation still wins, recovery is automatic',
+  async () => {
+    const { org, account, warm, cold, spare } = await seedTwoCredentials(server);
+    expect((await tokenStatus(server, warm)).status).toBe(200);
+    expect((await tokenStatus(server, spare)).status).toBe(200);
+
+    const load = backgroundLoad(server, warm);
+    await redis.stop();
+    const downDetected = await waitFor(
+      async () => (await readiness(server)).status === 503,
+      '/readyz to fail',
+    );
+    const ready = await readiness(server);
+    expect(ready.body.checks).toMatchObject({ state_store: 'unavailable', database: 'ok' });
+    report(`Redis down: /readyz answered 503 after ${downDetected} ms`);
+
+    // The change bus is down, so caches are not trusted: answers come from Postgres, still correct.
+    expect((await tokenStatus(server, warm)).status).toBe(200);
+    expect((await tokenStatus(server, cold)).status).toBe(200);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+
+    // A revocation while Redis is down takes effect at once: the credential gets no token.
+    await revoke(server, { orgId: org.id, accountId: account.id }, spare);
+    const refused = await tokenStatus(server, spare);
+    expect(refused.status).toBe(401);
+    expect(refused.body.error).toBe('invalid_client');
+
+    await redis.start();
+    const seen = await load.stop();
+    report(`statuses under load while redis was down: ${JSON.stringify(Object.fromEntries(seen))}`);
+    // A valid credential under load got tokens or a clear 503: never a 500, never a refusal.
+    expect([...seen.keys()].every((status) => status === 200 || status === 503)).toBe(true);
+    const recovered = await waitFor(
+      async () => (await readiness(server)).status === 200,
+      '/readyz to recover',
+    );
+    report(`Redis back: /readyz answered 200 after ${recovered} ms, without a restart of svcauth`);
+    expect((await tokenStatus(server, warm)).status).toBe(200);
+    expect((await tokenStatus(server, cold)).status).toBe(200);
+    expect((await tokenStatus(server, spare)).status).toBe(401);
+  },
+  90_000,
+);
