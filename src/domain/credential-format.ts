@@ -15,11 +15,14 @@ export const API_KEY_PREFIX = 'svcak_';
 export const CLIENT_ID_PREFIX = 'svcc_';
 export const CLIENT_SECRET_PREFIX = 'svcs_';
 export const LEGACY_KEY_ID_PREFIX = 'legacy_';
+/** Secrets of resource servers (callers of /introspect and /revocations), not of tenants' credentials. */
+export const RESOURCE_SERVER_SECRET_PREFIX = 'svcrs_';
 
 const API_KEY_ID_LENGTH = 16;
 const API_KEY_SECRET_LENGTH = 32;
 const CLIENT_ID_BODY_LENGTH = 22;
 const CLIENT_SECRET_BODY_LENGTH = 40;
+const RESOURCE_SERVER_SECRET_BODY_LENGTH = 40;
 /** 62^6 > 2^32, so six base62 characters hold any CRC32 value. */
 const CHECKSUM_LENGTH = 6;
 
@@ -45,6 +48,7 @@ export const CLIENT_SECRET_PATTERN = new RegExp(
 const API_KEY_EXACT = new RegExp(
   `^${API_KEY_PREFIX}([0-9A-Za-z]{${API_KEY_ID_LENGTH}})_[0-9A-Za-z]{${API_KEY_SECRET_LENGTH + CHECKSUM_LENGTH}}$`,
 );
+const API_KEY_ID_EXACT = new RegExp(`^[0-9A-Za-z]{${API_KEY_ID_LENGTH}}$`);
 const CLIENT_ID_EXACT = new RegExp(`^${CLIENT_ID_PREFIX}[0-9A-Za-z]{${CLIENT_ID_BODY_LENGTH}}$`);
 const CLIENT_SECRET_EXACT = new RegExp(
   `^${CLIENT_SECRET_PREFIX}[0-9A-Za-z]{${CLIENT_SECRET_BODY_LENGTH + CHECKSUM_LENGTH}}$`,
@@ -104,11 +108,17 @@ export interface GeneratedApiKey {
 }
 
 export type ParsedApiKey =
-  | { ok: true; keyId: string; key: string }
-  | { ok: false; reason: 'format' | 'checksum' };
+  { ok: true; keyId: string; key: string } | { ok: false; reason: 'format' | 'checksum' };
 
-export function generateApiKey(): GeneratedApiKey {
-  const keyId = randomBase62(API_KEY_ID_LENGTH);
+/**
+ * A new API key. Regenerating an existing key passes its key id, so the credential keeps its identity
+ * and only the secret part changes.
+ */
+export function generateApiKey(existingKeyId?: string): GeneratedApiKey {
+  if (existingKeyId !== undefined && !API_KEY_ID_EXACT.test(existingKeyId)) {
+    throw new Error(`"${existingKeyId}" is not an API key id`);
+  }
+  const keyId = existingKeyId ?? randomBase62(API_KEY_ID_LENGTH);
   const secret = randomBase62(API_KEY_SECRET_LENGTH);
   return { keyId, secret, key: withChecksum(`${API_KEY_PREFIX}${keyId}_${secret}`) };
 }
@@ -139,6 +149,27 @@ export function generateClientSecret(): string {
 
 export function isClientSecretWellFormed(value: string): boolean {
   return CLIENT_SECRET_EXACT.test(value) && hasValidChecksum(value);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Resource servers: svcrs_<secret><checksum>, listed in RESOURCE_SERVERS by the SHA-256 of the secret
+
+export function generateResourceServerSecret(): string {
+  return withChecksum(RESOURCE_SERVER_SECRET_PREFIX + randomBase62(RESOURCE_SERVER_SECRET_BODY_LENGTH));
+}
+
+export function isResourceServerSecretWellFormed(value: string): boolean {
+  return (
+    value.startsWith(RESOURCE_SERVER_SECRET_PREFIX) &&
+    value.length === RESOURCE_SERVER_SECRET_PREFIX.length + RESOURCE_SERVER_SECRET_BODY_LENGTH + CHECKSUM_LENGTH &&
+    /^[0-9A-Za-z]+$/.test(value.slice(RESOURCE_SERVER_SECRET_PREFIX.length)) &&
+    hasValidChecksum(value)
+  );
+}
+
+/** The RESOURCE_SERVERS entry of a resource server: its name and the SHA-256 of its secret, in hex. */
+export function resourceServerEntry(name: string, secret: string): string {
+  return `${name}:${createHash('sha256').update(secret, 'utf8').digest('hex')}`;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -17,3 +17,19 @@ export class DomainError extends Error {
 export function isDomainError(value: unknown): value is DomainError {
   return value instanceof DomainError;
 }
+
+/**
+ * The thing a request names does not exist in the caller's organization. Another organization's ids
+ * raise it too, with the same message, so existence elsewhere never leaks.
+ */
+export class NotFoundError extends Error {
+  readonly resource: string;
+  readonly id: string;
+
+  constructor(resource: string, id: string) {
+    super(`no ${resource} with id "${id}" exists in this organization`);
+    this.name = 'NotFoundError';
+    this.resource = resource;
+    this.id = id;
+  }
+}

@@ -1,7 +1,13 @@
 import Koa from 'koa';
+import type { Kysely } from 'kysely';
 import type { Config } from '../config/index.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import type { Database } from '../persistence/schema.ts';
+import type { ChangePublisher } from '../services/admin-actor.ts';
+import type { SecretHasher } from '../services/secret-hasher.ts';
+import { adminRouter } from './admin/router.ts';
 import { healthRoutes, type Probe } from './health-routes.ts';
 import { problemErrors, requestContext } from './middleware.ts';
 import { oauthRoutes, type ProviderHolder } from './oauth-routes.ts';
@@ -13,6 +19,10 @@ export interface HttpAppDependencies {
   keyRing: KeyRing;
   provider: ProviderHolder;
   probes: Probe[];
+  db: Kysely<Database>;
+  hasher: SecretHasher;
+  changes: ChangePublisher;
+  metrics: Metrics;
 }
 
 export function createHttpApp(deps: HttpAppDependencies): Koa {
@@ -20,11 +30,13 @@ export function createHttpApp(deps: HttpAppDependencies): Koa {
   // Koa would print errors to stderr itself; they are logged (without secrets) by the middleware.
   app.silent = true;
   app.use(requestContext(deps.logger));
+  app.use(deps.metrics.middleware());
   app.use(problemErrors());
-  for (const router of [healthRoutes(deps.probes), oauthRoutes(deps)]) {
+  for (const router of [healthRoutes(deps.probes, deps.metrics), oauthRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
+  app.use(adminRouter(deps).routes());
   app.use((ctx) => {
     throw new HttpProblem(404, 'not_found', `nothing is served at ${ctx.method} ${ctx.path}`);
   });

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { Database } from '../schema.ts';
+import { type Page, toPage } from '../pagination.ts';
+import type { AuditEvent, Database } from '../schema.ts';
 
 export interface AuditRecord {
   orgId: string | null;
@@ -13,6 +14,14 @@ export interface AuditRecord {
   diff?: Record<string, unknown> | null;
   sourceIp?: string | null;
   requestId?: string | null;
+}
+
+export interface AuditFilter {
+  targetId?: string | undefined;
+  actorAccountId?: string | undefined;
+  action?: string | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
 }
 
 export class AuditRepository {
@@ -37,5 +46,25 @@ export class AuditRepository {
         request_id: event.requestId ?? null,
       })
       .execute();
+  }
+
+  /** The organization's events, newest first; `before` is the id of the last event already seen. */
+  async listPage(
+    orgId: string,
+    filter: AuditFilter,
+    page: { before?: string | undefined; limit: number },
+  ): Promise<Page<AuditEvent>> {
+    let query = this.#db.selectFrom('audit_events').selectAll().where('org_id', '=', orgId);
+    if (filter.targetId) query = query.where('target_id', '=', filter.targetId);
+    if (filter.actorAccountId) query = query.where('actor_account_id', '=', filter.actorAccountId);
+    if (filter.action) query = query.where('action', '=', filter.action);
+    if (filter.since) query = query.where('occurred_at', '>=', filter.since);
+    if (filter.until) query = query.where('occurred_at', '<', filter.until);
+    if (page.before) query = query.where('id', '<', page.before);
+    const rows = await query
+      .orderBy('id', 'desc')
+      .limit(page.limit + 1)
+      .execute();
+    return toPage(rows, page.limit, (row) => row.id);
   }
 }

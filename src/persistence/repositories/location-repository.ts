@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import { type Page, type PageRequest, toPage } from '../pagination.ts';
 import type { Database, Location } from '../schema.ts';
 
 export class LocationRepository {
@@ -23,5 +24,108 @@ export class LocationRepository {
       .where('deleted_at', 'is', null)
       .orderBy('name')
       .execute();
+  }
+
+  findLive(orgId: string, id: string): Promise<Location | undefined> {
+    return this.#db
+      .selectFrom('locations')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+  }
+
+  async findLiveByIds(orgId: string, ids: readonly string[]): Promise<Location[]> {
+    if (ids.length === 0) return [];
+    return this.#db
+      .selectFrom('locations')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', 'in', [...ids])
+      .where('deleted_at', 'is', null)
+      .execute();
+  }
+
+  async findLiveByNames(orgId: string, names: readonly string[]): Promise<Location[]> {
+    if (names.length === 0) return [];
+    return this.#db
+      .selectFrom('locations')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where((eb) =>
+        eb(
+          eb.fn('lower', ['name']),
+          'in',
+          names.map((n) => n.toLowerCase()),
+        ),
+      )
+      .where('deleted_at', 'is', null)
+      .execute();
+  }
+
+  findLiveByName(orgId: string, name: string): Promise<Location | undefined> {
+    return this.#db
+      .selectFrom('locations')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where((eb) => eb(eb.fn('lower', ['name']), '=', name.toLowerCase()))
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+  }
+
+  /** Live locations in creation order. */
+  async listLivePage(orgId: string, page: PageRequest): Promise<Page<Location>> {
+    let query = this.#db
+      .selectFrom('locations')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('deleted_at', 'is', null);
+    if (page.after) {
+      query = query.where(
+        sql<boolean>`(created_at, id) > (select c.created_at, c.id from locations c where c.id = ${page.after})`,
+      );
+    }
+    const rows = await query
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(page.limit + 1)
+      .execute();
+    return toPage(rows, page.limit, (row) => row.id);
+  }
+
+  rename(orgId: string, id: string, name: string): Promise<Location | undefined> {
+    return this.#db
+      .updateTable('locations')
+      .set({ name })
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  softDelete(orgId: string, id: string, at: Date): Promise<Location | undefined> {
+    return this.#db
+      .updateTable('locations')
+      .set({ deleted_at: at })
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** How many live (not archived) service accounts are placed at the location. */
+  async countLiveAccountsAt(orgId: string, id: string): Promise<number> {
+    const { count } = await this.#db
+      .selectFrom('service_account_locations as sal')
+      .innerJoin('service_accounts as sa', 'sa.id', 'sal.service_account_id')
+      .select((eb) => eb.fn.countAll<string>().as('count'))
+      .where('sal.org_id', '=', orgId)
+      .where('sal.location_id', '=', id)
+      .where('sa.archived_at', 'is', null)
+      .executeTakeFirstOrThrow();
+    return Number(count);
   }
 }

@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import { type Page, type PageRequest, toPage } from '../pagination.ts';
 import type { Database, Role } from '../schema.ts';
 
 export interface NewRole {
@@ -7,6 +8,13 @@ export interface NewRole {
   permissions: string[];
   assignable_to_service_accounts?: boolean;
   is_system?: boolean;
+}
+
+export interface RoleUpdate {
+  name?: string;
+  description?: string;
+  permissions?: string[];
+  assignable_to_service_accounts?: boolean;
 }
 
 export class RoleRepository {
@@ -30,6 +38,86 @@ export class RoleRepository {
       .where('org_id', '=', orgId)
       .where((eb) => eb(eb.fn('lower', ['name']), '=', name.toLowerCase()))
       .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+  }
+
+  findLive(orgId: string, id: string): Promise<Role | undefined> {
+    return this.#db
+      .selectFrom('roles')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+  }
+
+  async findLiveByIds(orgId: string, ids: readonly string[]): Promise<Role[]> {
+    if (ids.length === 0) return [];
+    return this.#db
+      .selectFrom('roles')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', 'in', [...ids])
+      .where('deleted_at', 'is', null)
+      .execute();
+  }
+
+  async findLiveByNames(orgId: string, names: readonly string[]): Promise<Role[]> {
+    if (names.length === 0) return [];
+    return this.#db
+      .selectFrom('roles')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where((eb) =>
+        eb(
+          eb.fn('lower', ['name']),
+          'in',
+          names.map((n) => n.toLowerCase()),
+        ),
+      )
+      .where('deleted_at', 'is', null)
+      .execute();
+  }
+
+  /** Live roles in creation order. */
+  async listLivePage(orgId: string, page: PageRequest): Promise<Page<Role>> {
+    let query = this.#db
+      .selectFrom('roles')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('deleted_at', 'is', null);
+    if (page.after) {
+      query = query.where(
+        sql<boolean>`(created_at, id) > (select c.created_at, c.id from roles c where c.id = ${page.after})`,
+      );
+    }
+    const rows = await query
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(page.limit + 1)
+      .execute();
+    return toPage(rows, page.limit, (row) => row.id);
+  }
+
+  update(orgId: string, id: string, update: RoleUpdate): Promise<Role | undefined> {
+    return this.#db
+      .updateTable('roles')
+      .set({ ...update, updated_at: new Date() })
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  softDelete(orgId: string, id: string, at: Date): Promise<Role | undefined> {
+    return this.#db
+      .updateTable('roles')
+      .set({ deleted_at: at, updated_at: at })
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .returningAll()
       .executeTakeFirst();
   }
 }

@@ -1,0 +1,69 @@
+import type { Context, Next } from 'koa';
+import { isDomainError } from '../../domain/errors.ts';
+import type { AdminActor } from '../../services/admin-actor.ts';
+import type {
+  AdminAuthenticationService,
+  AdminPrincipal,
+} from '../../services/admin-authentication-service.ts';
+import { HttpProblem } from '../problem.ts';
+
+const REALM = 'svcauth-admin';
+
+/**
+ * RFC 6750 bearer authentication. Without a token the challenge carries no error code; a token that
+ * fails any check is `invalid_token`, with the reason in the problem detail.
+ */
+export function bearerAuthentication(authenticator: AdminAuthenticationService, adminAudience: string) {
+  return async (ctx: Context, next: Next) => {
+    const match = /^bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(ctx.get('authorization'));
+    if (!match) {
+      throw new HttpProblem(
+        401,
+        'unauthorized',
+        `send an access token for ${adminAudience} from the token endpoint as "Authorization: Bearer <token>"`,
+        { headers: { 'WWW-Authenticate': `Bearer realm="${REALM}"` } },
+      );
+    }
+    try {
+      ctx.state.principal = await authenticator.authenticate(match[1]!, {
+        sourceIp: ctx.ip || null,
+        requestId: ctx.state.requestId ?? null,
+      });
+    } catch (error) {
+      if (isDomainError(error) && error.code === 'invalid_token') {
+        throw new HttpProblem(401, 'invalid_token', error.message, {
+          headers: {
+            'WWW-Authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="${error.message.replace(/["\\]/g, '')}"`,
+          },
+        });
+      }
+      throw error;
+    }
+    await next();
+  };
+}
+
+/** Any one of `permissions` is enough; a refusal names what is missing. */
+export function requirePermission(principal: AdminPrincipal, permissions: readonly string[]): void {
+  if (permissions.some((p) => principal.management.has(p))) return;
+  const needed = permissions.join(' or ');
+  throw new HttpProblem(403, 'insufficient_permission', `this action needs the ${needed} permission`, {
+    extensions: { required_permissions: permissions },
+    headers: {
+      'WWW-Authenticate': `Bearer realm="${REALM}", error="insufficient_scope", scope="${permissions.join(' ')}"`,
+    },
+  });
+}
+
+export function actorOf(ctx: Context, principal: AdminPrincipal): AdminActor {
+  return {
+    kind: 'admin',
+    orgId: principal.orgId,
+    accountId: principal.accountId,
+    credentialId: principal.credentialId,
+    management: principal.management,
+    groupsAdmin: principal.groupsAdmin,
+    sourceIp: ctx.ip || null,
+    requestId: ctx.state.requestId ?? null,
+  };
+}

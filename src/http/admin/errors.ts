@@ -1,0 +1,67 @@
+/**
+ * The admin boundary's one translation: what services throw (DomainError, NotFoundError) and what
+ * validation finds becomes an HttpProblem, rendered as RFC 9457 problem+json by problemErrors().
+ */
+import type { z } from 'zod';
+import { DomainError, NotFoundError } from '../../domain/errors.ts';
+import { HttpProblem } from '../problem.ts';
+
+/** Domain codes that are not 422 (a well-formed request the rules refuse). */
+const STATUS_BY_CODE: Record<string, number> = {
+  escalation_refused: 403,
+  name_taken: 409,
+  protected_account: 409,
+  account_archived: 409,
+  system_role: 409,
+  location_in_use: 409,
+  credential_limit_reached: 409,
+  credential_not_active: 409,
+  no_live_primary: 409,
+  multiple_live_primaries: 409,
+};
+
+export function toHttpProblem(error: unknown): unknown {
+  if (error instanceof NotFoundError) return new HttpProblem(404, 'not_found', error.message);
+  if (error instanceof DomainError) {
+    const { field, ...details } = error.details ?? {};
+    return new HttpProblem(STATUS_BY_CODE[error.code] ?? 422, error.code, error.message, {
+      extensions: {
+        ...(typeof field === 'string' ? { field } : {}),
+        ...(Object.keys(details).length > 0 ? { details } : {}),
+      },
+    });
+  }
+  return error;
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** Every issue, each naming the field path (`roles[1].role_id`); an unknown field is named itself. */
+export function fieldErrors(issues: readonly z.core.$ZodIssue[], root?: string): FieldError[] {
+  return issues.flatMap((issue) => {
+    const base = [...(root ? [root] : []), ...issue.path.map(String)];
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ field: fieldPath([...base, key]), message: 'is not a known field' }));
+    }
+    return [{ field: fieldPath(base) || '(body)', message: issue.message }];
+  });
+}
+
+export function validationProblem(errors: FieldError[], where: string): HttpProblem {
+  const first = errors[0];
+  const summary = first ? `${first.field}: ${first.message}` : 'invalid';
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+  return new HttpProblem(400, 'validation_failed', `the ${where} is invalid: ${summary}${more}`, {
+    extensions: { errors },
+  });
+}
+
+function fieldPath(parts: string[]): string {
+  return parts.reduce(
+    (path, part) => (/^\d+$/.test(part) ? `${path}[${part}]` : path ? `${path}.${part}` : part),
+    '',
+  );
+}

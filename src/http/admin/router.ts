@@ -1,0 +1,116 @@
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import type { Config } from '../../config/index.ts';
+import { NotFoundError } from '../../domain/errors.ts';
+import type { KeyRing } from '../../keys/key-ring.ts';
+import type { Database } from '../../persistence/schema.ts';
+import type { ChangePublisher } from '../../services/admin-actor.ts';
+import {
+  AdminAuthenticationService,
+  type AdminPrincipal,
+} from '../../services/admin-authentication-service.ts';
+import { AuditQueryService } from '../../services/audit-query-service.ts';
+import { CredentialLifecycleService } from '../../services/credential-lifecycle-service.ts';
+import { LegacyKeyImportService } from '../../services/legacy-key-import-service.ts';
+import { LocationService } from '../../services/location-service.ts';
+import { RoleService } from '../../services/role-service.ts';
+import type { SecretHasher } from '../../services/secret-hasher.ts';
+import { ServiceAccountService } from '../../services/service-account-service.ts';
+import { SettingsService } from '../../services/settings-service.ts';
+import { HttpProblem } from '../problem.ts';
+import { actorOf, bearerAuthentication, requirePermission } from './authentication.ts';
+import { toHttpProblem } from './errors.ts';
+import { ADMIN_PREFIX, buildOpenApiDocument } from './openapi.ts';
+import { parseInput, readJsonBody } from './request.ts';
+import { ADMIN_ROUTES, type AdminRoute, type AdminServices } from './routes.ts';
+
+export interface AdminDependencies {
+  config: Config;
+  keyRing: KeyRing;
+  db: Kysely<Database>;
+  hasher: SecretHasher;
+  /** Announces committed changes so caches of every instance drop what they hold about them. */
+  changes: ChangePublisher;
+}
+
+const uuid = z.uuid();
+
+/**
+ * /admin/v1: every operation of the route table behind bearer authentication, plus the OpenAPI
+ * document built from the same table. Each request: authenticate -> permission -> validate path,
+ * query and body -> one service call -> JSON.
+ */
+export function adminRouter(deps: AdminDependencies): Router {
+  const services: AdminServices = {
+    locations: new LocationService(deps.db, deps.changes),
+    roles: new RoleService(deps.db, deps.changes),
+    accounts: new ServiceAccountService(deps.db, deps.changes),
+    credentials: new CredentialLifecycleService(deps.db, deps.hasher, deps.changes),
+    settings: new SettingsService(deps.db, deps.changes),
+    audit: new AuditQueryService(deps.db),
+    legacyKeys: new LegacyKeyImportService(deps.db, deps.hasher),
+  };
+  const authenticate = bearerAuthentication(
+    new AdminAuthenticationService(deps.db, deps.keyRing, deps.config),
+    deps.config.adminAudience,
+  );
+  const document = buildOpenApiDocument(ADMIN_ROUTES, deps.config.issuer);
+
+  const router = new Router({ prefix: ADMIN_PREFIX });
+  router.get('/openapi.json', (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = document;
+  });
+  for (const route of ADMIN_ROUTES) {
+    router[route.method](koaPath(route.path), translateErrors, authenticate, handler(route, services));
+  }
+  // Registered last, so each answers only the methods no route above took: 405 as problem+json.
+  const allowed = new Map<string, string[]>([['/openapi.json', ['GET']]]);
+  for (const route of ADMIN_ROUTES) {
+    allowed.set(route.path, [...(allowed.get(route.path) ?? []), route.method.toUpperCase()]);
+  }
+  for (const [path, methods] of allowed) {
+    const allow = methods.join(', ');
+    router.all(koaPath(path), () => {
+      throw new HttpProblem(405, 'method_not_allowed', `${ADMIN_PREFIX}${path} accepts ${allow}`, {
+        headers: { Allow: allow },
+      });
+    });
+  }
+  return router;
+}
+
+function handler(route: AdminRoute, services: AdminServices) {
+  return async (ctx: Context) => {
+    const principal = ctx.state.principal as AdminPrincipal;
+    requirePermission(principal, route.permissions);
+    const params: Record<string, string> = {};
+    for (const [name, resource] of Object.entries(route.params)) {
+      const value = String(ctx.params[name] ?? '');
+      // A malformed id names nothing, exactly like an id that does not exist.
+      if (!uuid.safeParse(value).success) throw new NotFoundError(resource, value);
+      params[name] = value.toLowerCase();
+    }
+    const query = parseInput(route.query, ctx.query, 'query string');
+    const body = route.body ? parseInput(route.body, await readJsonBody(ctx), 'request body') : undefined;
+    const result = await route.handle({ actor: actorOf(ctx, principal), params, query, body }, services);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = route.response.status;
+    if (route.response.status !== 204) ctx.body = result;
+  };
+}
+
+async function translateErrors(_ctx: Context, next: Next) {
+  try {
+    await next();
+  } catch (error) {
+    throw toHttpProblem(error);
+  }
+}
+
+/** `{id}` becomes `:id`; a literal colon (custom actions like `:revoke`) is escaped for path-to-regexp. */
+export function koaPath(openApiPath: string): string {
+  return openApiPath.replaceAll(':', '\\:').replace(/\{([a-z_]+)\}/g, ':$1');
+}

@@ -1,0 +1,278 @@
+/**
+ * The management API's shapes. Request schemas validate every body and query (unknown fields are
+ * refused); response schemas type what handlers return. Both feed the OpenAPI document, so the
+ * document cannot drift from what the server accepts.
+ */
+import { z } from 'zod';
+import { LIMITS } from '../../../config/defaults.ts';
+import { PERMISSION_CATALOG } from '../../../config/permissions.ts';
+import { CREDENTIAL_SLOTS, CREDENTIAL_TYPES } from '../../domain/status.ts';
+import { legacyKeyImportSchema } from '../../services/legacy-key-import-service.ts';
+
+const TEN_YEARS_SECONDS = 10 * 365 * 24 * 3600;
+
+const name = z.string().min(1).max(200).regex(/\S/, 'must not be blank');
+const description = z.string().max(2000);
+const timestamp = z.iso.datetime({ offset: true });
+const permission = z.enum(PERMISSION_CATALOG as [string, ...string[]]);
+const credentialType = z.enum(CREDENTIAL_TYPES);
+
+// ---------------------------------------------------------------------------------------------------
+// Queries
+
+export const pageQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).optional().describe('page size, 1 to 200 (default 50)'),
+  cursor: z.string().max(200).optional().describe('next_cursor of the previous page'),
+});
+
+export const serviceAccountListQuery = pageQuery.extend({
+  include_archived: z.enum(['true', 'false']).optional().describe('also list archived accounts'),
+});
+
+export const auditEventQuery = pageQuery.extend({
+  target_id: z.string().max(200).optional().describe('only events about this object'),
+  actor_account_id: z.uuid().optional().describe('only events performed by this service account'),
+  action: z.string().max(100).optional().describe('e.g. service_account.updated'),
+  since: timestamp.optional().describe('events at or after this instant'),
+  until: timestamp.optional().describe('events before this instant'),
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Request bodies
+
+export const locationCreate = z.strictObject({ name });
+export const locationUpdate = z.strictObject({ name: name.optional() });
+
+export const roleCreate = z.strictObject({
+  name,
+  description: description.optional(),
+  permissions: z.array(permission).max(PERMISSION_CATALOG.length),
+  assignable_to_service_accounts: z
+    .boolean()
+    .optional()
+    .describe('false marks a role (like an owner group) that service accounts may never hold'),
+});
+export const roleUpdate = roleCreate.partial();
+
+const roleAssignment = z.strictObject({
+  role_id: z.uuid(),
+  location_ids: z
+    .array(z.uuid())
+    .min(1)
+    .max(1000)
+    .nullable()
+    .optional()
+    .describe('role x location matrix: the account locations where this role applies (null or absent: all)'),
+});
+
+export const serviceAccountCreate = z.strictObject({
+  name,
+  description: description.optional(),
+  all_locations: z.boolean().optional().describe('every location, including ones created later'),
+  location_ids: z.array(z.uuid()).max(1000).optional(),
+  roles: z.array(roleAssignment).max(100).optional(),
+  groups_admin: z.boolean().optional(),
+});
+export const serviceAccountUpdate = serviceAccountCreate.partial();
+
+const jwks = z
+  .strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) })
+  .describe('public JWK set (private_key_jwt only)');
+
+export const credentialCreate = z
+  .strictObject({
+    name,
+    type: credentialType,
+    expires_at: timestamp.optional().describe("within the organization's maximum credential lifetime"),
+    jwks: jwks.optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.type === 'private_key_jwt' && value.jwks === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwks'],
+        message: 'is required for a private_key_jwt credential',
+      });
+    }
+    if (value.type !== 'private_key_jwt' && value.jwks !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwks'],
+        message: `is not accepted for a ${value.type} credential`,
+      });
+    }
+  });
+
+export const credentialRotate = z.strictObject({
+  name: name.optional().describe('name of the new primary (default: the rotated credential name)'),
+  expires_at: timestamp.optional(),
+  jwks: jwks.optional().describe('private_key_jwt only: the new public keys (default: the current ones)'),
+});
+
+export const credentialRegenerate = z.strictObject({
+  grace_period_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(LIMITS.ACCESS_TOKEN_TTL_MAX_SECONDS)
+    .optional()
+    .describe('how long the previous secret keeps working (default 0: it stops at once)'),
+});
+
+export const settingsUpdate = z.strictObject({
+  api_enabled: z.boolean().optional(),
+  allowed_credential_types: z.array(credentialType).min(1).max(CREDENTIAL_TYPES.length).optional(),
+  access_token_ttl_seconds: z
+    .number()
+    .int()
+    .min(LIMITS.ACCESS_TOKEN_TTL_MIN_SECONDS)
+    .max(LIMITS.ACCESS_TOKEN_TTL_MAX_SECONDS)
+    .optional(),
+  max_credentials_per_account: z.number().int().min(1).max(LIMITS.MAX_CREDENTIALS_PER_ACCOUNT).optional(),
+  max_credential_lifetime_seconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(TEN_YEARS_SECONDS)
+    .nullable()
+    .optional()
+    .describe('null: credentials may live forever'),
+});
+
+export const legacyKeyImport = legacyKeyImportSchema;
+
+/** Bodies of actions that take no input: an empty body or {}. */
+export const emptyBody = z.strictObject({});
+
+// ---------------------------------------------------------------------------------------------------
+// Responses
+
+export const locationOut = z.object({ id: z.uuid(), name: z.string(), created_at: timestamp });
+
+export const roleOut = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  description: z.string(),
+  permissions: z.array(z.string()),
+  assignable_to_service_accounts: z.boolean(),
+  is_system: z.boolean(),
+  created_at: timestamp,
+  updated_at: timestamp,
+});
+
+export const serviceAccountOut = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  description: z.string(),
+  status: z.enum(['active', 'disabled', 'archived']).describe('derived: disabled = no roles'),
+  is_protected: z.boolean(),
+  groups_admin: z.boolean(),
+  all_locations: z.boolean(),
+  location_ids: z.array(z.uuid()),
+  roles: z.array(z.object({ role_id: z.uuid(), location_ids: z.array(z.uuid()).nullable() })),
+  permissions: z
+    .record(z.string(), z.array(z.string()))
+    .describe('resolved permissions by location id ("*" = org-wide), as tokens carry them'),
+  permissions_version: z.number().int(),
+  created_by_account_id: z.uuid().nullable(),
+  created_at: timestamp,
+  updated_at: timestamp,
+  archived_at: timestamp.nullable(),
+});
+
+export const credentialOut = z.object({
+  id: z.uuid(),
+  service_account_id: z.uuid(),
+  name: z.string(),
+  type: credentialType,
+  client_id: z.string().describe('OAuth client id, or the key id of an API key'),
+  display_hint: z.string().describe('a few trailing characters to tell secrets apart; never the secret'),
+  status: z.enum(['active', 'revoked', 'expired']),
+  slot: z.enum(CREDENTIAL_SLOTS),
+  lineage_id: z.uuid(),
+  is_legacy: z.boolean(),
+  jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).nullable(),
+  created_by: z.object({ account_id: z.uuid().nullable(), credential_id: z.uuid().nullable() }),
+  created_at: timestamp,
+  expires_at: timestamp.nullable(),
+  previous_secret_expires_at: timestamp
+    .nullable()
+    .describe('after a regeneration with grace: until when the previous secret works'),
+  revoked_at: timestamp.nullable(),
+  revoked_reason: z.string().nullable(),
+  last_used_at: timestamp.nullable(),
+  last_used_ip: z.string().nullable(),
+});
+
+export const issuedCredentialOut = credentialOut.extend({
+  client_secret: z.string().optional().describe('oauth_client: shown in this response only'),
+  api_key: z.string().optional().describe('api_key: shown in this response only'),
+});
+
+export const rotatedCredentialOut = issuedCredentialOut.extend({
+  rotation: z.object({
+    demoted_credential_id: z.uuid().nullable(),
+    revoked_credential_ids: z.array(z.uuid()),
+  }),
+});
+
+export const settingsOut = z.object({
+  api_enabled: z.boolean(),
+  allowed_credential_types: z.array(credentialType),
+  access_token_ttl_seconds: z.number().int(),
+  max_credentials_per_account: z.number().int(),
+  max_credential_lifetime_seconds: z.number().int().nullable(),
+});
+
+export const auditEventOut = z.object({
+  id: z.string().describe('increasing; events are listed newest first'),
+  occurred_at: timestamp,
+  action: z.string(),
+  outcome: z.enum(['success', 'failure']),
+  actor_account_id: z.uuid().nullable(),
+  actor_credential_id: z.uuid().nullable(),
+  target_type: z.string().nullable(),
+  target_id: z.string().nullable(),
+  diff: z.record(z.string(), z.unknown()).nullable().describe('before/after of the changed fields'),
+  source_ip: z.string().nullable(),
+  request_id: z.string().nullable(),
+});
+
+export const legacyKeyImportOut = z.object({
+  summary: z.object({
+    imported: z.number().int(),
+    already_imported: z.number().int(),
+    failed: z.number().int(),
+  }),
+  results: z.array(
+    z.object({
+      index: z.number().int(),
+      name: z.string(),
+      status: z.enum(['imported', 'already_imported', 'failed']),
+      service_account_id: z.uuid().optional(),
+      credential_id: z.uuid().optional(),
+      error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }).optional(),
+    }),
+  ),
+});
+
+export function pageOf<T extends z.ZodType>(item: T) {
+  return z.object({
+    items: z.array(item),
+    next_cursor: z.string().nullable().describe('pass as cursor to get the next page; null on the last'),
+  });
+}
+
+export const problemOut = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string(),
+    request_id: z.string(),
+    code: z.string().optional(),
+    field: z.string().optional(),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+  })
+  .describe('RFC 9457 problem details');

@@ -1,0 +1,91 @@
+import type { Kysely } from 'kysely';
+import type { AuditDiff } from '../domain/audit-diff.ts';
+import type { Authority } from '../domain/escalation.ts';
+import { resolvePermissions } from '../domain/permissions.ts';
+import { AuditRepository } from '../persistence/repositories/audit-repository.ts';
+import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
+import type { Database } from '../persistence/schema.ts';
+import type { ChangeEvent } from './change-notifier.ts';
+
+/**
+ * Who performs a management action. An `admin` is a service account authenticated by an admin-audience
+ * token, held to the no-escalation rules; the `operator` runs the CLI on the server itself and is
+ * trusted with the organization as a whole.
+ */
+export type AdminActor =
+  | {
+      kind: 'admin';
+      orgId: string;
+      accountId: string;
+      credentialId: string;
+      /** Management permissions from the token's org-wide grants. */
+      management: ReadonlySet<string>;
+      groupsAdmin: boolean;
+      sourceIp: string | null;
+      requestId: string | null;
+    }
+  | { kind: 'operator'; orgId: string };
+
+export interface AuditEntry {
+  action: string;
+  targetType: string;
+  targetId: string;
+  diff?: AuditDiff | null;
+  outcome?: 'success' | 'failure';
+}
+
+/** Records one audit event for the actor; call with the transaction that performs the mutation. */
+export function recordAudit(db: Kysely<Database>, actor: AdminActor, entry: AuditEntry): Promise<void> {
+  const admin = actor.kind === 'admin' ? actor : null;
+  return new AuditRepository(db).record({
+    orgId: actor.orgId,
+    action: entry.action,
+    outcome: entry.outcome ?? 'success',
+    actorAccountId: admin?.accountId ?? null,
+    actorCredentialId: admin?.credentialId ?? null,
+    targetType: entry.targetType,
+    targetId: entry.targetId,
+    diff: admin ? (entry.diff ?? null) : { ...(entry.diff ?? {}), via: 'cli' },
+    sourceIp: admin?.sourceIp ?? null,
+    requestId: admin?.requestId ?? null,
+  });
+}
+
+/**
+ * What the actor may hand out: the token's management permissions plus the admin account's own
+ * product permissions, read now (an edit to the admin's account has made older tokens stale anyway).
+ * The operator is not limited: null.
+ */
+export async function loadAuthority(db: Kysely<Database>, actor: AdminActor): Promise<Authority | null> {
+  if (actor.kind === 'operator') return null;
+  const accounts = new ServiceAccountRepository(db);
+  const account = await accounts.findById(actor.orgId, actor.accountId);
+  const grants = account
+    ? await accounts.loadGrants(account.id, account.all_locations)
+    : { allLocations: false, locationIds: [], roles: [] };
+  return {
+    management: actor.management,
+    resolved: resolvePermissions(grants),
+    groupsAdmin: actor.groupsAdmin,
+  };
+}
+
+/** Where committed changes are announced, so every instance drops what its caches hold about them. */
+export interface ChangePublisher {
+  publish(event: ChangeEvent): Promise<void>;
+}
+
+/**
+ * Runs `work` in a transaction, then (only once it committed) announces the changes it reported.
+ * Announcing earlier could let another instance reload the old rows before the commit.
+ */
+export async function transactionWithChanges<T>(
+  db: Kysely<Database>,
+  changes: ChangePublisher,
+  work: (trx: Kysely<Database>, changed: (event: ChangeEvent) => void) => Promise<T>,
+): Promise<T> {
+  const events: ChangeEvent[] = [];
+  const result = await db.transaction().execute((trx) => work(trx, (event) => events.push(event)));
+  for (const event of events) await changes.publish(event);
+  return result;
+}

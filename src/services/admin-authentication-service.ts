@@ -1,0 +1,151 @@
+import { createLocalJWKSet, errors as joseErrors, type JWK, jwtVerify } from 'jose';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import { MANAGEMENT_PERMISSIONS } from '../../config/permissions.ts';
+import type { Config } from '../config/index.ts';
+import { DomainError } from '../domain/errors.ts';
+import { ALL_LOCATIONS } from '../domain/permissions.ts';
+import { credentialStatus } from '../domain/status.ts';
+import type { KeyRing } from '../keys/key-ring.ts';
+import { AuditRepository } from '../persistence/repositories/audit-repository.ts';
+import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
+import type { Database } from '../persistence/schema.ts';
+
+/** The service account (and credential) an admin-API request acts as. */
+export interface AdminPrincipal {
+  orgId: string;
+  accountId: string;
+  credentialId: string;
+  /** Management permissions from the token's org-wide grants. */
+  management: ReadonlySet<string>;
+  groupsAdmin: boolean;
+}
+
+const ACCEPTED_ALGS = ['ES256', 'EdDSA', 'RS256'];
+const CLOCK_TOLERANCE_SECONDS = 5;
+const MANAGEMENT = new Set<string>(MANAGEMENT_PERMISSIONS);
+
+const claimsSchema = z.object({
+  sub: z.uuid(),
+  client_id: z.string().min(1),
+  org_id: z.uuid(),
+  permissions: z.record(z.string(), z.array(z.string())),
+  permissions_version: z.number().int().positive(),
+  groups_admin: z.boolean().optional(),
+});
+
+/**
+ * The management API dogfoods svcauth: its callers hold access tokens from /token for the admin
+ * audience. A token is checked locally against the server's own published keys, then against the
+ * database, because the token alone cannot know that its credential was revoked or that its account
+ * was edited (its permissions_version is then older than the account's) since it was issued.
+ */
+export class AdminAuthenticationService {
+  readonly #db: Kysely<Database>;
+  readonly #keyRing: KeyRing;
+  readonly #config: Config;
+  #keySet: { kids: string; verify: ReturnType<typeof createLocalJWKSet> } | undefined;
+
+  constructor(db: Kysely<Database>, keyRing: KeyRing, config: Config) {
+    this.#db = db;
+    this.#keyRing = keyRing;
+    this.#config = config;
+  }
+
+  /** Throws DomainError('invalid_token') with a reason safe to show the caller. */
+  async authenticate(
+    token: string,
+    context: { sourceIp: string | null; requestId: string | null },
+  ): Promise<AdminPrincipal> {
+    const claims = await this.#verify(token);
+    const found = await new CredentialRepository(this.#db).findWithOwnerByClientId(claims.client_id);
+    const refusal = refusalOf(found, claims);
+    if (refusal) {
+      // The signature proved who is asking, so the failure belongs to that organization's audit trail.
+      await new AuditRepository(this.#db).record({
+        orgId: claims.org_id,
+        action: 'admin_api.authentication_failed',
+        outcome: 'failure',
+        actorAccountId: claims.sub,
+        actorCredentialId: found?.credential.id ?? null,
+        targetType: 'credential',
+        targetId: found?.credential.id ?? claims.client_id,
+        diff: { reason: refusal },
+        sourceIp: context.sourceIp,
+        requestId: context.requestId,
+      });
+      throw invalidToken(refusal);
+    }
+    const management = new Set((claims.permissions[ALL_LOCATIONS] ?? []).filter((p) => MANAGEMENT.has(p)));
+    return {
+      orgId: claims.org_id,
+      accountId: claims.sub,
+      credentialId: found!.credential.id,
+      management,
+      groupsAdmin: claims.groups_admin === true,
+    };
+  }
+
+  async #verify(token: string): Promise<z.infer<typeof claimsSchema>> {
+    let payload: unknown;
+    try {
+      ({ payload } = await jwtVerify(token, this.#keys(), {
+        issuer: this.#config.issuer,
+        audience: this.#config.adminAudience,
+        typ: 'at+jwt',
+        algorithms: ACCEPTED_ALGS,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        requiredClaims: ['exp', 'iat', 'sub'],
+      }));
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw invalidToken('the access token has expired');
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') {
+        throw invalidToken(
+          `the access token is not for this API; request one with resource=${this.#config.adminAudience}`,
+        );
+      }
+      if (error instanceof joseErrors.JOSEError) throw invalidToken('the access token is not valid');
+      throw error;
+    }
+    const claims = claimsSchema.safeParse(payload);
+    if (!claims.success) throw invalidToken('the access token lacks the claims of an svcauth access token');
+    return claims.data;
+  }
+
+  /** The published keys' public halves, rebuilt only when the published set changes. */
+  #keys(): ReturnType<typeof createLocalJWKSet> {
+    const published = this.#keyRing.schedule().published;
+    const kids = published.map((k) => k.kid).join(',');
+    if (this.#keySet?.kids !== kids) {
+      const keys = published.map(({ jwk }) => {
+        const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = jwk;
+        return publicJwk as JWK;
+      });
+      this.#keySet = { kids, verify: createLocalJWKSet({ keys }) };
+    }
+    return this.#keySet.verify;
+  }
+}
+
+function refusalOf(
+  found: Awaited<ReturnType<CredentialRepository['findWithOwnerByClientId']>>,
+  claims: z.infer<typeof claimsSchema>,
+): string | null {
+  if (!found || found.credential.org_id !== claims.org_id || found.account.id !== claims.sub) {
+    return 'the credential this token was issued to no longer exists';
+  }
+  const status = credentialStatus(
+    { revokedAt: found.credential.revoked_at, expiresAt: found.credential.expires_at },
+    new Date(),
+  );
+  if (status !== 'active') return `the credential this token was issued to is ${status}`;
+  if (found.account.archived_at) return 'the service account this token was issued to is archived';
+  if (claims.permissions_version < found.account.permissions_version) {
+    return "the service account's permissions changed after this token was issued; request a new token";
+  }
+  return null;
+}
+
+function invalidToken(reason: string): DomainError {
+  return new DomainError('invalid_token', reason);
+}

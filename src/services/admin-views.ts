@@ -1,0 +1,120 @@
+/**
+ * Rows as the management API shows them (snake_case JSON). The same views feed audit diffs, so what an
+ * event records is exactly what an admin could read, and never a secret or a hash.
+ */
+import type { ResolvedPermissions } from '../domain/permissions.ts';
+import { type AccountStatus, credentialStatus } from '../domain/status.ts';
+import type { StoredAssignments } from '../persistence/repositories/service-account-repository.ts';
+import type {
+  AuditEvent,
+  Credential,
+  Location,
+  Organization,
+  Role,
+  ServiceAccount,
+} from '../persistence/schema.ts';
+
+function iso(date: Date | null): string | null {
+  return date ? date.toISOString() : null;
+}
+
+export function locationView(row: Location) {
+  return { id: row.id, name: row.name, created_at: row.created_at.toISOString() };
+}
+export type LocationView = ReturnType<typeof locationView>;
+
+export function roleView(row: Role) {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    permissions: [...row.permissions].sort(),
+    assignable_to_service_accounts: row.assignable_to_service_accounts,
+    is_system: row.is_system,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+export type RoleView = ReturnType<typeof roleView>;
+
+export function serviceAccountView(
+  row: ServiceAccount,
+  assignments: StoredAssignments,
+  status: AccountStatus,
+  permissions: ResolvedPermissions,
+) {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    status,
+    is_protected: row.is_protected,
+    groups_admin: row.groups_admin,
+    all_locations: row.all_locations,
+    location_ids: [...assignments.locationIds].sort(),
+    roles: assignments.roles.map((r) => ({
+      role_id: r.roleId,
+      location_ids: r.restrictedTo ? [...r.restrictedTo].sort() : null,
+    })),
+    permissions,
+    permissions_version: row.permissions_version,
+    created_by_account_id: row.created_by_account_id,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    archived_at: iso(row.archived_at),
+  };
+}
+export type ServiceAccountView = ReturnType<typeof serviceAccountView>;
+
+export function credentialView(row: Credential, now: Date) {
+  return {
+    id: row.id,
+    service_account_id: row.service_account_id,
+    name: row.name,
+    type: row.type,
+    client_id: row.client_id,
+    display_hint: row.display_hint,
+    status: credentialStatus({ revokedAt: row.revoked_at, expiresAt: row.expires_at }, now),
+    slot: row.slot,
+    lineage_id: row.lineage_id,
+    is_legacy: row.is_legacy,
+    jwks: row.jwks,
+    created_by: { account_id: row.created_by_account_id, credential_id: row.created_by_credential_id },
+    created_at: row.created_at.toISOString(),
+    expires_at: iso(row.expires_at),
+    previous_secret_expires_at: iso(row.previous_secret_expires_at),
+    revoked_at: iso(row.revoked_at),
+    revoked_reason: row.revoked_reason,
+    last_used_at: iso(row.last_used_at),
+    last_used_ip: row.last_used_ip,
+  };
+}
+export type CredentialView = ReturnType<typeof credentialView>;
+
+export function settingsView(org: Organization) {
+  return {
+    api_enabled: org.api_enabled,
+    allowed_credential_types: [...org.allowed_credential_types],
+    access_token_ttl_seconds: org.access_token_ttl_seconds,
+    max_credentials_per_account: org.max_credentials_per_account,
+    max_credential_lifetime_seconds: org.max_credential_lifetime_seconds,
+  };
+}
+export type SettingsView = ReturnType<typeof settingsView>;
+
+export function auditEventView(row: AuditEvent) {
+  return {
+    id: row.id,
+    occurred_at: row.occurred_at.toISOString(),
+    action: row.action,
+    outcome: row.outcome,
+    actor_account_id: row.actor_account_id,
+    actor_credential_id: row.actor_credential_id,
+    target_type: row.target_type,
+    target_id: row.target_id,
+    diff: row.diff,
+    source_ip: row.source_ip,
+    request_id: row.request_id,
+  };
+}
+export type AuditEventView = ReturnType<typeof auditEventView>;

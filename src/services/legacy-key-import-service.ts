@@ -1,0 +1,259 @@
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import { checkAssignments } from '../domain/assignments.ts';
+import { assertCredentialTypeAllowed } from '../domain/credential-lifecycle.ts';
+import { isLegacyKeyShape, legacyKeyId } from '../domain/credential-format.ts';
+import { DomainError, isDomainError } from '../domain/errors.ts';
+import { assertNoEscalatingGrants, grantsBeyondAuthority } from '../domain/escalation.ts';
+import { checkCredentialExpiry } from '../domain/rotation.ts';
+import { isUniqueViolation } from '../persistence/errors.ts';
+import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
+import { LocationRepository } from '../persistence/repositories/location-repository.ts';
+import { OrganizationRepository } from '../persistence/repositories/organization-repository.ts';
+import { RoleRepository } from '../persistence/repositories/role-repository.ts';
+import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
+import type { Database } from '../persistence/schema.ts';
+import { type AdminActor, loadAuthority, recordAudit } from './admin-actor.ts';
+import { insertCredential, prepareSecret } from './credential-service.ts';
+import type { SecretHasher } from './secret-hasher.ts';
+import { describeAccounts, resolveWith, toStored } from './service-account-service.ts';
+
+const notBlank = (max: number) => z.string().min(1).max(max).regex(/\S/, 'must not be blank');
+
+/**
+ * One key of the legacy system, as exported from it: the key string itself (kept working unchanged),
+ * the name, and where and with which roles it acted. Locations and roles may be named by id or name.
+ */
+export const legacyKeyRowSchema = z
+  .strictObject({
+    key: z.string().min(1).max(512).describe('the existing key string, accepted unchanged afterwards'),
+    name: notBlank(200),
+    description: z.string().max(2000).optional(),
+    all_locations: z.boolean().optional(),
+    location_ids: z.array(z.uuid()).max(1000).optional(),
+    location_names: z.array(notBlank(200)).max(1000).optional(),
+    role_ids: z.array(z.uuid()).max(100).optional(),
+    role_names: z.array(notBlank(200)).max(100).optional(),
+  })
+  .describe('one legacy API key to import as a service account with one api_key credential');
+
+export const legacyKeyImportSchema = z.strictObject({
+  keys: z.array(legacyKeyRowSchema).min(1).max(1000),
+});
+
+export type LegacyKeyRow = z.infer<typeof legacyKeyRowSchema>;
+
+export interface LegacyKeyRowResult {
+  index: number;
+  name: string;
+  status: 'imported' | 'already_imported' | 'failed';
+  service_account_id?: string;
+  credential_id?: string;
+  error?: { code: string; message: string; field?: string };
+}
+
+export interface LegacyKeyImportReport {
+  summary: { imported: number; already_imported: number; failed: number };
+  results: LegacyKeyRowResult[];
+}
+
+/**
+ * Seed 000's migration: every legacy key becomes a service account with the same name, locations and
+ * roles, holding one api_key credential that accepts the old key string. Each row is its own
+ * transaction: a row that cannot be imported whole (unknown role or location, name taken, ...) writes
+ * nothing and is reported; running the import again reports the rows already done.
+ */
+export class LegacyKeyImportService {
+  readonly #db: Kysely<Database>;
+  readonly #hasher: SecretHasher;
+  constructor(db: Kysely<Database>, hasher: SecretHasher) {
+    this.#db = db;
+    this.#hasher = hasher;
+  }
+
+  async import(actor: AdminActor, rows: readonly LegacyKeyRow[]): Promise<LegacyKeyImportReport> {
+    const results: LegacyKeyRowResult[] = [];
+    for (const [index, row] of rows.entries()) {
+      results.push(await this.#importRow(actor, index, row));
+    }
+    const count = (status: LegacyKeyRowResult['status']) => results.filter((r) => r.status === status).length;
+    return {
+      summary: {
+        imported: count('imported'),
+        already_imported: count('already_imported'),
+        failed: count('failed'),
+      },
+      results,
+    };
+  }
+
+  async #importRow(actor: AdminActor, index: number, row: LegacyKeyRow): Promise<LegacyKeyRowResult> {
+    const base = { index, name: row.name };
+    try {
+      if (!isLegacyKeyShape(row.key)) {
+        throw new DomainError(
+          'invalid_legacy_key',
+          'key must be 16 to 512 printable ASCII characters and must not start with svcak_, svcc_ or svcs_',
+          { field: 'key' },
+        );
+      }
+      const existing = await this.#alreadyImported(actor, row.key);
+      if (existing) return { ...base, ...existing };
+      // bcrypt before the transaction, so no lock waits on it.
+      const prepared = await prepareSecret(this.#hasher, 'api_key', row.key);
+      return await this.#db.transaction().execute(async (trx) => {
+        const accounts = new ServiceAccountRepository(trx);
+        const organization = (await new OrganizationRepository(trx).findById(actor.orgId))!;
+        assertCredentialTypeAllowed('api_key', organization.allowed_credential_types);
+        const { locationIds, roles } = await resolveRow(trx, actor.orgId, row);
+        const assignments = checkAssignments({
+          allLocations: row.all_locations ?? false,
+          locationIds,
+          roles: roles.map((r) => ({ roleId: r.id, locationIds: null })),
+        });
+        const authority = await loadAuthority(trx, actor);
+        if (authority) {
+          assertNoEscalatingGrants(
+            grantsBeyondAuthority(authority, {}, resolveWith(assignments, roles)),
+            'this key',
+          );
+        }
+        if (await accounts.findLiveByName(actor.orgId, row.name)) throw nameTaken(row.name);
+        const account = await accounts.create(actor.orgId, {
+          name: row.name,
+          description: row.description ?? 'Imported legacy API key',
+          all_locations: assignments.allLocations,
+          created_by_account_id: actor.kind === 'admin' ? actor.accountId : null,
+        });
+        await accounts.replaceAssignments(actor.orgId, account.id, toStored(assignments));
+        const { credential } = await insertCredential(
+          trx,
+          {
+            orgId: actor.orgId,
+            accountId: account.id,
+            type: 'api_key',
+            name: `${row.name} (legacy key)`,
+            legacyKey: row.key,
+            expiresAt: checkCredentialExpiry({
+              now: new Date(),
+              requestedExpiresAt: null,
+              maxLifetimeSeconds: organization.max_credential_lifetime_seconds,
+            }),
+            createdBy:
+              actor.kind === 'admin'
+                ? { accountId: actor.accountId, credentialId: actor.credentialId }
+                : { accountId: null, credentialId: null },
+          },
+          prepared,
+        );
+        const [view] = await describeAccounts(trx, actor.orgId, [
+          (await accounts.findById(actor.orgId, account.id))!,
+        ]);
+        await recordAudit(trx, actor, {
+          action: 'legacy_key.imported',
+          targetType: 'service_account',
+          targetId: account.id,
+          diff: {
+            after: {
+              service_account: view,
+              credential_id: credential.id,
+              client_id: credential.client_id,
+              display_hint: credential.display_hint,
+            },
+          },
+        });
+        return {
+          ...base,
+          status: 'imported' as const,
+          service_account_id: account.id,
+          credential_id: credential.id,
+        };
+      });
+    } catch (error) {
+      if (isUniqueViolation(error, 'credentials_client_id_key')) {
+        const existing = await this.#alreadyImported(actor, row.key);
+        if (existing) return { ...base, ...existing };
+      }
+      if (isUniqueViolation(error, 'service_accounts_live_name')) return failed(base, nameTaken(row.name));
+      if (isDomainError(error)) return failed(base, error);
+      throw error;
+    }
+  }
+
+  /** A key whose lookup id already exists: done before in this organization, or not importable here. */
+  async #alreadyImported(
+    actor: AdminActor,
+    key: string,
+  ): Promise<Pick<LegacyKeyRowResult, 'status' | 'service_account_id' | 'credential_id' | 'error'> | null> {
+    const credential = await new CredentialRepository(this.#db).findByClientId(legacyKeyId(key));
+    if (!credential) return null;
+    if (credential.org_id !== actor.orgId) {
+      return {
+        status: 'failed',
+        error: { code: 'key_in_use', message: 'this key is already registered and cannot be imported again' },
+      };
+    }
+    return {
+      status: 'already_imported',
+      service_account_id: credential.service_account_id,
+      credential_id: credential.id,
+    };
+  }
+}
+
+/** Turns the row's ids and names into live locations and roles; every unknown one is named at once. */
+async function resolveRow(db: Kysely<Database>, orgId: string, row: LegacyKeyRow) {
+  const locationRepo = new LocationRepository(db);
+  const roleRepo = new RoleRepository(db);
+  const [locationsById, locationsByName, rolesById, rolesByName] = await Promise.all([
+    locationRepo.findLiveByIds(orgId, row.location_ids ?? []),
+    locationRepo.findLiveByNames(orgId, row.location_names ?? []),
+    roleRepo.findLiveByIds(orgId, row.role_ids ?? []),
+    roleRepo.findLiveByNames(orgId, row.role_names ?? []),
+  ]);
+  const unknown = [
+    ...missing(row.location_ids, locationsById, (l) => l.id, 'location'),
+    ...missing(row.location_names, locationsByName, (l) => l.name.toLowerCase(), 'location', true),
+    ...missing(row.role_ids, rolesById, (r) => r.id, 'role'),
+    ...missing(row.role_names, rolesByName, (r) => r.name.toLowerCase(), 'role', true),
+  ];
+  if (unknown.length > 0) {
+    throw new DomainError('unknown_reference', `this organization has no ${unknown.join(', ')}`);
+  }
+  const roles = [...new Map([...rolesById, ...rolesByName].map((r) => [r.id, r])).values()];
+  const notAssignable = roles.filter((r) => !r.assignable_to_service_accounts);
+  if (notAssignable.length > 0) {
+    throw new DomainError(
+      'role_not_assignable',
+      `role ${notAssignable.map((r) => `"${r.name}"`).join(', ')} is marked not assignable to service accounts`,
+    );
+  }
+  const locationIds = [...new Set([...locationsById, ...locationsByName].map((l) => l.id))];
+  return { locationIds, roles };
+}
+
+function missing<T>(
+  wanted: readonly string[] | undefined,
+  found: readonly T[],
+  keyOf: (row: T) => string,
+  kind: string,
+  byName = false,
+): string[] {
+  const have = new Set(found.map(keyOf));
+  return (wanted ?? [])
+    .filter((w) => !have.has(byName ? w.toLowerCase() : w))
+    .map((w) => `${kind} ${byName ? `named "${w}"` : `with id ${w}`}`);
+}
+
+function nameTaken(name: string): DomainError {
+  return new DomainError('name_taken', `a service account named "${name}" already exists`, { field: 'name' });
+}
+
+function failed(base: { index: number; name: string }, error: DomainError): LegacyKeyRowResult {
+  const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
+  return {
+    ...base,
+    status: 'failed',
+    error: { code: error.code, message: error.message, ...(field ? { field } : {}) },
+  };
+}

@@ -1,0 +1,185 @@
+import type { Kysely } from 'kysely';
+import { changedFields, hasChanges } from '../domain/audit-diff.ts';
+import { DomainError, NotFoundError } from '../domain/errors.ts';
+import { assertNoEscalatingPermissions, permissionsBeyondAuthority } from '../domain/escalation.ts';
+import { isUniqueViolation } from '../persistence/errors.ts';
+import type { Page, PageRequest } from '../persistence/pagination.ts';
+import { RoleRepository, type RoleUpdate } from '../persistence/repositories/role-repository.ts';
+import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
+import type { Database, Role } from '../persistence/schema.ts';
+import {
+  type AdminActor,
+  type ChangePublisher,
+  loadAuthority,
+  recordAudit,
+  transactionWithChanges,
+} from './admin-actor.ts';
+import { type RoleView, roleView } from './admin-views.ts';
+import type { ChangeEvent } from './change-notifier.ts';
+
+export interface RoleInput {
+  name: string;
+  description?: string | undefined;
+  permissions: string[];
+  assignable_to_service_accounts?: boolean | undefined;
+}
+
+export type RolePatch = Partial<RoleInput>;
+
+export class RoleService {
+  readonly #db: Kysely<Database>;
+  readonly #changes: ChangePublisher;
+  constructor(db: Kysely<Database>, changes: ChangePublisher) {
+    this.#db = db;
+    this.#changes = changes;
+  }
+
+  async list(actor: AdminActor, page: PageRequest): Promise<Page<RoleView>> {
+    const result = await new RoleRepository(this.#db).listLivePage(actor.orgId, page);
+    return { items: result.items.map(roleView), next: result.next };
+  }
+
+  async get(actor: AdminActor, id: string): Promise<RoleView> {
+    const row = await new RoleRepository(this.#db).findLive(actor.orgId, id);
+    if (!row) throw new NotFoundError('role', id);
+    return roleView(row);
+  }
+
+  create(actor: AdminActor, input: RoleInput): Promise<RoleView> {
+    return withNameCheck(input.name, () =>
+      this.#db.transaction().execute(async (trx) => {
+        const authority = await loadAuthority(trx, actor);
+        if (authority) {
+          assertNoEscalatingPermissions(
+            permissionsBeyondAuthority(authority, input.permissions),
+            'this role',
+          );
+        }
+        const roles = new RoleRepository(trx);
+        if (await roles.findLiveByName(actor.orgId, input.name)) throw nameTaken(input.name);
+        const view = roleView(
+          await roles.create(actor.orgId, {
+            name: input.name,
+            description: input.description ?? '',
+            permissions: [...new Set(input.permissions)].sort(),
+            assignable_to_service_accounts: input.assignable_to_service_accounts ?? true,
+          }),
+        );
+        await recordAudit(trx, actor, {
+          action: 'role.created',
+          targetType: 'role',
+          targetId: view.id,
+          diff: { after: view },
+        });
+        return view;
+      }),
+    );
+  }
+
+  /**
+   * A change to what the role grants reaches every account holding it: their permissions version is
+   * bumped, so tokens issued before the change are stale.
+   */
+  update(actor: AdminActor, id: string, patch: RolePatch): Promise<RoleView> {
+    return withNameCheck(patch.name ?? '', () =>
+      transactionWithChanges(this.#db, this.#changes, async (trx, changed) => {
+        const roles = new RoleRepository(trx);
+        const before = await roles.findLive(actor.orgId, id);
+        if (!before) throw new NotFoundError('role', id);
+        assertEditable(before);
+        const update: RoleUpdate = {};
+        if (patch.name !== undefined) update.name = patch.name;
+        if (patch.description !== undefined) update.description = patch.description;
+        if (patch.permissions !== undefined) update.permissions = [...new Set(patch.permissions)].sort();
+        if (patch.assignable_to_service_accounts !== undefined) {
+          update.assignable_to_service_accounts = patch.assignable_to_service_accounts;
+        }
+        if (update.permissions) {
+          const authority = await loadAuthority(trx, actor);
+          const added = update.permissions.filter((p) => !before.permissions.includes(p));
+          if (authority) {
+            assertNoEscalatingPermissions(permissionsBeyondAuthority(authority, added), 'this change');
+          }
+        }
+        if (update.name !== undefined && update.name.toLowerCase() !== before.name.toLowerCase()) {
+          if (await roles.findLiveByName(actor.orgId, update.name)) throw nameTaken(update.name);
+        }
+        const diff = changedFields(roleView(before), { ...roleView(before), ...update });
+        if (!hasChanges(diff)) return roleView(before);
+        const after = roleView((await roles.update(actor.orgId, id, update))!);
+        const grantsChanged =
+          'permissions' in (diff.after ?? {}) || 'assignable_to_service_accounts' in (diff.after ?? {});
+        const staleAccounts = grantsChanged
+          ? await new ServiceAccountRepository(trx).bumpPermissionsVersionOfRoleHolders(actor.orgId, id)
+          : [];
+        await recordAudit(trx, actor, {
+          action: 'role.updated',
+          targetType: 'role',
+          targetId: id,
+          diff: {
+            ...diff,
+            ...(staleAccounts.length > 0
+              ? { affected_service_account_ids: staleAccounts.map((a) => a.id) }
+              : {}),
+          },
+        });
+        // Every cached subject holding the role resolves differently now.
+        if (grantsChanged) changed({ type: 'organization', orgId: actor.orgId });
+        for (const stale of staleAccounts) changed(staleAccountChange(actor.orgId, stale));
+        return after;
+      }),
+    );
+  }
+
+  /** A deleted role grants nothing any more; the accounts holding it get a new permissions version. */
+  delete(actor: AdminActor, id: string): Promise<void> {
+    return transactionWithChanges(this.#db, this.#changes, async (trx, changed) => {
+      const roles = new RoleRepository(trx);
+      const role = await roles.findLive(actor.orgId, id);
+      if (!role) throw new NotFoundError('role', id);
+      assertEditable(role);
+      const staleAccounts = await new ServiceAccountRepository(trx).bumpPermissionsVersionOfRoleHolders(
+        actor.orgId,
+        id,
+      );
+      await roles.softDelete(actor.orgId, id, new Date());
+      await recordAudit(trx, actor, {
+        action: 'role.deleted',
+        targetType: 'role',
+        targetId: id,
+        diff: { before: roleView(role), affected_service_account_ids: staleAccounts.map((a) => a.id) },
+      });
+      changed({ type: 'organization', orgId: actor.orgId });
+      for (const stale of staleAccounts) changed(staleAccountChange(actor.orgId, stale));
+    });
+  }
+}
+
+/** Tokens of an account whose permissions version was bumped are stale (the revocation feed says so). */
+function staleAccountChange(orgId: string, stale: { id: string; permissionsVersion: number }): ChangeEvent {
+  return { type: 'account', orgId, accountId: stale.id, permissionsVersion: stale.permissionsVersion };
+}
+
+/** The API Admin role is how an organization is administered; changing it could lock everyone out. */
+function assertEditable(role: Role): void {
+  if (!role.is_system) return;
+  throw new DomainError(
+    'system_role',
+    `"${role.name}" is a built-in role; it cannot be changed or deleted. Create a role of your own instead`,
+  );
+}
+
+function nameTaken(name: string): DomainError {
+  return new DomainError('name_taken', `a role named "${name}" already exists; choose another name`, {
+    field: 'name',
+  });
+}
+
+async function withNameCheck<T>(name: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isUniqueViolation(error, 'roles_live_name')) throw nameTaken(name);
+    throw error;
+  }
+}
