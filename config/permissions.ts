@@ -25,5 +25,10 @@ export type ManagementPermission = (typeof MANAGEMENT_PERMISSIONS)[number];
 
 /** Name of the role every organization gets, holding every management permission. */
 export const API_ADMIN_ROLE_NAME = 'API Admin';
+/**
+ * Name of the role every organization gets holding every product permission, so its first admin can
+ * delegate them (an admin can only grant what it holds).
+ */
+export const FULL_ACCESS_ROLE_NAME = 'Full product access';
 /** Name of the protected built-in account every organization gets. */
 export const BUILT_IN_ACCOUNT_NAME = 'Built-in integration account';

@@ -2,7 +2,9 @@ import type { Kysely } from 'kysely';
 import {
   API_ADMIN_ROLE_NAME,
   BUILT_IN_ACCOUNT_NAME,
+  FULL_ACCESS_ROLE_NAME,
   MANAGEMENT_PERMISSIONS,
+  PRODUCT_PERMISSIONS,
 } from '../../config/permissions.ts';
 import { AuditRepository } from '../persistence/repositories/audit-repository.ts';
 import { OrganizationRepository } from '../persistence/repositories/organization-repository.ts';
@@ -33,7 +35,7 @@ export async function provisionOrganization(
   db: Kysely<Database>,
   slug: string,
   name: string,
-): Promise<{ organization: Organization; adminRole: Role; created: boolean }> {
+): Promise<{ organization: Organization; adminRole: Role; fullAccessRole: Role; created: boolean }> {
   const organizations = new OrganizationRepository(db);
   const roles = new RoleRepository(db);
   const { organization, created } = await organizations.createIfAbsent(slug, name);
@@ -43,6 +45,15 @@ export async function provisionOrganization(
       name: API_ADMIN_ROLE_NAME,
       description: 'Manages service accounts, credentials, roles, settings and the audit trail.',
       permissions: [...MANAGEMENT_PERMISSIONS],
+      is_system: true,
+    });
+  }
+  let fullAccessRole = await roles.findLiveByName(organization.id, FULL_ACCESS_ROLE_NAME);
+  if (!fullAccessRole) {
+    fullAccessRole = await roles.create(organization.id, {
+      name: FULL_ACCESS_ROLE_NAME,
+      description: 'Every product permission, at the locations it is assigned for.',
+      permissions: [...PRODUCT_PERMISSIONS],
       is_system: true,
     });
   }
@@ -56,12 +67,13 @@ export async function provisionOrganization(
       all_locations: true,
     });
   }
-  return { organization, adminRole, created };
+  return { organization, adminRole, fullAccessRole, created };
 }
 
 /**
  * `svcauth bootstrap --org <slug>`: provisions the organization if absent, then gives its bootstrap
- * admin account (created on first run, on all locations with the API Admin role) a new oauth_client
+ * admin account (created on first run, on all locations with the API Admin and full product access
+ * roles) a new oauth_client
  * credential. Running it again never duplicates the organization; it issues another credential, which
  * is how an operator who lost the admin secret regains access.
  */
@@ -72,7 +84,7 @@ export async function bootstrapOrganization(
 ): Promise<BootstrapResult> {
   const prepared = await prepareSecret(hasher, 'oauth_client');
   return db.transaction().execute(async (trx) => {
-    const { organization, adminRole, created } = await provisionOrganization(
+    const { organization, adminRole, fullAccessRole, created } = await provisionOrganization(
       trx,
       input.slug,
       input.name ?? input.slug,
@@ -88,7 +100,11 @@ export async function bootstrapOrganization(
       });
       await accounts.replaceAssignments(organization.id, admin.id, {
         locationIds: [],
-        roles: [{ roleId: adminRole.id, restrictedTo: null }],
+        // Management permissions, plus every product permission so the first admin can delegate them.
+        roles: [
+          { roleId: adminRole.id, restrictedTo: null },
+          { roleId: fullAccessRole.id, restrictedTo: null },
+        ],
       });
     }
     const { credential, secret } = await insertCredential(
