@@ -69,7 +69,8 @@ export function createProvider(deps: OAuthDependencies): Provider {
         getResourceServerInfo: (ctx, resourceIndicator) => {
           const subject = getRequestSubject(ctx as unknown as Context);
           if (!subject) throw new errors.InvalidClient('client authentication failed');
-          if (subject.refusal) throw new errors.UnauthorizedClient(subject.refusal);
+          const refusal = resourceIndicator === config.adminAudience ? subject.adminRefusal : subject.refusal;
+          if (refusal) throw new errors.UnauthorizedClient(refusal);
           const scopeSet = audiences.get(resourceIndicator);
           if (!scopeSet) {
             throw new errors.InvalidTarget(

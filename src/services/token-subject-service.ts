@@ -17,6 +17,11 @@ export interface TokenSubject {
   /** Every permission name held anywhere: what `scope` may ask for. */
   scopes: string[];
   refusal: string | null;
+  /**
+   * The refusal for tokens of the management API's audience. The API module switch does not apply
+   * there: an organization that turned its API off must still be able to turn it back on.
+   */
+  adminRefusal: string | null;
 }
 
 export class TokenSubjectService {
@@ -48,7 +53,8 @@ export class TokenSubjectService {
       organization,
       permissions,
       scopes: permissionNames(permissions),
-      refusal: refusalOf(credential, account, organization, grants.roleCount),
+      refusal: refusalOf(credential, account, organization, grants.roleCount, true),
+      adminRefusal: refusalOf(credential, account, organization, grants.roleCount, false),
     };
   }
 }
@@ -58,8 +64,9 @@ function refusalOf(
   account: ServiceAccount,
   organization: Organization,
   roleCount: number,
+  apiSwitchApplies: boolean,
 ): string | null {
-  if (!organization.api_enabled) {
+  if (apiSwitchApplies && !organization.api_enabled) {
     return 'the API module is turned off for this organization; an admin can turn it on in the API security settings';
   }
   if (!organization.allowed_credential_types.includes(credential.type)) {

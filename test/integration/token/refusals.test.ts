@@ -47,8 +47,8 @@ async function activeAccount(inOrg: string, withRole = roleId): Promise<string> 
   return (await fixtures.account(inOrg, { allLocations: true, roles: [{ roleId: withRole }] })).id;
 }
 
-function basic(clientId: string, secret: string): Promise<RawResponse> {
-  return postToken(server, GRANT, { authorization: basicAuthorization(clientId, secret) });
+function basic(clientId: string, secret: string, extra: Record<string, string> = {}): Promise<RawResponse> {
+  return postToken(server, { ...GRANT, ...extra }, { authorization: basicAuthorization(clientId, secret) });
 }
 
 function apiKeyRequest(key: string): Promise<RawResponse> {
@@ -313,6 +313,17 @@ describe('credentials that authenticate but may not obtain tokens: 400 unauthori
     const right = await expectRefusedOnlyWithSecret(client);
     expect(String(right.json?.error_description)).toMatch(/API/);
     await expectRefusedOnlyWithSecret(key, true);
+  });
+
+  it('the API switch does not lock admins out of the management API (so they can turn it back on)', async () => {
+    const org = await fixtures.organization({ api_enabled: false });
+    const role = await fixtures.role(org.id, ['settings:write', 'items:read']);
+    const account = await activeAccount(org.id, role.id);
+    const client = await fixtures.credential(org.id, account, 'oauth_client');
+    const admin = await basic(client.clientId, client.secret!, { resource: `${server.issuer}/admin` });
+    expect(admin.status).toBe(200);
+    const product = await basic(client.clientId, client.secret!, { resource: `${server.issuer}/api` });
+    expectUnauthorizedClient(product);
   });
 
   it("credential type not allowed by the organization's settings", async () => {
