@@ -6,17 +6,27 @@
  * BENCH_REDIS_URL, default redis://127.0.0.1:6379). BENCH_DURATION (seconds per load row, default 10),
  * BENCH_CONNECTIONS (default 50), BENCH_SOAK_SECONDS (memory soak, default 300; 0 skips it).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcrypt';
-import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import {
+  createLocalJWKSet,
+  decodeJwt,
+  exportJWK,
+  generateKeyPair,
+  type JSONWebKeySet,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
 import pg from 'pg';
 import { generateSigningKeys } from '../src/keys/signing-keys.ts';
 import { migrateToLatest, openDatabase } from '../src/persistence/database.ts';
 import { basic, type LoadResult, percentile, runLoad } from './lib/load.ts';
+import { createVerifier } from '../src/resource-server/index.ts';
 import { ROOT, type ServerProcess, startBareProvider, startSvcauth } from './lib/processes.ts';
+import { measureRevocationLatency, seedApiKeys } from './lib/revocation.ts';
 import { type SeededCredentials, seedOrganization } from './lib/seed.ts';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -28,7 +38,13 @@ const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 300);
 const ONLY = process.env.BENCH_ROWS ? new Set(process.env.BENCH_ROWS.split(',')) : null;
 const wanted = (id: string) => !ONLY || ONLY.has(id);
 const WARM_CREDENTIALS = 500;
+/** The benchmark's resource server credential, for /introspect and /revocations. */
+const RESOURCE_SERVER = { name: 'bench', secret: randomBytes(24).toString('base64url') };
 const BCRYPT_COST = 10;
+/** (f) rotates over this many API keys (one bcrypt hash each to seed). */
+const INTROSPECTED_API_KEYS = 100;
+/** (g) revokes this many credentials, one by one. */
+const REVOCATIONS = 50;
 
 interface Row {
   id: string;
@@ -94,6 +110,7 @@ async function prepareBackend(kind: 'postgres' | 'pglite', accounts: number, cre
       REDIS_URL,
       REDIS_KEY_PREFIX: `svcauth-bench-${randomBytes(4).toString('hex')}:`,
       DB_POOL_MAX: '20',
+      RESOURCE_SERVERS: `${RESOURCE_SERVER.name}:${createHash('sha256').update(RESOURCE_SERVER.secret).digest('hex')}`,
     };
     databaseConfig = { kind: 'postgres', url: database.url, poolMax: 5 };
   } else {
@@ -318,6 +335,12 @@ async function main() {
       notes: `RSS ${fmt(early)} MiB -> ${fmt(late)} MiB (max ${fmt(Math.max(...samples))} MiB)`,
     });
   }
+  if (wanted('e')) await verifierRow(serverA.url, sampleToken);
+  if (wanted('f')) {
+    const databaseUrl = (postgres.env as Record<string, string>).DATABASE_URL!;
+    await introspectionRow(serverA, postgres.seeded.orgId, databaseUrl, rowA);
+  }
+  if (wanted('g')) await revocationLatencyRow(serverA, postgres.env);
   await serverA.stop();
 
   if (wanted('h')) {
@@ -362,8 +385,128 @@ async function main() {
   report(Date.now() - started);
 }
 
+/** (e): the resource-server kit's verifications per second against a plain jose jwtVerify loop. */
+async function verifierRow(issuer: string, token: string) {
+  const audience = `${issuer}/api`;
+  const jwks = createLocalJWKSet((await (await fetch(`${issuer}/jwks`)).json()) as JSONWebKeySet);
+  const timeLoop = async (verify: () => Promise<unknown>) => {
+    const latencies: number[] = [];
+    const until = performance.now() + DURATION * 1000;
+    while (performance.now() < until) {
+      const t = performance.now();
+      await verify();
+      latencies.push(performance.now() - t);
+    }
+    return latencies.sort((a, b) => a - b);
+  };
+  const plain = await timeLoop(() => jwtVerify(token, jwks, { issuer, audience, typ: 'at+jwt' }));
+  const baseline = row({
+    id: 'e0',
+    name: 'plain jose jwtVerify loop (local JWKS)',
+    throughput: plain.length / DURATION,
+    unit: 'verif/s',
+    p50: percentile(plain, 50),
+    p99: percentile(plain, 99),
+    baseline: null,
+    ratio: null,
+    target: 'reference',
+    met: null,
+  });
+  const verifier = createVerifier({
+    issuer,
+    audience,
+    credentials: { name: RESOURCE_SERVER.name, secret: RESOURCE_SERVER.secret },
+  });
+  await verifier.ready();
+  try {
+    const kit = await timeLoop(() => verifier.verify(token));
+    const throughput = kit.length / DURATION;
+    row({
+      id: 'e',
+      name: 'resource-server kit verify() with the revocation feed',
+      throughput,
+      unit: 'verif/s',
+      p50: percentile(kit, 50),
+      p99: percentile(kit, 99),
+      baseline: 'e0',
+      ratio: throughput / baseline.throughput!,
+      target: '>= 0.9x plain jose',
+      met: throughput >= 0.9 * baseline.throughput!,
+    });
+  } finally {
+    await verifier.close();
+  }
+}
+
+/** (f): /introspect with warm API keys (subject and verified secret cached), against (a). */
+async function introspectionRow(server: ServerProcess, orgId: string, databaseUrl: string, rowA: Row) {
+  const keys = await seedApiKeys(databaseUrl, orgId, INTROSPECTED_API_KEYS, BCRYPT_COST);
+  const request = (key: string) => ({
+    path: '/introspect',
+    headers: {
+      authorization: basic(RESOURCE_SERVER.name, RESOURCE_SERVER.secret),
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ token: key }).toString(),
+  });
+  // The first introspection of each key runs bcrypt; every key must be active, or the row measures refusals.
+  for (const key of keys) {
+    const { headers, body } = request(key);
+    const answer = await fetch(`${server.url}/introspect`, { method: 'POST', headers, body });
+    if (((await answer.json()) as { active?: boolean }).active !== true) {
+      throw new Error('(f): a seeded API key is not active at /introspect');
+    }
+  }
+  let i = 0;
+  const result = await runLoad({
+    url: server.url,
+    connections: CONNECTIONS,
+    durationSeconds: DURATION,
+    request: () => request(keys[i++ % keys.length]!),
+  });
+  loadRow(
+    'f',
+    `/introspect with API keys, Postgres + Redis, ${keys.length} warm keys`,
+    result,
+    rowA,
+    'reported against (a)',
+    () => null,
+  );
+}
+
+/** (g): a second instance on the same Postgres and Redis; revocations on A, a feed subscriber on B. */
+async function revocationLatencyRow(serverA: ServerProcess, env: Record<string, string>) {
+  const serverB = await startSvcauth(env);
+  cleanups.push(() => serverB.stop());
+  try {
+    const { fromResponse, fromRequest } = await measureRevocationLatency({
+      a: serverA.url,
+      b: serverB.url,
+      databaseUrl: env.DATABASE_URL!,
+      resourceServer: RESOURCE_SERVER,
+      count: REVOCATIONS,
+    });
+    const p99 = percentile(fromResponse, 99);
+    row({
+      id: 'g',
+      name: 'revocation to feed subscriber: revoked on instance A (management API), heard on instance B',
+      throughput: null,
+      unit: 'events',
+      p50: percentile(fromResponse, 50),
+      p99,
+      baseline: null,
+      ratio: null,
+      target: 'p99 < 1000 ms',
+      met: p99 < 1000,
+      notes: `${fromResponse.length} revocations one by one, from the revoke response; from the request: p50 ${fmt(percentile(fromRequest, 50))} ms, p99 ${fmt(percentile(fromRequest, 99))} ms`,
+    });
+  } finally {
+    await serverB.stop();
+  }
+}
+
 function report(elapsedMs: number) {
-  const order = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'mem'];
+  const order = ['a', 'b', 'c', 'd', 'e', 'e0', 'f', 'g', 'h', 'i', 'mem'];
   rows.sort((x, y) => order.indexOf(x.id) - order.indexOf(y.id));
   const header = '| row | what | throughput | p50 ms | p99 ms | baseline | ratio | target | met |';
   const lines = [

@@ -22,6 +22,13 @@ export const DEFAULTS = {
   MAX_BODY_BYTES: 16384,
   TRUST_PROXY: false,
   SHUTDOWN_GRACE_MS: 10000,
+  /** Failed client authentications of one client id within the window before it is locked out. */
+  LOCKOUT_MAX_FAILURES: 10,
+  /** Failed client authentications from one source IP within the window before it is locked out. */
+  LOCKOUT_MAX_FAILURES_PER_IP: 50,
+  LOCKOUT_WINDOW_SECONDS: 300,
+  /** How long a locked-out client id or IP is refused. */
+  LOCKOUT_SECONDS: 900,
 } as const;
 
 /** Defaults of a new organization's API security settings. */

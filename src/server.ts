@@ -6,13 +6,24 @@ import { createHttpApp } from './http/app.ts';
 import type { ProviderHolder } from './http/oauth-routes.ts';
 import { KeyRing } from './keys/key-ring.ts';
 import type { Logger } from './logging/logger.ts';
+import { AccessTokenVerifier } from './oauth/access-token-verifier.ts';
+import { ClientAuthenticator } from './oauth/client-authentication.ts';
+import { IntrospectionService } from './oauth/introspection.ts';
 import { createProvider } from './oauth/provider.ts';
+import { ResourceServerAuthenticator } from './oauth/resource-server-auth.ts';
 import { SecretVerifier } from './oauth/secret-verification.ts';
 import { observeTokenOutcomes } from './oauth/token-events.ts';
+import { TokenRevocationService } from './oauth/token-revocation.ts';
+import { Metrics } from './observability/metrics.ts';
+import { observeTokenMetrics } from './observability/token-metrics.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './persistence/database.ts';
 import { AuditRepository } from './persistence/repositories/audit-repository.ts';
+import { RevocationRepository } from './persistence/repositories/revocation-repository.ts';
+import { RevocationFeedHub } from './revocation/feed-hub.ts';
+import { RevocationLedger } from './revocation/ledger.ts';
 import { CachedSubjectResolver } from './services/cached-subject-resolver.ts';
 import { ChangeNotifier } from './services/change-notifier.ts';
+import { LockoutService } from './services/lockout-service.ts';
 import { SecretHasher } from './services/secret-hasher.ts';
 import { TokenSubjectService } from './services/token-subject-service.ts';
 import { UsageRecorder } from './services/usage-recorder.ts';
@@ -38,10 +49,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       const applied = await migrateToLatest(database.db);
       if (applied.length > 0) logger.info({ migrations: applied }, 'applied database migrations');
     }
+    const metrics = new Metrics();
     const state = createStateStore({
       redisUrl: config.redisUrl,
       prefix: config.redisKeyPrefix,
-      onError: (error) => logger.warn({ err: error }, 'state store error'),
+      onError: (error) => {
+        metrics.dependencyErrors.inc({ dependency: 'state_store' });
+        logger.warn({ err: error }, 'state store error');
+      },
     });
     closers.push(() => state.close());
     const keyRing = await KeyRing.open(config.keysDir, {
@@ -62,12 +77,31 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       if (event.type === 'credential') secrets.forget(event.credentialId);
     });
     const subjects = new CachedSubjectResolver(new TokenSubjectService(database.db), notifier);
-    const oauthDependencies = { config, keyRing, subjects, secrets, state, logger };
+    metrics.observeCaches({ token_subjects: () => subjects.stats, verified_secrets: () => secrets.stats });
+    const audit = new AuditRepository(database.db);
+    // Revocations recorded for the feed once for all instances, and relayed to subscribers of each.
+    const ledger = new RevocationLedger({ state, db: database.db, logger });
+    ledger.start(notifier);
+    closers.push(() => ledger.close());
+    const feed = new RevocationFeedHub({ ledger, state, logger });
+    metrics.observeFeedSubscribers(() => feed.subscriberCount);
+    await feed.start();
+    closers.push(() => feed.close());
+    const lockout = new LockoutService({
+      state,
+      policy: config.lockout,
+      audit,
+      logger,
+      onLockout: (kind) => metrics.lockouts.inc({ kind }),
+    });
+    await lockout.start(notifier);
+    closers.push(() => lockout.close());
+    const oauthDependencies = { config, keyRing, subjects, secrets, state, logger, lockout };
     const usage = new UsageRecorder(database.db, logger);
     closers.push(() => usage.close());
-    const audit = new AuditRepository(database.db);
     const build = (provider: Provider) => {
-      observeTokenOutcomes(provider, { usage, audit, logger });
+      observeTokenOutcomes(provider, { usage, audit, logger, lockout });
+      observeTokenMetrics(provider, metrics);
       return { provider, handle: provider.callback() };
     };
     let current = build(createProvider(oauthDependencies));
@@ -77,14 +111,32 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     });
     const providerHolder: ProviderHolder = { current: () => current };
 
+    const accessTokens = new AccessTokenVerifier(keyRing, config);
+    const revocation = {
+      resourceServers: new ResourceServerAuthenticator(config.resourceServers),
+      introspection: new IntrospectionService({
+        config,
+        tokens: accessTokens,
+        subjects,
+        secrets,
+        revocations: new RevocationRepository(database.db),
+      }),
+      clients: new ClientAuthenticator({ subjects, secrets, state, config }),
+      revocation: new TokenRevocationService({ tokens: accessTokens, ledger }),
+      lockout,
+      feed,
+      audit,
+    };
     const app = createHttpApp({
       config,
       logger,
       keyRing,
       provider: providerHolder,
+      metrics,
       db: database.db,
       hasher,
       changes: notifier,
+      revocation,
       probes: [
         { name: 'database', check: () => database.ping() },
         { name: 'state_store', check: () => state.ping() },
@@ -113,6 +165,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         closing ??= (async () => {
           await new Promise<void>((resolve) => {
             server.close(() => resolve());
+            // Event streams never end on their own: end them, subscribers reconnect to another instance.
+            void feed.close();
             server.closeIdleConnections();
             setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs).unref();
           });

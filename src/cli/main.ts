@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { type Config, ConfigError, loadConfig, type SigningAlg } from '../config/index.ts';
 import { KEY_FILE_POLL_MS } from '../keys/key-ring.ts';
@@ -7,8 +8,11 @@ import {
   rotateSigningKeys,
   signingKeysPath,
 } from '../keys/signing-keys.ts';
+import { generateResourceServerSecret, resourceServerEntry } from '../domain/credential-format.ts';
 import { DataDirectoryInUseError, migrateToLatest, openDatabase } from '../persistence/database.ts';
+import { OrganizationRepository } from '../persistence/repositories/organization-repository.ts';
 import { bootstrapOrganization } from '../services/bootstrap-service.ts';
+import { LegacyKeyImportService, legacyKeyImportSchema } from '../services/legacy-key-import-service.ts';
 import { SecretHasher } from '../services/secret-hasher.ts';
 
 const USAGE = `usage: svcauth <command> [options]
@@ -23,6 +27,13 @@ commands:
   bootstrap --org SLUG [--name NAME] [--json]
                                            create the organization if absent and an admin credential;
                                            prints its client id and secret once
+  import-legacy-keys FILE --org SLUG [--json]
+                                           import legacy API keys (JSON: {"keys": [{key, name, ...}]}) as
+                                           service accounts whose credential accepts the old key unchanged;
+                                           safe to run again (rows already imported are reported as such)
+  resource-server-credential --name NAME [--json]
+                                           make a secret for a resource server (for /introspect and
+                                           /revocations); prints it once with its RESOURCE_SERVERS entry
 
 Configuration comes from the environment (see README): DATABASE_URL or DATA_DIR, KEYS_DIR, ...`;
 
@@ -47,6 +58,10 @@ async function run(argv: string[]): Promise<void> {
       return keys(config, rest);
     case 'bootstrap':
       return bootstrap(config, rest);
+    case 'import-legacy-keys':
+      return importLegacyKeys(config, rest);
+    case 'resource-server-credential':
+      return resourceServerCredential(rest);
     default:
       throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }
@@ -136,9 +151,85 @@ async function bootstrap(config: Config, args: string[]): Promise<void> {
   );
 }
 
-function parse<const O extends ParseArgsOptionsConfig>(args: string[], options: O) {
+async function importLegacyKeys(config: Config, args: string[]): Promise<void> {
+  const { values, positionals } = parse(args, { org: { type: 'string' }, json: { type: 'boolean' } }, true);
+  const [file, ...extra] = positionals;
+  if (!file || extra.length > 0 || !values.org) {
+    throw new UsageError('usage: svcauth import-legacy-keys FILE --org SLUG [--json]');
+  }
+  let parsedFile: unknown;
   try {
-    return parseArgs({ args, options, allowPositionals: false, strict: true });
+    parsedFile = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`cannot read ${file} as JSON: ${(error as Error).message}`);
+  }
+  const input = legacyKeyImportSchema.safeParse(parsedFile);
+  if (!input.success) {
+    const problems = input.error.issues.map((issue) => {
+      const where = issue.path.length > 0 ? issue.path.join('.') : '(file)';
+      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.join(', ')})` : '';
+      return `${where}: ${issue.message}${keys}`;
+    });
+    throw new UsageError(`${file} is not a legacy key import:\n  ${problems.join('\n  ')}`);
+  }
+  const slug = values.org;
+  const report = await withDatabase(config, async (database) => {
+    await migrateToLatest(database.db);
+    const organization = await new OrganizationRepository(database.db).findBySlug(slug);
+    if (!organization) {
+      throw new UsageError(
+        `no organization "${slug}"; create it first with "svcauth bootstrap --org ${slug}"`,
+      );
+    }
+    return new LegacyKeyImportService(database.db, new SecretHasher(config.bcryptCost)).import(
+      { kind: 'operator', orgId: organization.id },
+      input.data.keys,
+    );
+  });
+  // A row that could not be imported makes the command fail, so scripts notice; the report says which.
+  if (report.summary.failed > 0) process.exitCode = 1;
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return;
+  }
+  for (const row of report.results) {
+    const detail =
+      row.status === 'failed'
+        ? `${row.error!.code}: ${row.error!.message}`
+        : `service account ${row.service_account_id}, credential ${row.credential_id}`;
+    process.stdout.write(`#${row.index} ${row.name}: ${row.status} (${detail})\n`);
+  }
+  const { imported, already_imported, failed } = report.summary;
+  process.stdout.write(`imported ${imported}, already imported ${already_imported}, failed ${failed}\n`);
+}
+
+/**
+ * A resource server's secret, printed once. svcauth keeps only its SHA-256, in RESOURCE_SERVERS (the
+ * operator's configuration), so nothing is written here.
+ */
+function resourceServerCredential(args: string[]): void {
+  const { values } = parse(args, { name: { type: 'string' }, json: { type: 'boolean' } });
+  const name = values.name;
+  if (!name || !/^[A-Za-z0-9._-]{1,64}$/.test(name)) {
+    throw new UsageError("--name must be 1 to 64 letters, digits or . _ - (the resource server's name)");
+  }
+  const secret = generateResourceServerSecret();
+  const entry = resourceServerEntry(name, secret);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ name, secret, resource_servers_entry: entry })}\n`);
+    return;
+  }
+  process.stdout.write(
+    `resource server: ${name}\n` +
+      `secret:          ${secret}\n` +
+      'The secret is shown once; give it to the resource server (HTTP Basic name:secret).\n' +
+      `Add this entry to RESOURCE_SERVERS (comma-separated) on every svcauth instance:\n${entry}\n`,
+  );
+}
+
+function parse<const O extends ParseArgsOptionsConfig>(args: string[], options: O, allowPositionals = false) {
+  try {
+    return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

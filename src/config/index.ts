@@ -89,6 +89,48 @@ function httpUrl<D extends string | undefined>(defaultValue: D) {
     });
 }
 
+/** A resource server allowed to call /introspect and /revocations, by the SHA-256 of its secret. */
+export interface ResourceServerEntry {
+  name: string;
+  secretSha256: Buffer;
+}
+
+const RESOURCE_SERVER_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
+
+/** `name:sha256hex` entries, comma-separated (whitespace around entries is ignored). */
+function resourceServers() {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx): ResourceServerEntry[] => {
+      if (v === undefined || v.trim() === '') return [];
+      const entries: ResourceServerEntry[] = [];
+      const parts = v.split(',').map((part) => part.trim());
+      for (const [index, part] of parts.entries()) {
+        const colon = part.indexOf(':');
+        const name = colon === -1 ? part : part.slice(0, colon);
+        const digest = colon === -1 ? '' : part.slice(colon + 1);
+        const where = `entry ${index + 1}${RESOURCE_SERVER_NAME.test(name) ? ` ("${name}")` : ''}`;
+        let problem: string | null = null;
+        if (!RESOURCE_SERVER_NAME.test(name)) problem = 'needs a name of 1 to 64 letters, digits or . _ -';
+        else if (!SHA256_HEX.test(digest)) problem = 'needs the SHA-256 of the secret as 64 hex digits';
+        else if (entries.some((e) => e.name === name)) problem = 'repeats a name';
+        if (problem) {
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              `must be a comma-separated list of name:sha256hex; ${where} ${problem} ` +
+              '(make one with "svcauth resource-server-credential --name NAME")',
+          });
+          return z.NEVER;
+        }
+        entries.push({ name, secretSha256: Buffer.from(digest, 'hex') });
+      }
+      return entries;
+    });
+}
+
 const environmentSchema = z.object({
   PORT: integer(DEFAULTS.PORT, 0, 65535),
   HOST: z.string().min(1).default(DEFAULTS.HOST),
@@ -113,6 +155,11 @@ const environmentSchema = z.object({
   MAX_BODY_BYTES: integer(DEFAULTS.MAX_BODY_BYTES, 1024, 1048576),
   TRUST_PROXY: boolean(DEFAULTS.TRUST_PROXY),
   SHUTDOWN_GRACE_MS: integer(DEFAULTS.SHUTDOWN_GRACE_MS, 0, 120000),
+  RESOURCE_SERVERS: resourceServers(),
+  LOCKOUT_MAX_FAILURES: integer(DEFAULTS.LOCKOUT_MAX_FAILURES, 1, 10000),
+  LOCKOUT_MAX_FAILURES_PER_IP: integer(DEFAULTS.LOCKOUT_MAX_FAILURES_PER_IP, 1, 1000000),
+  LOCKOUT_WINDOW_SECONDS: integer(DEFAULTS.LOCKOUT_WINDOW_SECONDS, 1, 86400),
+  LOCKOUT_SECONDS: integer(DEFAULTS.LOCKOUT_SECONDS, 1, 86400),
 });
 
 export interface Config {
@@ -136,6 +183,15 @@ export interface Config {
   maxBodyBytes: number;
   trustProxy: boolean;
   shutdownGraceMs: number;
+  /** Callers of /introspect and /revocations (HTTP Basic name:secret). */
+  resourceServers: ResourceServerEntry[];
+  /** Brute-force limits on client authentication at /token and /revoke. */
+  lockout: {
+    maxFailuresPerClient: number;
+    maxFailuresPerIp: number;
+    windowSeconds: number;
+    lockSeconds: number;
+  };
 }
 
 /**
@@ -172,6 +228,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: e.MAX_BODY_BYTES,
     trustProxy: e.TRUST_PROXY,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    resourceServers: e.RESOURCE_SERVERS,
+    lockout: {
+      maxFailuresPerClient: e.LOCKOUT_MAX_FAILURES,
+      maxFailuresPerIp: e.LOCKOUT_MAX_FAILURES_PER_IP,
+      windowSeconds: e.LOCKOUT_WINDOW_SECONDS,
+      lockSeconds: e.LOCKOUT_SECONDS,
+    },
   };
 }
 

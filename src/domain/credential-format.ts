@@ -161,7 +161,8 @@ export function generateResourceServerSecret(): string {
 export function isResourceServerSecretWellFormed(value: string): boolean {
   return (
     value.startsWith(RESOURCE_SERVER_SECRET_PREFIX) &&
-    value.length === RESOURCE_SERVER_SECRET_PREFIX.length + RESOURCE_SERVER_SECRET_BODY_LENGTH + CHECKSUM_LENGTH &&
+    value.length ===
+      RESOURCE_SERVER_SECRET_PREFIX.length + RESOURCE_SERVER_SECRET_BODY_LENGTH + CHECKSUM_LENGTH &&
     /^[0-9A-Za-z]+$/.test(value.slice(RESOURCE_SERVER_SECRET_PREFIX.length)) &&
     hasValidChecksum(value)
   );

@@ -12,6 +12,7 @@ import { healthRoutes, type Probe } from './health-routes.ts';
 import { problemErrors, requestContext } from './middleware.ts';
 import { oauthRoutes, type ProviderHolder } from './oauth-routes.ts';
 import { HttpProblem } from './problem.ts';
+import { type RevocationRoutesDependencies, revocationRoutes } from './revocation-routes.ts';
 
 export interface HttpAppDependencies {
   config: Config;
@@ -23,6 +24,8 @@ export interface HttpAppDependencies {
   hasher: SecretHasher;
   changes: ChangePublisher;
   metrics: Metrics;
+  /** POST /revoke, POST /introspect, GET /revocations. */
+  revocation?: Omit<RevocationRoutesDependencies, 'config' | 'logger'>;
 }
 
 export function createHttpApp(deps: HttpAppDependencies): Koa {
@@ -32,7 +35,10 @@ export function createHttpApp(deps: HttpAppDependencies): Koa {
   app.use(requestContext(deps.logger));
   app.use(deps.metrics.middleware());
   app.use(problemErrors());
-  for (const router of [healthRoutes(deps.probes, deps.metrics), oauthRoutes(deps)]) {
+  const routers = [healthRoutes(deps.probes, deps.metrics), oauthRoutes(deps)];
+  if (deps.revocation)
+    routers.push(revocationRoutes({ config: deps.config, logger: deps.logger, ...deps.revocation }));
+  for (const router of routers) {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }

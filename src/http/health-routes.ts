@@ -1,4 +1,5 @@
 import Router from '@koa/router';
+import type { Metrics } from '../observability/metrics.ts';
 
 export interface Probe {
   name: string;
@@ -7,8 +8,11 @@ export interface Probe {
 
 const PROBE_TIMEOUT_MS = 2000;
 
-/** /healthz: the process answers. /readyz: every dependency answers, each within two seconds. */
-export function healthRoutes(probes: Probe[]): Router {
+/**
+ * /healthz: the process answers. /readyz: every dependency answers, each within two seconds.
+ * /metrics: Prometheus text format.
+ */
+export function healthRoutes(probes: Probe[], metrics: Metrics): Router {
   const router = new Router();
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
@@ -21,6 +25,7 @@ export function healthRoutes(probes: Probe[]): Router {
           await withTimeout(probe.check(), PROBE_TIMEOUT_MS);
           return [probe.name, 'ok'] as const;
         } catch {
+          metrics.dependencyErrors.inc({ dependency: probe.name });
           return [probe.name, 'unavailable'] as const;
         }
       }),
@@ -30,6 +35,12 @@ export function healthRoutes(probes: Probe[]): Router {
     ctx.status = ready ? 200 : 503;
     if (!ready) ctx.set('Retry-After', '5');
     ctx.body = { status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(results) };
+  });
+  router.get('/metrics', async (ctx) => {
+    const { contentType, body } = await metrics.render();
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = contentType;
+    ctx.body = body;
   });
   return router;
 }

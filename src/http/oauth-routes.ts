@@ -13,6 +13,7 @@ export interface ProviderHolder {
 }
 
 const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+const CLIENT_ASSERTION_ALGS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256'];
 
 /** RFC 8414 metadata: what this server does, and only that. */
 export function authorizationServerMetadata(config: Config): Record<string, unknown> {
@@ -23,16 +24,13 @@ export function authorizationServerMetadata(config: Config): Record<string, unkn
     grant_types_supported: ['client_credentials'],
     response_types_supported: [],
     token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
-    token_endpoint_auth_signing_alg_values_supported: [
-      'ES256',
-      'ES384',
-      'ES512',
-      'EdDSA',
-      'PS256',
-      'PS384',
-      'PS512',
-      'RS256',
-    ],
+    token_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGS,
+    revocation_endpoint: `${config.issuer}/revoke`,
+    revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    revocation_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGS,
+    // For resource servers only: HTTP Basic with the credentials listed in RESOURCE_SERVERS.
+    introspection_endpoint: `${config.issuer}/introspect`,
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic'],
     scopes_supported: PERMISSION_CATALOG,
     service_documentation: `${config.issuer}/admin/v1/openapi.json`,
   };

@@ -2,6 +2,13 @@ import type { Context, Next } from 'koa';
 import { isLegacyKeyShape, legacyKeyId, parseApiKey } from '../domain/credential-format.ts';
 import { oauthError } from '../http/middleware.ts';
 
+/** Requests whose Basic credentials were an API key, remembered for metrics and auditing. */
+const apiKeyRequests = new WeakSet<object>();
+
+export function isApiKeyRequest(req: object): boolean {
+  return apiKeyRequests.has(req);
+}
+
 /** The HTTP Basic username under which an API key is presented as the password. */
 export const API_KEY_USERNAME = 'api';
 
@@ -26,13 +33,15 @@ export function apiKeyBasicAuth(issuer: string) {
         }
         const rewritten = `${encodeURIComponent(keyId)}:${encodeURIComponent(key)}`;
         ctx.req.headers.authorization = `Basic ${Buffer.from(rewritten).toString('base64')}`;
+        apiKeyRequests.add(ctx.req);
       }
     }
     await next();
   };
 }
 
-function keyIdOf(key: string): string | null {
+/** The credential's client id an API key names (svcauth key id, or a legacy key's hash id); null for garbage. */
+export function keyIdOf(key: string): string | null {
   const parsed = parseApiKey(key);
   if (parsed.ok) return parsed.keyId;
   // Keys imported from the legacy system keep working unchanged; they are found by a hash of the key.

@@ -9,6 +9,7 @@ import type { TokenSubject } from '../services/token-subject-service.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { installClientInstanceCache } from './client-instances.ts';
+import { installLockoutGuard, type LockoutCheck } from './lockout-guard.ts';
 import { getRequestSubject, type SubjectResolver } from './request-subject.ts';
 import type { SecretVerifier } from './secret-verification.ts';
 
@@ -19,6 +20,8 @@ export interface OAuthDependencies {
   secrets: SecretVerifier;
   state: StateStore;
   logger: Logger;
+  /** Brute-force limits checked before each client lookup (see lockout-guard.ts). */
+  lockout?: LockoutCheck;
 }
 
 /** The audiences svcauth issues tokens for, and the permissions each may carry. */
@@ -129,6 +132,8 @@ export function createProvider(deps: OAuthDependencies): Provider {
   provider.proxy = config.trustProxy;
   installSecretComparison(provider, deps.secrets);
   installClientInstanceCache(provider, deps.subjects, deps.logger);
+  // Wraps the lookup above, so a locked-out client id or IP is refused before anything else happens.
+  if (deps.lockout) installLockoutGuard(provider, deps.lockout);
   return provider;
 }
 

@@ -1,26 +1,42 @@
 import type { Provider } from 'oidc-provider';
 import type { Logger } from '../logging/logger.ts';
 import type { AuditRepository } from '../persistence/repositories/audit-repository.ts';
+import type { LockoutService } from '../services/lockout-service.ts';
 import type { UsageRecorder } from '../services/usage-recorder.ts';
+import { isLockoutRefusal, presentedClientId } from './lockout-guard.ts';
 import { getRequestSubject } from './request-subject.ts';
 
 /**
  * What happens after oidc-provider answers a token request: a success updates the credential's usage
  * (coalesced, off the request path); a failed authentication of a known credential goes to its
  * organization's audit trail. Unknown client ids belong to no organization and are only logged.
+ * Every failed client authentication also counts towards the brute-force limits (LockoutService).
  */
 export function observeTokenOutcomes(
   provider: Provider,
-  deps: { usage: UsageRecorder; audit: AuditRepository; logger: Logger },
+  deps: { usage: UsageRecorder; audit: AuditRepository; logger: Logger; lockout?: LockoutService },
 ): void {
   provider.on('grant.success', (ctx) => {
     const subject = getRequestSubject(ctx);
     if (subject) deps.usage.record(subject.credential.id, ctx.ip);
   });
   provider.on('grant.error', (ctx, error: { error?: string; status?: number }) => {
-    if (error.error !== 'invalid_client') return;
+    if (error.error !== 'invalid_client' || isLockoutRefusal(error)) return;
     const subject = getRequestSubject(ctx);
     const requestId = ctx.response.get('X-Request-Id') || null;
+    // Counted per client id (existing or not) and per source IP; off the response path.
+    void deps.lockout?.recordFailure({
+      clientId: presentedClientId(ctx),
+      ip: ctx.ip || null,
+      credential: subject
+        ? {
+            orgId: subject.organization.id,
+            accountId: subject.account.id,
+            credentialId: subject.credential.id,
+          }
+        : null,
+      requestId,
+    });
     if (!subject) {
       deps.logger.info(
         { request_id: requestId, ip: ctx.ip },

@@ -55,11 +55,6 @@ export class Metrics {
     labelNames: ['dependency'] as const,
     registers: [this.registry],
   });
-  readonly feedSubscribers = new Gauge({
-    name: 'svcauth_revocation_feed_subscribers',
-    help: 'Open /revocations streams on this instance',
-    registers: [this.registry],
-  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'svcauth_process_' });
@@ -91,6 +86,18 @@ export class Metrics {
     });
     void entries;
     void lookups;
+  }
+
+  /** Open /revocations streams on this instance, read at scrape time. */
+  observeFeedSubscribers(count: () => number): void {
+    new Gauge({
+      name: 'svcauth_revocation_feed_subscribers',
+      help: 'Open /revocations streams on this instance',
+      registers: [this.registry],
+      collect() {
+        this.set(count());
+      },
+    });
   }
 
   /** Koa middleware timing every request by route label. */

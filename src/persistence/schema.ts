@@ -48,6 +48,8 @@ export interface ServiceAccountsTable {
   groups_admin: Generated<boolean>;
   all_locations: Generated<boolean>;
   permissions_version: Generated<number>;
+  /** When roles, locations, the matrix or groups_admin last changed (tokens issued before are stale). */
+  permissions_changed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   created_by_account_id: string | null;
   created_at: GeneratedTimestamp;
   updated_at: GeneratedTimestamp;
@@ -98,6 +100,15 @@ export interface CredentialsTable {
   last_used_ip: string | null;
 }
 
+/** Access tokens revoked through POST /revoke, kept until they expire. */
+export interface RevokedTokensTable {
+  jti: string;
+  org_id: string;
+  client_id: string;
+  expires_at: Timestamp;
+  revoked_at: GeneratedTimestamp;
+}
+
 export interface AuditEventsTable {
   /** bigint identity, read as a string so cursors never lose precision. */
   id: ColumnType<string, never, never>;
@@ -124,6 +135,7 @@ export interface Database {
   service_account_role_locations: ServiceAccountRoleLocationsTable;
   credentials: CredentialsTable;
   audit_events: AuditEventsTable;
+  revoked_tokens: RevokedTokensTable;
 }
 
 export type Organization = Selectable<OrganizationsTable>;

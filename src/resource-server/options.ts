@@ -42,8 +42,8 @@ export interface RevocationOptions {
    */
   onFeedUnavailable?: 'fail-closed' | 'introspect';
   /**
-   * A connected stream that sends nothing (svcauth sends a keepalive every 15 s) for this long is
-   * presumed dead and reopened. Default 35 000 ms.
+   * A connected stream that sends nothing (svcauth sends a keepalive every 5 s) for this long is
+   * presumed dead and reopened. Default 15 000 ms (three keepalives missed).
    */
   heartbeatTimeoutMs?: number;
 }
@@ -88,7 +88,7 @@ export const DEFAULTS = {
   jwksMaxAgeMs: 10 * 60_000,
   maxStalenessMs: 10_000,
   onFeedUnavailable: 'fail-closed',
-  heartbeatTimeoutMs: 35_000,
+  heartbeatTimeoutMs: 15_000,
   introspectionCacheTtlMs: 5_000,
   introspectionCacheMaxEntries: 10_000,
   httpTimeoutMs: 5_000,

@@ -47,6 +47,7 @@ export class RevocationFeed {
   #connected = false;
   #lastAliveAt = Number.NEGATIVE_INFINITY;
   #controller: AbortController | null = null;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #wake: (() => void) | null = null;
   #loop: Promise<void> | null = null;
   #snapshotWaiters = new Set<() => void>();
@@ -115,6 +116,9 @@ export class RevocationFeed {
   async close(): Promise<void> {
     this.#closed = true;
     this.#controller?.abort();
+    // Aborting the fetch does not always end a read already waiting on the body (seen with Node 24's
+    // fetch); cancelling the reader does, so close() never waits for the server to end the stream.
+    void this.#reader?.cancel().catch(() => {});
     this.#wake?.();
     for (const waiter of [...this.#snapshotWaiters]) waiter();
     await this.#loop;
@@ -203,6 +207,7 @@ export class RevocationFeed {
       const parser = new SseParser();
       const decoder = new TextDecoder();
       const reader = response.body.getReader();
+      this.#reader = reader;
       try {
         for (;;) {
           const { done, value } = await reader.read();
@@ -221,6 +226,7 @@ export class RevocationFeed {
           error,
         );
       } finally {
+        this.#reader = null;
         reader.releaseLock();
       }
       return true;

@@ -9,6 +9,7 @@ import { credentialStatus } from '../domain/status.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import { AuditRepository } from '../persistence/repositories/audit-repository.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
+import { RevocationRepository } from '../persistence/repositories/revocation-repository.ts';
 import type { Database } from '../persistence/schema.ts';
 
 /** The service account (and credential) an admin-API request acts as. */
@@ -31,6 +32,7 @@ const claimsSchema = z.object({
   org_id: z.uuid(),
   permissions: z.record(z.string(), z.array(z.string())),
   permissions_version: z.number().int().positive(),
+  jti: z.string().optional(),
   groups_admin: z.boolean().optional(),
 });
 
@@ -59,7 +61,12 @@ export class AdminAuthenticationService {
   ): Promise<AdminPrincipal> {
     const claims = await this.#verify(token);
     const found = await new CredentialRepository(this.#db).findWithOwnerByClientId(claims.client_id);
-    const refusal = refusalOf(found, claims);
+    const refusal =
+      refusalOf(found, claims) ??
+      // Revoked by its client through POST /revoke (RFC 7009).
+      (claims.jti && (await new RevocationRepository(this.#db).isTokenRevoked(claims.jti))
+        ? 'the access token has been revoked'
+        : null);
     if (refusal) {
       // The signature proved who is asking, so the failure belongs to that organization's audit trail.
       await new AuditRepository(this.#db).record({

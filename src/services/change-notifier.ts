@@ -49,6 +49,7 @@ export class ChangeNotifier {
   readonly #instance = randomUUID();
   #listeners = new Set<(event: ChangeEvent) => void>();
   #resyncListeners = new Set<() => void>();
+  #localPublishListeners = new Set<(event: ChangeEvent) => Promise<void> | void>();
   #lastHeartbeat = 0;
   #wasHealthy = false;
   #timer: NodeJS.Timeout | undefined;
@@ -86,16 +87,34 @@ export class ChangeNotifier {
   }
 
   /**
+   * Hears the events this instance publishes (not those of other instances): where a change is
+   * recorded once for all, e.g. in the revocation feed. `publish` waits for these listeners; their
+   * failures are logged, never thrown (the change itself has committed).
+   */
+  onLocalPublish(listener: (event: ChangeEvent) => Promise<void> | void): () => void {
+    this.#localPublishListeners.add(listener);
+    return () => this.#localPublishListeners.delete(listener);
+  }
+
+  /**
    * Publishes to every instance. Local listeners hear it at once too, so this instance's next request
    * already sees the change even if the state store is unreachable (the caller's write committed).
    */
   async publish(event: ChangeEvent): Promise<void> {
     this.#deliver(event);
+    const recorded = [...this.#localPublishListeners].map(async (listener) => {
+      try {
+        await listener(event);
+      } catch (error) {
+        this.#logger.error({ err: error, change: event.type }, 'a change listener failed');
+      }
+    });
     try {
       await this.#state.publish(CHANNEL, JSON.stringify({ from: this.#instance, event }));
     } catch (error) {
       this.#logger.error({ err: error, change: event.type }, 'could not publish a change to other instances');
     }
+    await Promise.all(recorded);
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,12 @@
-import type { StateStore, Unsubscribe } from './state-store.ts';
-import { assertTtlSeconds, DEFAULT_STATE_STORE_PREFIX, StateStoreUnavailableError } from './state-store.ts';
+import type { IndexEntry, LogRead, StateStore, Unsubscribe } from './state-store.ts';
+import {
+  assertLogArguments,
+  assertScore,
+  assertTtlSeconds,
+  compareLogIds,
+  DEFAULT_STATE_STORE_PREFIX,
+  StateStoreUnavailableError,
+} from './state-store.ts';
 
 export interface MemoryStateStoreOptions {
   prefix?: string;
@@ -10,6 +17,14 @@ export interface MemoryStateStoreOptions {
 interface Entry {
   value: string;
   expiresAt: number;
+}
+
+interface Log {
+  entries: { id: string; value: string }[];
+  /** Id of the newest entry trimmed away, if any was. */
+  trimmedThrough: string | null;
+  lastMs: number;
+  lastSeq: number;
 }
 
 /** Wrapper giving each subscribe() call its own identity, so subscribing one function twice works like Redis. */
@@ -30,6 +45,8 @@ export class MemoryStateStore implements StateStore {
   readonly #onError: (error: unknown) => void;
   readonly #entries = new Map<string, Entry>();
   readonly #channels = new Map<string, Set<Subscription>>();
+  readonly #logs = new Map<string, Log>();
+  readonly #indexes = new Map<string, Map<string, { value: string; score: number }>>();
   readonly #sweepTimer: NodeJS.Timeout;
   #closed = false;
 
@@ -136,6 +153,89 @@ export class MemoryStateStore implements StateStore {
     };
   }
 
+  async appendLog(name: string, value: string, maxLength: number): Promise<string> {
+    this.#assertOpen();
+    assertLogArguments({ maxLength });
+    const key = this.#key(name);
+    let log = this.#logs.get(key);
+    if (!log) {
+      log = { entries: [], trimmedThrough: null, lastMs: 0, lastSeq: 0 };
+      this.#logs.set(key, log);
+    }
+    // The id scheme of Redis streams: milliseconds, then a sequence within the millisecond.
+    const now = Date.now();
+    if (now > log.lastMs) {
+      log.lastMs = now;
+      log.lastSeq = 0;
+    } else {
+      log.lastSeq += 1;
+    }
+    const id = `${log.lastMs}-${log.lastSeq}`;
+    log.entries.push({ id, value });
+    if (log.entries.length > maxLength) {
+      const trimmed = log.entries.splice(0, log.entries.length - maxLength);
+      log.trimmedThrough = trimmed[trimmed.length - 1]!.id;
+    }
+    return id;
+  }
+
+  async readLog(name: string, afterId: string, limit: number): Promise<LogRead> {
+    this.#assertOpen();
+    assertLogArguments({ afterId, limit });
+    const log = this.#logs.get(this.#key(name));
+    if (!log) return { entries: [], truncated: false };
+    const truncated = log.trimmedThrough !== null && compareLogIds(afterId, log.trimmedThrough) < 0;
+    const entries = log.entries
+      .filter((entry) => compareLogIds(entry.id, afterId) > 0)
+      .slice(0, limit)
+      .map((entry) => ({ ...entry }));
+    return { entries, truncated };
+  }
+
+  async lastLogId(name: string): Promise<string> {
+    this.#assertOpen();
+    const entries = this.#logs.get(this.#key(name))?.entries;
+    return entries?.[entries.length - 1]?.id ?? '0-0';
+  }
+
+  async indexPut(name: string, member: string, value: string, score: number): Promise<void> {
+    this.#assertOpen();
+    assertScore(score);
+    const key = this.#key(name);
+    let index = this.#indexes.get(key);
+    if (!index) {
+      index = new Map();
+      this.#indexes.set(key, index);
+    }
+    index.set(member, { value, score });
+  }
+
+  async indexRange(name: string, minScore: number): Promise<IndexEntry[]> {
+    this.#assertOpen();
+    assertScore(minScore);
+    const index = this.#indexes.get(this.#key(name));
+    if (!index) return [];
+    return [...index]
+      .filter(([, entry]) => entry.score >= minScore)
+      .map(([member, entry]) => ({ member, value: entry.value, score: entry.score }))
+      .sort((a, b) => a.score - b.score || (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
+  }
+
+  async indexPrune(name: string, maxScore: number): Promise<number> {
+    this.#assertOpen();
+    assertScore(maxScore);
+    const index = this.#indexes.get(this.#key(name));
+    if (!index) return 0;
+    let removed = 0;
+    for (const [member, entry] of index) {
+      if (entry.score <= maxScore) {
+        index.delete(member);
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
   async ping(): Promise<void> {
     this.#assertOpen();
   }
@@ -146,6 +246,8 @@ export class MemoryStateStore implements StateStore {
     clearInterval(this.#sweepTimer);
     this.#entries.clear();
     this.#channels.clear();
+    this.#logs.clear();
+    this.#indexes.clear();
   }
 
   #key(key: string): string {

@@ -1,6 +1,13 @@
 import { Redis, type RedisOptions, ReplyError } from 'ioredis';
-import type { StateStore, Unsubscribe } from './state-store.ts';
-import { assertTtlSeconds, DEFAULT_STATE_STORE_PREFIX, StateStoreUnavailableError } from './state-store.ts';
+import type { IndexEntry, LogRead, StateStore, Unsubscribe } from './state-store.ts';
+import {
+  assertLogArguments,
+  assertScore,
+  assertTtlSeconds,
+  compareLogIds,
+  DEFAULT_STATE_STORE_PREFIX,
+  StateStoreUnavailableError,
+} from './state-store.ts';
 
 export interface RedisStateStoreOptions {
   url: string;
@@ -66,6 +73,54 @@ if redis.call('TTL', KEYS[1]) == -1 then
   redis.call('EXPIRE', KEYS[1], ARGV[1])
 end
 return count
+`;
+
+/**
+ * A log is a stream trimmed exactly to its length; the id of the newest entry trimmed away is kept
+ * beside it, so a reader whose position is older learns that it missed entries. One script, so a crash
+ * can't trim without recording it.
+ */
+const APPEND_LOG_SCRIPT = `
+local max = tonumber(ARGV[2])
+local length = redis.call('XLEN', KEYS[1])
+if length >= max then
+  local old = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', length - max + 1)
+  if #old > 0 then redis.call('SET', KEYS[2], old[#old][1]) end
+end
+return redis.call('XADD', KEYS[1], 'MAXLEN', max, '*', 'v', ARGV[1])
+`;
+
+const READ_LOG_SCRIPT = `
+local trimmed = redis.call('GET', KEYS[2])
+local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])
+return {trimmed, entries}
+`;
+
+/** A scored index is a sorted set of members plus a hash of their values, changed together. */
+const INDEX_PUT_SCRIPT = `
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+return 1
+`;
+
+const INDEX_RANGE_SCRIPT = `
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf', 'WITHSCORES')
+local out = {}
+for i = 1, #members, 2 do
+  out[#out + 1] = members[i]
+  out[#out + 1] = members[i + 1]
+  out[#out + 1] = redis.call('HGET', KEYS[2], members[i]) or ''
+end
+return out
+`;
+
+const INDEX_PRUNE_SCRIPT = `
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+for i = 1, #members, 500 do
+  redis.call('HDEL', KEYS[2], unpack(members, i, math.min(i + 499, #members)))
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return #members
 `;
 
 interface Subscription {
@@ -191,6 +246,63 @@ export class RedisStateStore implements StateStore {
     };
   }
 
+  async appendLog(name: string, value: string, maxLength: number): Promise<string> {
+    assertLogArguments({ maxLength });
+    const [log, trimmed] = this.#logKeys(name);
+    const id = await this.#command((redis) =>
+      redis.eval(APPEND_LOG_SCRIPT, 2, log, trimmed, value, String(maxLength)),
+    );
+    return String(id);
+  }
+
+  async readLog(name: string, afterId: string, limit: number): Promise<LogRead> {
+    assertLogArguments({ afterId, limit });
+    const [log, trimmedKey] = this.#logKeys(name);
+    const [trimmed, entries] = (await this.#command((redis) =>
+      redis.eval(READ_LOG_SCRIPT, 2, log, trimmedKey, afterId, String(limit)),
+    )) as [string | null, Array<[string, string[]]>];
+    return {
+      entries: entries.map(([id, fields]) => ({ id, value: fields[1] ?? '' })),
+      truncated: trimmed !== null && compareLogIds(afterId, trimmed) < 0,
+    };
+  }
+
+  async lastLogId(name: string): Promise<string> {
+    const [log] = this.#logKeys(name);
+    const newest = await this.#command((redis) => redis.xrevrange(log, '+', '-', 'COUNT', 1));
+    return newest[0]?.[0] ?? '0-0';
+  }
+
+  async indexPut(name: string, member: string, value: string, score: number): Promise<void> {
+    assertScore(score);
+    const [index, values] = this.#indexKeys(name);
+    await this.#command((redis) =>
+      redis.eval(INDEX_PUT_SCRIPT, 2, index, values, member, String(score), value),
+    );
+  }
+
+  async indexRange(name: string, minScore: number): Promise<IndexEntry[]> {
+    assertScore(minScore);
+    const [index, values] = this.#indexKeys(name);
+    const flat = (await this.#command((redis) =>
+      redis.eval(INDEX_RANGE_SCRIPT, 2, index, values, String(minScore)),
+    )) as string[];
+    const entries: IndexEntry[] = [];
+    for (let i = 0; i < flat.length; i += 3) {
+      entries.push({ member: flat[i]!, score: Number(flat[i + 1]), value: flat[i + 2]! });
+    }
+    return entries;
+  }
+
+  async indexPrune(name: string, maxScore: number): Promise<number> {
+    assertScore(maxScore);
+    const [index, values] = this.#indexKeys(name);
+    const removed = await this.#command((redis) =>
+      redis.eval(INDEX_PRUNE_SCRIPT, 2, index, values, String(maxScore)),
+    );
+    return Number(removed);
+  }
+
   async ping(): Promise<void> {
     await this.#command((redis) => redis.ping());
   }
@@ -215,6 +327,15 @@ export class RedisStateStore implements StateStore {
 
   #key(key: string): string {
     return this.#prefix + key;
+  }
+
+  /** The keys of a structure spanning two Redis keys share a hash tag, so Redis Cluster keeps them together. */
+  #logKeys(name: string): [string, string] {
+    return [`${this.#prefix}{${name}}:log`, `${this.#prefix}{${name}}:log-trimmed`];
+  }
+
+  #indexKeys(name: string): [string, string] {
+    return [`${this.#prefix}{${name}}:index`, `${this.#prefix}{${name}}:index-values`];
   }
 
   async #command<T>(run: (redis: Redis) => Promise<T>): Promise<T> {

@@ -1,5 +1,27 @@
 export type Unsubscribe = () => Promise<void>;
 
+/** One entry of an append-only log; ids increase in append order (`<ms>-<seq>`, as Redis streams). */
+export interface LogEntry {
+  id: string;
+  value: string;
+}
+
+export interface LogRead {
+  entries: LogEntry[];
+  /**
+   * True when entries following `afterId` were trimmed away (the log keeps only its newest entries):
+   * the caller has missed something and must start over from a snapshot.
+   */
+  truncated: boolean;
+}
+
+/** One member of a scored index, with the value stored beside it. */
+export interface IndexEntry {
+  member: string;
+  value: string;
+  score: number;
+}
+
 /**
  * Short-lived state shared by every instance of the server: single-use markers, locks,
  * rate-limit counters and pub/sub notifications. Nothing stored here may be the only copy
@@ -20,6 +42,21 @@ export interface StateStore {
   publish(channel: string, message: string): Promise<void>;
   /** Delivers every message published on channel (by any instance) after the returned promise resolves. */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<Unsubscribe>;
+  /**
+   * Appends value to the log `name`, keeping its newest `maxLength` entries; returns the new entry's id.
+   * Ids increase with every append (see compareLogIds).
+   */
+  appendLog(name: string, value: string, maxLength: number): Promise<string>;
+  /** Up to `limit` entries appended after `afterId` (exclusive; `0-0` for the beginning), oldest first. */
+  readLog(name: string, afterId: string, limit: number): Promise<LogRead>;
+  /** The id of the newest entry, or `0-0` when the log is empty. */
+  lastLogId(name: string): Promise<string>;
+  /** Stores value under member in the index `name` with score, replacing the member's previous value and score. */
+  indexPut(name: string, member: string, value: string, score: number): Promise<void>;
+  /** Members scored at least minScore, lowest score first. */
+  indexRange(name: string, minScore: number): Promise<IndexEntry[]>;
+  /** Removes members scored at most maxScore; returns how many were removed. */
+  indexPrune(name: string, maxScore: number): Promise<number>;
   /** Throws when the backing store cannot be reached (readiness probe). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -43,4 +80,45 @@ export function assertTtlSeconds(ttlSeconds: number): void {
   if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
     throw new RangeError(`TTL must be a positive whole number of seconds, got ${ttlSeconds}`);
   }
+}
+
+const LOG_ID = /^(\d{1,16})-(\d{1,16})$/;
+
+/** Whether value is a log id (`<ms>-<seq>`, both decimal), e.g. from a client's cursor. */
+export function isLogId(value: string): boolean {
+  const match = LOG_ID.exec(value);
+  return match !== null && Number.isSafeInteger(Number(match[1])) && Number.isSafeInteger(Number(match[2]));
+}
+
+/** Negative, zero or positive as log id a is older than, the same as, or newer than b. */
+export function compareLogIds(a: string, b: string): number {
+  const [aMs, aSeq] = splitLogId(a);
+  const [bMs, bSeq] = splitLogId(b);
+  return aMs === bMs ? aSeq - bSeq : aMs - bMs;
+}
+
+function splitLogId(id: string): [number, number] {
+  if (!isLogId(id)) throw new RangeError(`"${id}" is not a log id (<ms>-<seq>)`);
+  const dash = id.indexOf('-');
+  return [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
+}
+
+/** Both implementations refuse the same arguments, so misuse fails in development first. */
+export function assertLogArguments(options: { afterId?: string; limit?: number; maxLength?: number }): void {
+  if (options.afterId !== undefined && !isLogId(options.afterId)) {
+    throw new RangeError(`"${options.afterId}" is not a log id (<ms>-<seq>)`);
+  }
+  for (const [name, value] of [
+    ['limit', options.limit],
+    ['maxLength', options.maxLength],
+  ] as const) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || value <= 0)) {
+      throw new RangeError(`${name} must be a positive whole number, got ${value}`);
+    }
+  }
+}
+
+/** Scores are finite numbers (Redis would accept infinities, which no caller means). */
+export function assertScore(score: number): void {
+  if (!Number.isFinite(score)) throw new RangeError(`an index score must be a finite number, got ${score}`);
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StateStore } from '../../src/state/state-store.ts';
+import { compareLogIds, type StateStore } from '../../src/state/state-store.ts';
 
 /**
  * Creates a store. Calls without a namespace must return stores over the same keys and channels
@@ -319,6 +319,91 @@ export function describeStateStoreContract(name: string, makeStore: StateStoreFa
         await back.waitFor('heard');
         expect(back.messages).toEqual(['heard']);
         expect(gone.messages).toEqual([]);
+      });
+    });
+
+    describe('log', () => {
+      it('appends entries with increasing ids and reads them after a position, oldest first', async () => {
+        const store = await open();
+        const peer = await openPeer(store);
+        expect(await store.lastLogId('log:basic')).toBe('0-0');
+        const ids: string[] = [];
+        for (const value of ['one', 'two', 'three', 'four']) {
+          ids.push(await (ids.length % 2 ? peer : store).appendLog('log:basic', value, 100));
+        }
+        for (let i = 1; i < ids.length; i++) expect(compareLogIds(ids[i - 1]!, ids[i]!)).toBeLessThan(0);
+        expect(await peer.lastLogId('log:basic')).toBe(ids[3]);
+
+        const all = await peer.readLog('log:basic', '0-0', 100);
+        expect(all).toEqual({
+          entries: ['one', 'two', 'three', 'four'].map((value, i) => ({ id: ids[i], value })),
+          truncated: false,
+        });
+        const after = await store.readLog('log:basic', ids[1]!, 100);
+        expect(after.entries.map((e) => e.value)).toEqual(['three', 'four']);
+        const limited = await store.readLog('log:basic', '0-0', 2);
+        expect(limited.entries.map((e) => e.value)).toEqual(['one', 'two']);
+        expect(await store.readLog('log:basic', ids[3]!, 100)).toEqual({ entries: [], truncated: false });
+      });
+
+      it('keeps the newest entries and tells a reader behind the trimmed ones that it missed some', async () => {
+        const store = await open();
+        const ids: string[] = [];
+        for (let i = 0; i < 5; i++) ids.push(await store.appendLog('log:trimmed', `v${i}`, 3));
+        const fromStart = await store.readLog('log:trimmed', '0-0', 100);
+        expect(fromStart.entries.map((e) => e.value)).toEqual(['v2', 'v3', 'v4']);
+        expect(fromStart.truncated).toBe(true);
+        // A position at the newest trimmed entry misses nothing that is still kept.
+        expect(await store.readLog('log:trimmed', ids[1]!, 100)).toMatchObject({ truncated: false });
+        expect(await store.readLog('log:trimmed', ids[0]!, 100)).toMatchObject({ truncated: true });
+      });
+
+      it('starts an unknown log empty and refuses malformed positions', async () => {
+        const store = await open();
+        expect(await store.readLog('log:none', '0-0', 10)).toEqual({ entries: [], truncated: false });
+        await expect(store.readLog('log:none', 'nonsense', 10)).rejects.toThrow(RangeError);
+        await expect(store.appendLog('log:none', 'v', 0)).rejects.toThrow(RangeError);
+      });
+    });
+
+    describe('index', () => {
+      it('stores values by member, replaces them, and ranges from a minimum score', async () => {
+        const store = await open();
+        const peer = await openPeer(store);
+        await store.indexPut('index:basic', 'b', 'bravo', 20);
+        await store.indexPut('index:basic', 'a', 'alpha', 10);
+        await peer.indexPut('index:basic', 'c', 'charlie', 30);
+        await store.indexPut('index:basic', 'a', 'alpha-2', 25);
+        expect(await peer.indexRange('index:basic', 0)).toEqual([
+          { member: 'b', value: 'bravo', score: 20 },
+          { member: 'a', value: 'alpha-2', score: 25 },
+          { member: 'c', value: 'charlie', score: 30 },
+        ]);
+        expect((await store.indexRange('index:basic', 25)).map((e) => e.member)).toEqual(['a', 'c']);
+        expect(await store.indexRange('index:missing', 0)).toEqual([]);
+      });
+
+      it('prunes members scored at most the bound', async () => {
+        const store = await open();
+        for (let i = 1; i <= 5; i++) await store.indexPut('index:prune', `m${i}`, `v${i}`, i * 100);
+        expect(await store.indexPrune('index:prune', 300)).toBe(3);
+        expect(await store.indexPrune('index:prune', 300)).toBe(0);
+        expect(await store.indexRange('index:prune', 0)).toEqual([
+          { member: 'm4', value: 'v4', score: 400 },
+          { member: 'm5', value: 'v5', score: 500 },
+        ]);
+        // A pruned member can be stored again.
+        await store.indexPut('index:prune', 'm1', 'again', 1000);
+        expect((await store.indexRange('index:prune', 1000)).map((e) => e.value)).toEqual(['again']);
+      });
+
+      it('keeps logs and indexes of stores with different prefixes apart', async () => {
+        const store = await open();
+        const other = await open({ namespace: 'other' });
+        await store.appendLog('isolated:log', 'mine', 10);
+        await store.indexPut('isolated:index', 'm', 'mine', 1);
+        expect(await other.lastLogId('isolated:log')).toBe('0-0');
+        expect(await other.indexRange('isolated:index', 0)).toEqual([]);
       });
     });
 

@@ -1,4 +1,6 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import type { CredentialSlot } from '../../domain/status.ts';
+import { type Page, type PageRequest, toPage } from '../pagination.ts';
 import type { Credential, Database, NewCredential, Organization, ServiceAccount } from '../schema.ts';
 
 /** A credential with the account and organization it acts for: what the token endpoint needs. */
@@ -6,6 +8,11 @@ export interface CredentialWithOwner {
   credential: Credential;
   account: ServiceAccount;
   organization: Organization;
+}
+
+export interface RevokedCredential {
+  id: string;
+  client_id: string;
 }
 
 export class CredentialRepository {
@@ -54,5 +61,105 @@ export class CredentialRepository {
         .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', usage.at)]))
         .execute();
     }
+  }
+
+  findInAccount(orgId: string, accountId: string, id: string): Promise<Credential | undefined> {
+    return this.#db
+      .selectFrom('credentials')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('service_account_id', '=', accountId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  /** Every credential of the account, revoked ones included, in creation order. */
+  async listPageForAccount(orgId: string, accountId: string, page: PageRequest): Promise<Page<Credential>> {
+    let query = this.#db
+      .selectFrom('credentials')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('service_account_id', '=', accountId);
+    if (page.after) {
+      query = query.where(
+        sql<boolean>`(created_at, id) > (select c.created_at, c.id from credentials c where c.id = ${page.after})`,
+      );
+    }
+    const rows = await query
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(page.limit + 1)
+      .execute();
+    return toPage(rows, page.limit, (row) => row.id);
+  }
+
+  /** Credentials that can still authenticate: neither revoked nor expired at `now`. */
+  async countLive(accountId: string, now: Date): Promise<number> {
+    const { count } = await this.#db
+      .selectFrom('credentials')
+      .select((eb) => eb.fn.countAll<string>().as('count'))
+      .where('service_account_id', '=', accountId)
+      .where('revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .executeTakeFirstOrThrow();
+    return Number(count);
+  }
+
+  /** The lineage's members that hold a slot (not revoked), expired ones included. */
+  listUnrevokedInLineage(lineageId: string): Promise<Credential[]> {
+    return this.#db
+      .selectFrom('credentials')
+      .selectAll()
+      .where('lineage_id', '=', lineageId)
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
+
+  /** Returns the credentials this call revoked (ones revoked before are left as they were). */
+  async revoke(ids: readonly string[], at: Date, reason: string): Promise<RevokedCredential[]> {
+    if (ids.length === 0) return [];
+    return this.#db
+      .updateTable('credentials')
+      .set({ revoked_at: at, revoked_reason: reason })
+      .where('id', 'in', [...ids])
+      .where('revoked_at', 'is', null)
+      .returning(['id', 'client_id'])
+      .execute();
+  }
+
+  async revokeAllOfAccount(accountId: string, at: Date, reason: string): Promise<RevokedCredential[]> {
+    return this.#db
+      .updateTable('credentials')
+      .set({ revoked_at: at, revoked_reason: reason })
+      .where('service_account_id', '=', accountId)
+      .where('revoked_at', 'is', null)
+      .returning(['id', 'client_id'])
+      .execute();
+  }
+
+  async setSlot(id: string, slot: CredentialSlot): Promise<void> {
+    await this.#db.updateTable('credentials').set({ slot }).where('id', '=', id).execute();
+  }
+
+  /**
+   * Replaces the secret in place. The previous hash, when kept, is accepted until
+   * `previousValidUntil`; without one, the old secret stops working at once.
+   */
+  replaceSecret(
+    id: string,
+    secret: { hash: string; hint: string; previousHash: string | null; previousValidUntil: Date | null },
+  ): Promise<Credential> {
+    const keepPrevious = secret.previousHash !== null && secret.previousValidUntil !== null;
+    return this.#db
+      .updateTable('credentials')
+      .set({
+        secret_hash: secret.hash,
+        display_hint: secret.hint,
+        previous_secret_hash: keepPrevious ? secret.previousHash : null,
+        previous_secret_expires_at: keepPrevious ? secret.previousValidUntil : null,
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
   }
 }

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { AccountGrants } from '../../domain/permissions.ts';
+import { type Page, type PageRequest, toPage } from '../pagination.ts';
 import type { Database, ServiceAccount } from '../schema.ts';
 
 export interface NewServiceAccount {
@@ -12,6 +13,19 @@ export interface NewServiceAccount {
 }
 
 export interface AccountAssignments {
+  locationIds: string[];
+  roles: Array<{ roleId: string; restrictedTo: string[] | null }>;
+}
+
+export interface ServiceAccountUpdate {
+  name?: string;
+  description?: string;
+  groups_admin?: boolean;
+  all_locations?: boolean;
+}
+
+/** An account's current locations and live roles, as the management API shows and edits them. */
+export interface StoredAssignments {
   locationIds: string[];
   roles: Array<{ roleId: string; restrictedTo: string[] | null }>;
 }
@@ -101,7 +115,7 @@ export class ServiceAccountRepository {
     if (ticks.length > 0) await db.insertInto('service_account_role_locations').values(ticks).execute();
     const { permissions_version } = await db
       .updateTable('service_accounts')
-      .set({ permissions_version: sql`permissions_version + 1`, updated_at: new Date() })
+      .set({ permissions_version: sql`permissions_version + 1`, ...permissionsChangedNow() })
       .where('org_id', '=', orgId)
       .where('id', '=', accountId)
       .returning('permissions_version')
@@ -112,10 +126,13 @@ export class ServiceAccountRepository {
   /** Everything permission resolution needs about one account, in three queries. */
   async loadGrants(accountId: string, allLocations: boolean): Promise<AccountGrants & { roleCount: number }> {
     const [locations, roles, ticks] = await Promise.all([
+      // A deleted location grants nothing, even while an account still lists it.
       this.#db
-        .selectFrom('service_account_locations')
-        .select('location_id')
-        .where('service_account_id', '=', accountId)
+        .selectFrom('service_account_locations as sal')
+        .innerJoin('locations as l', 'l.id', 'sal.location_id')
+        .select('sal.location_id')
+        .where('sal.service_account_id', '=', accountId)
+        .where('l.deleted_at', 'is', null)
         .execute(),
       this.#db
         .selectFrom('service_account_roles as sar')
@@ -135,7 +152,9 @@ export class ServiceAccountRepository {
       list.push(tick.location_id);
       restricted.set(tick.role_id, list);
     }
-    const liveRoles = roles.filter((r) => r.deleted_at === null);
+    // Only roles that can grant something count: a deleted role, or one not assignable to service
+    // accounts, leaves the account as disabled as having no role at all.
+    const liveRoles = roles.filter((r) => r.deleted_at === null && r.assignable_to_service_accounts);
     return {
       allLocations,
       locationIds: locations.map((l) => l.location_id),
@@ -149,4 +168,142 @@ export class ServiceAccountRepository {
       roleCount: liveRoles.length,
     };
   }
+
+  /** Accounts in creation order; archived ones only when asked for. */
+  async listPage(
+    orgId: string,
+    filter: { includeArchived: boolean },
+    page: PageRequest,
+  ): Promise<Page<ServiceAccount>> {
+    let query = this.#db.selectFrom('service_accounts').selectAll().where('org_id', '=', orgId);
+    if (!filter.includeArchived) query = query.where('archived_at', 'is', null);
+    if (page.after) {
+      query = query.where(
+        sql<boolean>`(created_at, id) > (select c.created_at, c.id from service_accounts c where c.id = ${page.after})`,
+      );
+    }
+    const rows = await query
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(page.limit + 1)
+      .execute();
+    return toPage(rows, page.limit, (row) => row.id);
+  }
+
+  /**
+   * Reads the account and locks its row until the transaction ends, so concurrent changes to the
+   * account or its credentials (quota, rotation, archive) are decided one after the other.
+   */
+  lockById(orgId: string, id: string): Promise<ServiceAccount | undefined> {
+    return this.#db
+      .selectFrom('service_accounts')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .forUpdate()
+      .executeTakeFirst();
+  }
+
+  update(orgId: string, id: string, update: ServiceAccountUpdate): Promise<ServiceAccount> {
+    return this.#db
+      .updateTable('service_accounts')
+      .set({ ...update, updated_at: new Date() })
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  archive(orgId: string, id: string, at: Date): Promise<ServiceAccount> {
+    return this.#db
+      .updateTable('service_accounts')
+      .set({ archived_at: at, updated_at: at })
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  /** Locations and live roles (with their matrix ticks) of several accounts, in three queries. */
+  async loadAssignments(accountIds: readonly string[]): Promise<Map<string, StoredAssignments>> {
+    const result = new Map<string, StoredAssignments>(
+      accountIds.map((id) => [id, { locationIds: [], roles: [] }]),
+    );
+    if (accountIds.length === 0) return result;
+    const ids = [...accountIds];
+    const [locations, roles, ticks] = await Promise.all([
+      this.#db
+        .selectFrom('service_account_locations')
+        .select(['service_account_id', 'location_id'])
+        .where('service_account_id', 'in', ids)
+        .orderBy('location_id')
+        .execute(),
+      this.#db
+        .selectFrom('service_account_roles as sar')
+        .innerJoin('roles as r', 'r.id', 'sar.role_id')
+        .select(['sar.service_account_id', 'sar.role_id'])
+        .where('sar.service_account_id', 'in', ids)
+        .where('r.deleted_at', 'is', null)
+        .orderBy('sar.role_id')
+        .execute(),
+      this.#db
+        .selectFrom('service_account_role_locations')
+        .select(['service_account_id', 'role_id', 'location_id'])
+        .where('service_account_id', 'in', ids)
+        .orderBy('location_id')
+        .execute(),
+    ]);
+    for (const row of locations) result.get(row.service_account_id)!.locationIds.push(row.location_id);
+    const ticksOf = new Map<string, string[]>();
+    for (const tick of ticks) {
+      const key = `${tick.service_account_id}/${tick.role_id}`;
+      ticksOf.set(key, [...(ticksOf.get(key) ?? []), tick.location_id]);
+    }
+    for (const row of roles) {
+      result.get(row.service_account_id)!.roles.push({
+        roleId: row.role_id,
+        restrictedTo: ticksOf.get(`${row.service_account_id}/${row.role_id}`) ?? null,
+      });
+    }
+    return result;
+  }
+
+  /**
+   * Bumps the permissions version of every live account holding the role: a change to the role
+   * changes what their tokens may carry, so tokens issued before become stale.
+   */
+  async bumpPermissionsVersionOfRoleHolders(
+    orgId: string,
+    roleId: string,
+  ): Promise<Array<{ id: string; permissionsVersion: number }>> {
+    const rows = await this.#db
+      .updateTable('service_accounts')
+      .set({ permissions_version: sql`permissions_version + 1`, ...permissionsChangedNow() })
+      .where('org_id', '=', orgId)
+      .where('archived_at', 'is', null)
+      .where('id', 'in', (eb) =>
+        eb.selectFrom('service_account_roles').select('service_account_id').where('role_id', '=', roleId),
+      )
+      .returning(['id', 'permissions_version'])
+      .execute();
+    return rows.map((r) => ({ id: r.id, permissionsVersion: r.permissions_version }));
+  }
+
+  /** Makes tokens issued before now stale without changing assignments (e.g. groups_admin changed). */
+  async bumpPermissionsVersion(orgId: string, id: string): Promise<number> {
+    const { permissions_version } = await this.#db
+      .updateTable('service_accounts')
+      .set({ permissions_version: sql`permissions_version + 1`, ...permissionsChangedNow() })
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .returning('permissions_version')
+      .executeTakeFirstOrThrow();
+    return permissions_version;
+  }
+}
+
+/** A permissions version bump: tokens issued before now are stale (the revocation feed says so). */
+function permissionsChangedNow() {
+  const now = new Date();
+  return { updated_at: now, permissions_changed_at: now };
 }

@@ -23,7 +23,7 @@ describe('schema constraints', () => {
   beforeAll(async () => {
     testDatabase = await createTestDatabase(path.join(workDir, 'data'));
     handle = await openDatabase(testDatabase.config);
-    expect(await migrateToLatest(handle.db)).toEqual(['0001_initial']);
+    expect(await migrateToLatest(handle.db)).toEqual(['0001_initial', '0002_revocation']);
     fixtures = new Fixtures(handle.db);
   });
 

@@ -122,3 +122,47 @@ describe('token side effects', () => {
     expect(JSON.stringify(failures[0])).not.toContain('wrong-secret');
   });
 });
+
+describe('/metrics', () => {
+  function sample(text: string, name: string, labels: string): number {
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith(`${name}{`) && labels.split(',').every((p) => l.includes(p)));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  }
+
+  it('shows token outcomes, latencies and cache use moving with traffic', async () => {
+    const org = await fixtures.organization();
+    const role = await fixtures.role(org.id, ['items:read']);
+    const account = await fixtures.account(org.id, { allLocations: true, roles: [{ roleId: role.id }] });
+    const credential = await fixtures.credential(org.id, account.id);
+    const before = await (await fetch(`${server.url}/metrics`)).text();
+
+    expect((await tokenRequest(credential.clientId, credential.secret!)).status).toBe(200);
+    expect((await tokenRequest(credential.clientId, credential.secret!)).status).toBe(200);
+    expect((await tokenRequest(credential.clientId, 'wrong')).status).toBe(401);
+
+    const response = await fetch(`${server.url}/metrics`);
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    const after = await response.text();
+    const issued = 'outcome="issued",auth_method="client_secret_basic"';
+    const failed = 'outcome="invalid_client",auth_method="client_secret_basic"';
+    expect(
+      sample(after, 'svcauth_token_requests_total', issued) -
+        sample(before, 'svcauth_token_requests_total', issued),
+    ).toBe(2);
+    expect(
+      sample(after, 'svcauth_token_requests_total', failed) -
+        sample(before, 'svcauth_token_requests_total', failed),
+    ).toBe(1);
+    expect(
+      sample(after, 'svcauth_http_request_duration_seconds_count', 'route="/token"'),
+    ).toBeGreaterThanOrEqual(3);
+    const hits = 'cache="verified_secrets",result="hit"';
+    expect(sample(after, 'svcauth_cache_lookups', hits)).toBeGreaterThan(
+      sample(before, 'svcauth_cache_lookups', hits),
+    );
+    expect(after).toContain('svcauth_process_');
+    expect(after).toMatch(/^svcauth_revocation_feed_subscribers \d+$/m);
+  });
+});

@@ -56,6 +56,14 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud'],
     ['MIGRATE_ON_START', 'maybe'],
     ['REDIS_KEY_PREFIX', 'has space'],
+    ['RESOURCE_SERVERS', 'items-api'],
+    ['RESOURCE_SERVERS', 'items-api:not-hex'],
+    ['RESOURCE_SERVERS', `bad name:${'a'.repeat(64)}`],
+    ['RESOURCE_SERVERS', `a:${'a'.repeat(64)},a:${'b'.repeat(64)}`],
+    ['LOCKOUT_MAX_FAILURES', '0'],
+    ['LOCKOUT_MAX_FAILURES_PER_IP', 'many'],
+    ['LOCKOUT_WINDOW_SECONDS', '-5'],
+    ['LOCKOUT_SECONDS', '1.5'],
   ])('%s=%s is refused with a one-line message naming the variable', (variable, value) => {
     let error: unknown;
     try {
@@ -68,6 +76,31 @@ describe('loadConfig', () => {
     expect((error as ConfigError).variable).toBe(variable);
     expect(message.startsWith(`${variable} `)).toBe(true);
     expect(message).not.toContain('\n');
+  });
+
+  it('reads resource servers and lockout limits, with documented defaults', () => {
+    const digest = 'ab'.repeat(32);
+    const config = loadConfig({
+      RESOURCE_SERVERS: ` items-api:${digest} , people.api:${'CD'.repeat(32)}`,
+      LOCKOUT_MAX_FAILURES: '5',
+    });
+    expect(config.resourceServers).toEqual([
+      { name: 'items-api', secretSha256: Buffer.from(digest, 'hex') },
+      { name: 'people.api', secretSha256: Buffer.from('cd'.repeat(32), 'hex') },
+    ]);
+    expect(config.lockout).toEqual({
+      maxFailuresPerClient: 5,
+      maxFailuresPerIp: 50,
+      windowSeconds: 300,
+      lockSeconds: 900,
+    });
+    expect(loadConfig({}).resourceServers).toEqual([]);
+  });
+
+  it('says how to make a RESOURCE_SERVERS entry, naming the bad one', () => {
+    expect(() => loadConfig({ RESOURCE_SERVERS: `ok:${'a'.repeat(64)},items-api:123` })).toThrow(
+      /RESOURCE_SERVERS .*entry 2 \("items-api"\) needs the SHA-256 of the secret.*svcauth resource-server-credential/,
+    );
   });
 
   it('never echoes a connection URL, which may hold a password', () => {

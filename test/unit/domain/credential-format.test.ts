@@ -327,3 +327,21 @@ describe('displayHint', () => {
     expect(displayHint(value)).toBe(hint);
   });
 });
+
+describe('resource server secrets', () => {
+  it('are svcrs_ + 40 base62 + checksum, listed in RESOURCE_SERVERS by their SHA-256', async () => {
+    const { generateResourceServerSecret, isResourceServerSecretWellFormed, resourceServerEntry } =
+      await import('../../../src/domain/credential-format.ts');
+    const secret = generateResourceServerSecret();
+    expect(secret).toMatch(/^svcrs_[0-9A-Za-z]{46}$/);
+    expect(isResourceServerSecretWellFormed(secret)).toBe(true);
+    expect(
+      isResourceServerSecretWellFormed(`${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}`),
+    ).toBe(false);
+    expect(isResourceServerSecretWellFormed(generateClientSecret())).toBe(false);
+    const { createHash } = await import('node:crypto');
+    expect(resourceServerEntry('items-api', secret)).toBe(
+      `items-api:${createHash('sha256').update(secret).digest('hex')}`,
+    );
+  });
+});

@@ -1,0 +1,195 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Config } from '../config/index.ts';
+import type { Logger } from '../logging/logger.ts';
+import { lockoutDescription } from '../domain/lockout.ts';
+import { type ClientAuthenticator, readClientCredentials } from '../oauth/client-authentication.ts';
+import type { IntrospectionService } from '../oauth/introspection.ts';
+import type { ResourceServerAuthenticator } from '../oauth/resource-server-auth.ts';
+import type { TokenRevocationService } from '../oauth/token-revocation.ts';
+import type { AuditRepository } from '../persistence/repositories/audit-repository.ts';
+import { FeedUnavailableError, type RevocationFeedHub } from '../revocation/feed-hub.ts';
+import type { LockoutService } from '../services/lockout-service.ts';
+import { readFormBody } from './form-body.ts';
+import { bodySizeLimit, oauthError } from './middleware.ts';
+import { HttpProblem } from './problem.ts';
+
+export interface RevocationRoutesDependencies {
+  config: Config;
+  logger: Logger;
+  resourceServers: ResourceServerAuthenticator;
+  introspection: IntrospectionService;
+  clients: ClientAuthenticator;
+  revocation: TokenRevocationService;
+  lockout: LockoutService;
+  feed: RevocationFeedHub;
+  audit: AuditRepository;
+}
+
+const RESOURCE_SERVER_REALM = 'svcauth-resource-servers';
+const RETRY_AFTER_SECONDS = 5;
+
+/**
+ * POST /revoke (RFC 7009, clients), POST /introspect (RFC 7662) and GET /revocations (the feed,
+ * docs/revocation-feed.md) for resource servers. The OAuth endpoints answer RFC 6749 error objects;
+ * the feed answers problem+json like the other non-OAuth routes.
+ */
+export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
+  const { config } = deps;
+  const router = new Router();
+
+  router.all('/revoke', bodySizeLimit(config.maxBodyBytes), async (ctx) => {
+    if (!allowPost(ctx, 'revocation')) return;
+    await unavailableOnFailure(ctx, deps.logger, async () => {
+      const body = await readFormBody(ctx, config.maxBodyBytes);
+      if (!body.ok) return oauthError(ctx, body.status, 'invalid_request', body.description);
+      const read = readClientCredentials(ctx.get('authorization'), body.params);
+      const clientId = read.ok ? read.credentials.clientId : read.clientId;
+      const ip = ctx.ip || null;
+      const locked = deps.lockout.check(clientId, ip);
+      if (locked) {
+        ctx.set('Retry-After', String(locked.retryAfterSeconds));
+        return oauthError(ctx, 429, 'invalid_client', lockoutDescription(locked.retryAfterSeconds));
+      }
+      if (!read.ok) {
+        return read.error === 'invalid_request'
+          ? oauthError(ctx, 400, 'invalid_request', read.description)
+          : oauthError(ctx, 401, 'invalid_client', read.description, config.issuer);
+      }
+      const { authenticated, subject } = await deps.clients.authenticate(read.credentials);
+      if (!authenticated) {
+        await recordFailedAuthentication(ctx, deps, read.credentials.clientId, subject);
+        return oauthError(ctx, 401, 'invalid_client', 'client authentication failed', config.issuer);
+      }
+      const token = body.params.get('token');
+      if (!token) return oauthError(ctx, 400, 'invalid_request', 'the token parameter is required');
+      // token_type_hint is optional and only a hint: access tokens are the only revocable kind here.
+      await deps.revocation.revoke(authenticated, token);
+      // RFC 7009 2.2: 200 whether or not anything was revoked; the body is empty.
+      ctx.status = 200;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = '';
+    });
+  });
+
+  router.all('/introspect', bodySizeLimit(config.maxBodyBytes), async (ctx) => {
+    if (!allowPost(ctx, 'introspection')) return;
+    if (!deps.resourceServers.authenticate(ctx.get('authorization'))) {
+      return oauthError(
+        ctx,
+        401,
+        'invalid_client',
+        'resource server authentication failed; use HTTP Basic with a name and secret listed in RESOURCE_SERVERS',
+        RESOURCE_SERVER_REALM,
+      );
+    }
+    await unavailableOnFailure(ctx, deps.logger, async () => {
+      const body = await readFormBody(ctx, config.maxBodyBytes);
+      if (!body.ok) return oauthError(ctx, body.status, 'invalid_request', body.description);
+      const token = body.params.get('token');
+      if (!token) return oauthError(ctx, 400, 'invalid_request', 'the token parameter is required');
+      const answer = await deps.introspection.introspect(token);
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = answer;
+    });
+  });
+
+  router.get('/revocations', async (ctx) => {
+    if (!deps.resourceServers.authenticate(ctx.get('authorization'))) {
+      throw new HttpProblem(
+        401,
+        'unauthorized',
+        'the revocation feed is for resource servers: use HTTP Basic with a name and secret listed in RESOURCE_SERVERS',
+        { headers: { 'WWW-Authenticate': `Basic realm="${RESOURCE_SERVER_REALM}"` } },
+      );
+    }
+    try {
+      if (ctx.accepts('application/json', 'text/event-stream') === 'text/event-stream') {
+        const cursor =
+          ctx.get('last-event-id') || (typeof ctx.query.cursor === 'string' ? ctx.query.cursor : '');
+        await deps.feed.open(ctx.res, cursor || null);
+        // The stream is written by the hub from here on.
+        ctx.respond = false;
+        return;
+      }
+      const snapshot = await deps.feed.snapshot();
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = snapshot;
+    } catch (error) {
+      if (!(error instanceof FeedUnavailableError)) throw error;
+      (ctx.state.log as Logger).warn({ err: error }, 'revocation feed unavailable');
+      throw new HttpProblem(
+        503,
+        'feed_unavailable',
+        `${error.message}; retry in ${RETRY_AFTER_SECONDS} seconds`,
+        {
+          headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+        },
+      );
+    }
+  });
+
+  return router;
+}
+
+function allowPost(ctx: Context, endpoint: string): boolean {
+  if (ctx.method === 'POST') return true;
+  ctx.set('Allow', 'POST');
+  oauthError(ctx, 405, 'invalid_request', `the ${endpoint} endpoint accepts only POST`);
+  return false;
+}
+
+/**
+ * A dependency that fails (database, state store) is a 503 with Retry-After in the endpoint's own
+ * error format, never a wrong answer.
+ */
+async function unavailableOnFailure(ctx: Context, logger: Logger, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    ((ctx.state.log as Logger | undefined) ?? logger).error({ err: error }, 'request failed; answering 503');
+    ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+    oauthError(
+      ctx,
+      503,
+      'temporarily_unavailable',
+      `svcauth cannot answer right now; retry in ${RETRY_AFTER_SECONDS} seconds`,
+    );
+  }
+}
+
+async function recordFailedAuthentication(
+  ctx: Context,
+  deps: RevocationRoutesDependencies,
+  clientId: string,
+  subject: Awaited<ReturnType<ClientAuthenticator['authenticate']>>['subject'],
+): Promise<void> {
+  const requestId = (ctx.state.requestId as string | undefined) ?? null;
+  const credential = subject
+    ? {
+        orgId: subject.organization.id,
+        accountId: subject.account.id,
+        credentialId: subject.credential.id,
+      }
+    : null;
+  void deps.lockout.recordFailure({ clientId, ip: ctx.ip || null, credential, requestId });
+  if (!credential) {
+    (ctx.state.log as Logger).info({ ip: ctx.ip }, 'revocation request with an unknown or unusable client');
+    return;
+  }
+  await deps.audit
+    .record({
+      orgId: credential.orgId,
+      action: 'revocation.authentication_failed',
+      outcome: 'failure',
+      actorAccountId: credential.accountId,
+      actorCredentialId: credential.credentialId,
+      targetType: 'credential',
+      targetId: credential.credentialId,
+      sourceIp: ctx.ip || null,
+      requestId,
+    })
+    .catch((error: unknown) =>
+      (ctx.state.log as Logger).error({ err: error }, 'could not audit a failed authentication'),
+    );
+}

@@ -1,0 +1,75 @@
+import { createLocalJWKSet, type JWK, type JWTPayload, jwtVerify } from 'jose';
+import { z } from 'zod';
+import type { Config } from '../config/index.ts';
+import type { KeyRing } from '../keys/key-ring.ts';
+
+/** Algorithms svcauth signs with (SIGNING_ALG): its own tokens never carry anything else. */
+const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256'];
+const CLOCK_TOLERANCE_SECONDS = 5;
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const MAX_TOKEN_LENGTH = 16_384;
+
+const claimsSchema = z.object({
+  sub: z.string().min(1),
+  client_id: z.string().min(1),
+  org_id: z.string().min(1),
+  jti: z.string().min(1).max(256),
+  exp: z.number(),
+  permissions_version: z.number().int(),
+});
+
+export type AccessTokenClaims = z.infer<typeof claimsSchema> & { payload: JWTPayload };
+
+/** Whether a presented value has the shape of a JWS compact serialization (as opposed to an API key). */
+export function looksLikeJwt(value: string): boolean {
+  return value.length <= MAX_TOKEN_LENGTH && JWT_SHAPE.test(value);
+}
+
+/**
+ * Verifies access tokens this server issued, against its own published keys (no network): signature,
+ * `typ: at+jwt`, `iss`, one of its audiences, `exp`. For /introspect and /revoke.
+ */
+export class AccessTokenVerifier {
+  readonly #keyRing: KeyRing;
+  readonly #config: Config;
+  #keySet: { kids: string; verify: ReturnType<typeof createLocalJWKSet> } | undefined;
+
+  constructor(keyRing: KeyRing, config: Config) {
+    this.#keyRing = keyRing;
+    this.#config = config;
+  }
+
+  /** The token's claims, or null when it is not a valid, unexpired access token of this server. */
+  async verify(token: string): Promise<AccessTokenClaims | null> {
+    if (!looksLikeJwt(token)) return null;
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.#keys(), {
+        issuer: this.#config.issuer,
+        audience: [this.#config.defaultAudience, this.#config.adminAudience],
+        typ: 'at+jwt',
+        algorithms: SIGNING_ALGS,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        requiredClaims: ['exp', 'iat', 'sub', 'jti'],
+      }));
+    } catch {
+      return null;
+    }
+    const claims = claimsSchema.safeParse(payload);
+    return claims.success ? { ...claims.data, payload } : null;
+  }
+
+  /** The published keys' public halves, rebuilt only when the published set changes. */
+  #keys(): ReturnType<typeof createLocalJWKSet> {
+    const published = this.#keyRing.schedule().published;
+    const kids = published.map((k) => k.kid).join(',');
+    if (this.#keySet?.kids !== kids) {
+      const keys = published.map(({ jwk }) => {
+        const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = jwk;
+        return publicJwk as JWK;
+      });
+      this.#keySet = { kids, verify: createLocalJWKSet({ keys }) };
+    }
+    return this.#keySet.verify;
+  }
+}

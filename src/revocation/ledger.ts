@@ -1,0 +1,318 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kysely } from 'kysely';
+import { randomBase62 } from '../domain/credential-format.ts';
+import type { Logger } from '../logging/logger.ts';
+import { RevocationRepository } from '../persistence/repositories/revocation-repository.ts';
+import type { Database } from '../persistence/schema.ts';
+import type { ChangeEvent, ChangeNotifier } from '../services/change-notifier.ts';
+import type { LogRead, StateStore } from '../state/state-store.ts';
+import {
+  entriesFromRecords,
+  entryForChange,
+  entryMember,
+  REVOCATION_HORIZON_SECONDS,
+  type RevocationEntry,
+  tokenEntry,
+} from './entries.ts';
+
+/** Pub/sub channel on which instances tell each other that the log grew, or that the index was rebuilt. */
+export const FEED_CHANNEL = 'revocations:feed';
+export type FeedMessage = { type: 'appended'; id: string } | { type: 'rebuilt'; epoch: string };
+
+const LOG = 'revocations';
+const INDEX = 'revocations';
+/** Holds the epoch; its absence means the state store lost the revocation state (flushed, replaced). */
+const EPOCH_KEY = 'revocations:epoch';
+const REBUILD_LOCK_KEY = 'revocations:rebuild-lock';
+/** The log keeps this many entries; a subscriber further behind gets a new snapshot. */
+export const FEED_LOG_LENGTH = 10_000;
+const CHECK_INTERVAL_MS = 5_000;
+const RETRY_INTERVAL_MS = 1_000;
+const PRUNE_INTERVAL_MS = 60_000;
+/** The epoch key must outlive any deployment; it is replaced only by a rebuild. */
+const EPOCH_TTL_SECONDS = 10 * 365 * 24 * 3600;
+const REBUILD_LOCK_SECONDS = 60;
+const REBUILD_WAIT_MS = 10_000;
+const MAX_PENDING = 10_000;
+
+export interface LedgerSnapshot {
+  epoch: string;
+  /** Log position the snapshot is current with: events after it follow. */
+  position: string;
+  generatedAt: number;
+  entries: RevocationEntry[];
+}
+
+/**
+ * The durable side of revocation. The instance that commits a revocation (a change event it publishes,
+ * or a POST /revoke) records a feed entry once for all: into the index of active entries (what a
+ * snapshot lists) and onto the log (what subscribers resume from), then nudges every instance over
+ * pub/sub. Postgres stays the source of truth: when the state store comes back without the epoch key
+ * (flushed, replaced, or the in-process store of a fresh process), one instance rebuilds the index
+ * from the database under a new epoch, which makes every older cursor too old.
+ */
+export class RevocationLedger {
+  readonly #state: StateStore;
+  readonly #repository: RevocationRepository;
+  readonly #logger: Logger;
+  readonly #instance = randomBase62(16);
+  #epoch: string | null = null;
+  readonly #epochListeners = new Set<(epoch: string) => void>();
+  #pending: RevocationEntry[] = [];
+  #flushing: Promise<void> | null = null;
+  #checking: Promise<string> | null = null;
+  readonly #timers: NodeJS.Timeout[] = [];
+  #closed = false;
+
+  constructor(deps: { state: StateStore; db: Kysely<Database>; logger: Logger }) {
+    this.#state = deps.state;
+    this.#repository = new RevocationRepository(deps.db);
+    this.#logger = deps.logger;
+  }
+
+  /** Records what this instance's committed changes call for, and keeps the index present and pruned. */
+  start(notifier: ChangeNotifier): void {
+    notifier.onLocalPublish((event) => this.recordChange(event));
+    // Heartbeats resumed after a gap: the state store may have been restarted empty.
+    notifier.onResync(() => void this.#checkQuietly());
+    const every = (ms: number, run: () => void) => {
+      const timer = setInterval(run, ms);
+      timer.unref();
+      this.#timers.push(timer);
+    };
+    every(CHECK_INTERVAL_MS, () => void this.#checkQuietly());
+    every(RETRY_INTERVAL_MS, () => {
+      if (this.#pending.length > 0) void this.#flushPending();
+    });
+    every(PRUNE_INTERVAL_MS, () => void this.#prune());
+    void this.#checkQuietly();
+  }
+
+  /** The epoch last seen; null before the first check. */
+  get knownEpoch(): string | null {
+    return this.#epoch;
+  }
+
+  /** Called when the epoch changes (a rebuild happened, here or elsewhere). */
+  onEpochChange(listener: (epoch: string) => void): () => void {
+    this.#epochListeners.add(listener);
+    return () => this.#epochListeners.delete(listener);
+  }
+
+  async recordChange(event: ChangeEvent): Promise<void> {
+    const entry = entryForChange(event, Date.now());
+    if (entry) await this.record(entry);
+  }
+
+  /** POST /revoke: the database first (source of truth), then the feed. */
+  async revokeToken(token: {
+    jti: string;
+    orgId: string;
+    clientId: string;
+    expiresAt: number;
+  }): Promise<void> {
+    await this.#repository.recordRevokedToken({ ...token, expiresAt: new Date(token.expiresAt * 1000) });
+    await this.record(tokenEntry(token));
+  }
+
+  /**
+   * Adds an entry to the index and the log and nudges every instance. When the state store cannot take
+   * it, the entry is kept and retried every second, in order, until it can.
+   */
+  async record(entry: RevocationEntry): Promise<void> {
+    if (this.#pending.length > 0) {
+      this.#enqueue(entry);
+      await this.#flushPending();
+      return;
+    }
+    try {
+      await this.#write(entry);
+    } catch (error) {
+      this.#logger.warn({ err: error, entry_type: entry.type }, 'could not record a revocation; retrying');
+      this.#enqueue(entry);
+    }
+  }
+
+  /** The current epoch; rebuilds the index from the database first if the state store lost it. */
+  epoch(): Promise<string> {
+    this.#checking ??= this.#check().finally(() => {
+      this.#checking = null;
+    });
+    return this.#checking;
+  }
+
+  /** Every active entry, and the log position it is current with. */
+  async snapshot(): Promise<LedgerSnapshot> {
+    for (let attempt = 0; ; attempt++) {
+      const epoch = await this.epoch();
+      // Position first: an entry appended after it reaches the index before the log, so it is either
+      // in this snapshot or after its position (or both, which is harmless).
+      const position = await this.#state.lastLogId(LOG);
+      const nowMs = Date.now();
+      const indexed = await this.#state.indexRange(INDEX, Math.floor(nowMs / 1000));
+      // The state store was emptied while we read: what we read may be missing entries.
+      if ((await this.#state.get(EPOCH_KEY)) !== epoch) {
+        if (attempt >= 2) throw new Error('the revocation state changed while it was read');
+        continue;
+      }
+      const entries: RevocationEntry[] = [];
+      for (const { value } of indexed) {
+        const entry = parseStoredEntry(value);
+        if (entry) entries.push(entry);
+      }
+      return { epoch, position, generatedAt: Math.floor(nowMs / 1000), entries };
+    }
+  }
+
+  readLog(afterPosition: string, limit: number): Promise<LogRead> {
+    return this.#state.readLog(LOG, afterPosition, limit);
+  }
+
+  /** Learns of an epoch from another instance's rebuild message. */
+  noteEpoch(epoch: string): void {
+    this.#setEpoch(epoch);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    if (this.#pending.length > 0) {
+      await this.#flushPending();
+      if (this.#pending.length > 0) {
+        this.#logger.error(
+          { entries: this.#pending.length },
+          'revocations not recorded in the state store at shutdown; they reach the feed when it is next rebuilt',
+        );
+      }
+    }
+  }
+
+  async #write(entry: RevocationEntry): Promise<void> {
+    const value = JSON.stringify(entry);
+    // Index before log: see snapshot().
+    await this.#state.indexPut(INDEX, entryMember(entry), value, entry.until);
+    const id = await this.#state.appendLog(LOG, value, FEED_LOG_LENGTH);
+    try {
+      const message: FeedMessage = { type: 'appended', id };
+      await this.#state.publish(FEED_CHANNEL, JSON.stringify(message));
+    } catch (error) {
+      // Recorded; instances also read the log every few seconds, so subscribers still get it.
+      this.#logger.warn({ err: error }, 'could not announce a revocation to other instances');
+    }
+  }
+
+  #enqueue(entry: RevocationEntry): void {
+    this.#pending.push(entry);
+    if (this.#pending.length > MAX_PENDING) {
+      // Postgres has them all: a rebuild restores the index (subscribers then get a snapshot).
+      this.#pending.shift();
+      this.#logger.error(
+        'too many revocations waiting for the state store; dropping the oldest from the queue',
+      );
+    }
+  }
+
+  #flushPending(): Promise<void> {
+    this.#flushing ??= (async () => {
+      try {
+        while (this.#pending.length > 0) {
+          await this.#write(this.#pending[0]!);
+          this.#pending.shift();
+        }
+      } catch {
+        // Still unavailable: the retry timer tries again.
+      } finally {
+        this.#flushing = null;
+      }
+    })();
+    return this.#flushing;
+  }
+
+  async #check(): Promise<string> {
+    const epoch = (await this.#state.get(EPOCH_KEY)) ?? (await this.#rebuild());
+    this.#setEpoch(epoch);
+    return epoch;
+  }
+
+  async #checkQuietly(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.epoch();
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'could not check the revocation state in the state store');
+    }
+  }
+
+  /** One instance rebuilds (under a lock); the others wait for the new epoch. */
+  async #rebuild(): Promise<string> {
+    const deadline = Date.now() + REBUILD_WAIT_MS;
+    for (;;) {
+      if (await this.#state.setIfAbsent(REBUILD_LOCK_KEY, this.#instance, REBUILD_LOCK_SECONDS)) {
+        try {
+          return (await this.#state.get(EPOCH_KEY)) ?? (await this.#rebuildLocked());
+        } finally {
+          await this.#state.delete(REBUILD_LOCK_KEY).catch(() => {});
+        }
+      }
+      await sleep(100);
+      const epoch = await this.#state.get(EPOCH_KEY);
+      if (epoch) return epoch;
+      if (Date.now() > deadline) {
+        throw new Error('another instance is rebuilding the revocation index and has not finished');
+      }
+    }
+  }
+
+  async #rebuildLocked(): Promise<string> {
+    const now = new Date();
+    const since = new Date(now.getTime() - REVOCATION_HORIZON_SECONDS * 1000);
+    const entries = entriesFromRecords(await this.#repository.recordsSince(since, now), now.getTime());
+    for (let i = 0; i < entries.length; i += 100) {
+      await Promise.all(
+        entries
+          .slice(i, i + 100)
+          .map((entry) =>
+            this.#state.indexPut(INDEX, entryMember(entry), JSON.stringify(entry), entry.until),
+          ),
+      );
+    }
+    const epoch = randomBase62(12);
+    await this.#state.set(EPOCH_KEY, epoch, EPOCH_TTL_SECONDS);
+    this.#logger.info(
+      { entries: entries.length, state_store: this.#state.kind },
+      'rebuilt the revocation index from the database',
+    );
+    try {
+      const message: FeedMessage = { type: 'rebuilt', epoch };
+      await this.#state.publish(FEED_CHANNEL, JSON.stringify(message));
+    } catch {
+      // Other instances find the new epoch on their next check.
+    }
+    return epoch;
+  }
+
+  #setEpoch(epoch: string): void {
+    if (epoch === this.#epoch) return;
+    const previous = this.#epoch;
+    this.#epoch = epoch;
+    if (previous !== null) for (const listener of this.#epochListeners) listener(epoch);
+  }
+
+  async #prune(): Promise<void> {
+    try {
+      await this.#state.indexPrune(INDEX, Math.floor(Date.now() / 1000) - 1);
+      await this.#repository.pruneExpiredTokens(new Date());
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'could not prune expired revocations');
+    }
+  }
+}
+
+function parseStoredEntry(value: string): RevocationEntry | null {
+  try {
+    const entry = JSON.parse(value) as RevocationEntry;
+    return typeof entry === 'object' && entry !== null && typeof entry.type === 'string' ? entry : null;
+  } catch {
+    return null;
+  }
+}
