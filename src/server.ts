@@ -53,6 +53,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const state = createStateStore({
       redisUrl: config.redisUrl,
       prefix: config.redisKeyPrefix,
+      ...(config.redisSentinels ? { redisOptions: config.redisSentinels } : {}),
       onError: (error) => {
         metrics.dependencyErrors.inc({ dependency: 'state_store' });
         logger.warn({ err: error }, 'state store error');

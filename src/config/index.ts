@@ -138,6 +138,17 @@ const environmentSchema = z.object({
   DATABASE_URL: connectionUrl(['postgres:', 'postgresql:'], 'postgres://user@127.0.0.1:5432/svcauth'),
   DATA_DIR: z.string().min(1).default(DEFAULTS.DATA_DIR),
   REDIS_URL: connectionUrl(['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
+  REDIS_SENTINELS: z
+    .string()
+    .regex(
+      /^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/,
+      'must list sentinels as host:port,host:port (e.g. sentinel-0:26379,sentinel-1:26379)',
+    )
+    .optional(),
+  REDIS_SENTINEL_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be the monitored master name, e.g. mymaster')
+    .default('mymaster'),
   REDIS_KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'must be 1 to 64 letters, digits or : _ . -')
@@ -174,6 +185,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** Namespace of every key and channel in the state store (several deployments can share a Redis). */
   redisKeyPrefix: string;
+  /** Redis Sentinel: when set, the master is found through these sentinels (REDIS_URL gives password and db). */
+  redisSentinels: { sentinels: Array<{ host: string; port: number }>; name: string } | undefined;
   keysDir: string;
   logLevel: (typeof LOG_LEVELS)[number];
   migrateOnStart: boolean;
@@ -219,6 +232,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : { kind: 'pglite', dataDir: path.resolve(e.DATA_DIR) },
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    redisSentinels: e.REDIS_SENTINELS
+      ? {
+          sentinels: e.REDIS_SENTINELS.split(',').map((entry) => {
+            const [host, port] = entry.split(':');
+            return { host: host!, port: Number(port) };
+          }),
+          name: e.REDIS_SENTINEL_NAME,
+        }
+      : undefined,
     keysDir: path.resolve(e.KEYS_DIR),
     logLevel: e.LOG_LEVEL,
     migrateOnStart: e.MIGRATE_ON_START,

@@ -1,3 +1,4 @@
+import type { RedisOptions } from 'ioredis';
 import { MemoryStateStore } from './memory-state-store.ts';
 import { RedisStateStore } from './redis-state-store.ts';
 import type { StateStore } from './state-store.ts';
@@ -13,14 +14,16 @@ export interface CreateStateStoreOptions {
   /** When set, state is shared through Redis; otherwise it lives in this process only. */
   redisUrl?: string;
   prefix?: string;
+  /** ioredis options, e.g. `sentinels` and `name` for Redis Sentinel. */
+  redisOptions?: RedisOptions;
   /** Connection errors and subscription-handler errors, e.g. for logging; see RedisStateStoreOptions. */
   onError?: (error: unknown) => void;
 }
 
 export function createStateStore(options: CreateStateStoreOptions): StateStore {
-  const { redisUrl, prefix, onError } = options;
+  const { redisUrl, prefix, onError, redisOptions } = options;
   if (redisUrl) {
-    return new RedisStateStore({ url: redisUrl, prefix, onError });
+    return new RedisStateStore({ url: redisUrl, prefix, onError, ...(redisOptions ? { redisOptions } : {}) });
   }
   return new MemoryStateStore({ prefix, onError });
 }

@@ -4,11 +4,11 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createStateStore } from '../../src/state/index.ts';
-import { MemoryStateStore } from '../../src/state/memory-state-store.ts';
-import { RedisStateStore } from '../../src/state/redis-state-store.ts';
-import { StateStoreUnavailableError } from '../../src/state/state-store.ts';
-import { describeStateStoreContract } from '../contract/state-store-contract.ts';
+import { createStateStore } from '../../../src/state/index.ts';
+import { MemoryStateStore } from '../../../src/state/memory-state-store.ts';
+import { RedisStateStore } from '../../../src/state/redis-state-store.ts';
+import { StateStoreUnavailableError } from '../../../src/state/state-store.ts';
+import { describeStateStoreContract } from '../../contract/state-store-contract.ts';
 
 const redisUrl = process.env.REDIS_URL;
 const runPrefix = `svcauth-test:${randomUUID()}:`;
