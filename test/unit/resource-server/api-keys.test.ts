@@ -146,7 +146,9 @@ describe('verifyApiKey', () => {
     active = false;
     await expect(verifier.verifyApiKey(apiKey.key)).rejects.toMatchObject({ description: /not valid/ });
     const calls = introspectedTokens.length;
-    await expect(verifier.verifyApiKey(apiKey.key.slice(0, -1) + '0')).rejects.toMatchObject({
+    // A different last character, so the checksum fails (appending '0' would not change a key ending in '0').
+    const mistyped = apiKey.key.slice(0, -1) + (apiKey.key.endsWith('0') ? '1' : '0');
+    await expect(verifier.verifyApiKey(mistyped)).rejects.toMatchObject({
       description: /malformed/,
     });
     expect(introspectedTokens).toHaveLength(calls);
