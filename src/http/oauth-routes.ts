@@ -46,11 +46,7 @@ export function oauthRoutes(deps: { config: Config; keyRing: KeyRing; provider: 
   router.get('/.well-known/openid-configuration', metadata);
 
   router.get('/jwks', (ctx) => {
-    // Public members only: the key file holds private JWKs.
-    const keys = deps.keyRing.schedule().published.map(({ jwk }) => {
-      const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = jwk;
-      return publicJwk;
-    });
+    const keys = deps.keyRing.publicJwks();
     ctx.set('Cache-Control', 'public, max-age=60');
     ctx.type = 'application/jwk-set+json';
     ctx.body = { keys };

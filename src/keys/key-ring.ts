@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createLocalJWKSet, type JWK } from 'jose';
 import type { Logger } from 'pino';
 import type { SigningAlg } from '../config/index.ts';
 import {
@@ -26,6 +27,7 @@ export class KeyRing {
   #listeners = new Set<() => void>();
   #timer: NodeJS.Timeout | undefined;
   #watching = false;
+  #verificationKeys: { kids: string; keySet: ReturnType<typeof createLocalJWKSet> } | undefined;
 
   private constructor(keysDir: string, file: SigningKeyFile, logger: Logger) {
     this.#keysDir = keysDir;
@@ -55,6 +57,24 @@ export class KeyRing {
 
   schedule(now: Date = new Date()): KeySchedule {
     return scheduleAt(this.#file, now);
+  }
+
+  /** The published keys' public halves (the key file holds private JWKs): what /jwks serves. */
+  publicJwks(now: Date = new Date()): JWK[] {
+    return this.schedule(now).published.map(({ jwk }) => {
+      const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = jwk;
+      return publicJwk;
+    });
+  }
+
+  /** A jose key set over the published public keys, rebuilt only when the published set changes. */
+  verificationKeys(): ReturnType<typeof createLocalJWKSet> {
+    const published = this.schedule().published;
+    const kids = published.map((k) => k.kid).join(',');
+    if (this.#verificationKeys?.kids !== kids) {
+      this.#verificationKeys = { kids, keySet: createLocalJWKSet({ keys: this.publicJwks() }) };
+    }
+    return this.#verificationKeys.keySet;
   }
 
   /** Starts following the key file and the keys' own schedule. */

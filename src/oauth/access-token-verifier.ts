@@ -1,4 +1,4 @@
-import { createLocalJWKSet, type JWK, type JWTPayload, jwtVerify } from 'jose';
+import { type JWTPayload, jwtVerify } from 'jose';
 import { z } from 'zod';
 import type { Config } from '../config/index.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
@@ -32,7 +32,6 @@ export function looksLikeJwt(value: string): boolean {
 export class AccessTokenVerifier {
   readonly #keyRing: KeyRing;
   readonly #config: Config;
-  #keySet: { kids: string; verify: ReturnType<typeof createLocalJWKSet> } | undefined;
 
   constructor(keyRing: KeyRing, config: Config) {
     this.#keyRing = keyRing;
@@ -44,7 +43,7 @@ export class AccessTokenVerifier {
     if (!looksLikeJwt(token)) return null;
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.#keys(), {
+      ({ payload } = await jwtVerify(token, this.#keyRing.verificationKeys(), {
         issuer: this.#config.issuer,
         audience: [this.#config.defaultAudience, this.#config.adminAudience],
         typ: 'at+jwt',
@@ -57,19 +56,5 @@ export class AccessTokenVerifier {
     }
     const claims = claimsSchema.safeParse(payload);
     return claims.success ? { ...claims.data, payload } : null;
-  }
-
-  /** The published keys' public halves, rebuilt only when the published set changes. */
-  #keys(): ReturnType<typeof createLocalJWKSet> {
-    const published = this.#keyRing.schedule().published;
-    const kids = published.map((k) => k.kid).join(',');
-    if (this.#keySet?.kids !== kids) {
-      const keys = published.map(({ jwk }) => {
-        const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = jwk;
-        return publicJwk as JWK;
-      });
-      this.#keySet = { kids, verify: createLocalJWKSet({ keys }) };
-    }
-    return this.#keySet.verify;
   }
 }

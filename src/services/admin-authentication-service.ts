@@ -1,4 +1,4 @@
-import { createLocalJWKSet, errors as joseErrors, type JWK, jwtVerify } from 'jose';
+import { errors as joseErrors, jwtVerify } from 'jose';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { MANAGEMENT_PERMISSIONS } from '../../config/permissions.ts';
@@ -46,7 +46,6 @@ export class AdminAuthenticationService {
   readonly #db: Kysely<Database>;
   readonly #keyRing: KeyRing;
   readonly #config: Config;
-  #keySet: { kids: string; verify: ReturnType<typeof createLocalJWKSet> } | undefined;
 
   constructor(db: Kysely<Database>, keyRing: KeyRing, config: Config) {
     this.#db = db;
@@ -96,7 +95,7 @@ export class AdminAuthenticationService {
   async #verify(token: string): Promise<z.infer<typeof claimsSchema>> {
     let payload: unknown;
     try {
-      ({ payload } = await jwtVerify(token, this.#keys(), {
+      ({ payload } = await jwtVerify(token, this.#keyRing.verificationKeys(), {
         issuer: this.#config.issuer,
         audience: this.#config.adminAudience,
         typ: 'at+jwt',
@@ -117,20 +116,6 @@ export class AdminAuthenticationService {
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw invalidToken('the access token lacks the claims of an svcauth access token');
     return claims.data;
-  }
-
-  /** The published keys' public halves, rebuilt only when the published set changes. */
-  #keys(): ReturnType<typeof createLocalJWKSet> {
-    const published = this.#keyRing.schedule().published;
-    const kids = published.map((k) => k.kid).join(',');
-    if (this.#keySet?.kids !== kids) {
-      const keys = published.map(({ jwk }) => {
-        const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = jwk;
-        return publicJwk as JWK;
-      });
-      this.#keySet = { kids, verify: createLocalJWKSet({ keys }) };
-    }
-    return this.#keySet.verify;
   }
 }
 
