@@ -335,7 +335,9 @@ async function main() {
       notes: `RSS ${fmt(early)} MiB -> ${fmt(late)} MiB (max ${fmt(Math.max(...samples))} MiB)`,
     });
   }
-  if (wanted('e')) await verifierRow(serverA.url, sampleToken);
+  // A fresh token: the soak above may have outlived the sample's lifetime.
+  if (wanted('e'))
+    await verifierRow(serverA.url, await fetchToken(serverA.url, warmIds[0]!, postgres.seeded.secret));
   if (wanted('f')) {
     const databaseUrl = (postgres.env as Record<string, string>).DATABASE_URL!;
     await introspectionRow(serverA, postgres.seeded.orgId, databaseUrl, rowA);
