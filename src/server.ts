@@ -3,7 +3,11 @@ import type { AddressInfo } from 'node:net';
 import type { Provider } from 'oidc-provider';
 import type { Config } from './config/index.ts';
 import { createHttpApp } from './http/app.ts';
-import type { ProviderHolder } from './http/oauth-routes.ts';
+import {
+  createRequestListener,
+  installTokenEndpointMiddleware,
+  type ProviderHolder,
+} from './http/oauth-routes.ts';
 import { KeyRing } from './keys/key-ring.ts';
 import type { Logger } from './logging/logger.ts';
 import { AccessTokenVerifier } from './oauth/access-token-verifier.ts';
@@ -103,6 +107,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const build = (provider: Provider) => {
       observeTokenOutcomes(provider, { usage, audit, logger, lockout });
       observeTokenMetrics(provider, metrics);
+      installTokenEndpointMiddleware(provider, { config, logger, metrics });
       return { provider, handle: provider.callback() };
     };
     let current = build(createProvider(oauthDependencies));
@@ -132,7 +137,6 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       config,
       logger,
       keyRing,
-      provider: providerHolder,
       metrics,
       db: database.db,
       hasher,
@@ -143,7 +147,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         { name: 'state_store', check: () => state.ping() },
       ],
     });
-    const server = http.createServer(app.callback());
+    const server = http.createServer(createRequestListener(app, providerHolder));
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -10,7 +10,7 @@ import type { SecretHasher } from '../services/secret-hasher.ts';
 import { adminRouter } from './admin/router.ts';
 import { healthRoutes, type Probe } from './health-routes.ts';
 import { problemErrors, requestContext } from './middleware.ts';
-import { oauthRoutes, type ProviderHolder } from './oauth-routes.ts';
+import { oauthRoutes } from './oauth-routes.ts';
 import { HttpProblem } from './problem.ts';
 import { type RevocationRoutesDependencies, revocationRoutes } from './revocation-routes.ts';
 
@@ -18,7 +18,6 @@ export interface HttpAppDependencies {
   config: Config;
   logger: Logger;
   keyRing: KeyRing;
-  provider: ProviderHolder;
   probes: Probe[];
   db: Kysely<Database>;
   hasher: SecretHasher;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import type { Logger } from '../logging/logger.ts';
+import { createRequestLineLogger, type Logger } from '../logging/logger.ts';
 import { HttpProblem, PROBLEM_TITLES } from './problem.ts';
 
 export interface RequestState {
@@ -11,24 +11,30 @@ export interface RequestState {
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * Gives every request an id (the caller's X-Request-Id when it is sane) and a child logger carrying
- * it, and logs one line per request: method, path, status, duration. Never headers, query or body.
+ * Gives every request an id (the caller's X-Request-Id when it is sane) and a logger carrying it, and
+ * logs one line per request: method, path, status, duration. Never headers, query or body. The child
+ * logger is made on first use: most requests (every issued token) log only their request line.
  */
 export function requestContext(logger: Logger) {
+  const requestLines = createRequestLineLogger(logger);
   return async (ctx: Context, next: Next) => {
     const incoming = ctx.get('x-request-id');
     const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const log = logger.child({ request_id: requestId });
+    let log: Logger | undefined;
     ctx.state.requestId = requestId;
-    ctx.state.log = log;
+    Object.defineProperty(ctx.state, 'log', {
+      get: () => (log ??= logger.child({ request_id: requestId })),
+      configurable: true,
+    });
     ctx.set('X-Request-Id', requestId);
     const started = performance.now();
     try {
       await next();
     } finally {
       const status = ctx.respond === false ? ctx.res.statusCode : ctx.status;
-      log.info(
+      requestLines.info(
         {
+          request_id: requestId,
           method: ctx.method,
           path: ctx.path,
           status,

@@ -107,4 +107,6 @@ it('writes no secret, API key, token, assertion or Authorization header to any l
   const requestLines = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request');
   expect(requestLines.length).toBeGreaterThan(10);
   for (const line of requestLines) expect(line.request_id).toEqual(expect.any(String));
+  // /token is served by oidc-provider directly; its requests are logged like every other.
+  expect(requestLines.some((l) => l.path === '/token' && l.status === 200)).toBe(true);
 }, 120_000);
