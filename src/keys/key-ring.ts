@@ -28,6 +28,8 @@ export class KeyRing {
   #timer: NodeJS.Timeout | undefined;
   #watching = false;
   #verificationKeys: { kids: string; keySet: ReturnType<typeof createLocalJWKSet> } | undefined;
+  /** The last schedule worked out, valid from `from` until its nextChangeAt for this key file. */
+  #lastSchedule: { file: SigningKeyFile; from: number; schedule: KeySchedule } | undefined;
 
   private constructor(keysDir: string, file: SigningKeyFile, logger: Logger) {
     this.#keysDir = keysDir;
@@ -55,8 +57,20 @@ export class KeyRing {
     return new KeyRing(keysDir, file, options.logger);
   }
 
+  /** Asked on every token request, so worked out again only when the file or the time calls for it. */
   schedule(now: Date = new Date()): KeySchedule {
-    return scheduleAt(this.#file, now);
+    const t = now.getTime();
+    const last = this.#lastSchedule;
+    if (
+      last?.file === this.#file &&
+      t >= last.from &&
+      (last.schedule.nextChangeAt === null || t < last.schedule.nextChangeAt.getTime())
+    ) {
+      return last.schedule;
+    }
+    const schedule = scheduleAt(this.#file, now);
+    this.#lastSchedule = { file: this.#file, from: t, schedule };
+    return schedule;
   }
 
   /** The published keys' public halves (the key file holds private JWKs): what /jwks serves. */
