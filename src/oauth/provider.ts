@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import { type Configuration, errors, Provider } from 'oidc-provider';
 import { MANAGEMENT_PERMISSIONS, PERMISSION_CATALOG, PRODUCT_PERMISSIONS } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
-import { restrictToScopes } from '../domain/permissions.ts';
+import { type ResolvedPermissions, restrictToScopes } from '../domain/permissions.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
@@ -40,6 +40,7 @@ function resourceServers(config: Config): Map<string, readonly string[]> {
 export function createProvider(deps: OAuthDependencies): Provider {
   const { config, keyRing } = deps;
   const audiences = resourceServers(config);
+  const grantedClaims = grantedClaimsCache(audiences);
   const schedule = keyRing.schedule();
 
   const configuration: Configuration = {
@@ -97,12 +98,13 @@ export function createProvider(deps: OAuthDependencies): Provider {
         jwt: (ctx, token, jwt) => {
           const subject = getRequestSubject(ctx as unknown as Context);
           if (!subject) throw new errors.InvalidClient('client authentication failed');
-          const audienceScopes = new Set(audiences.get(String(jwt.payload.aud)) ?? []);
-          const requested = typeof token.scope === 'string' && token.scope ? token.scope.split(' ') : null;
-          const granted = new Set((requested ?? subject.scopes).filter((s) => audienceScopes.has(s)));
-          const permissions = restrictToScopes(subject.permissions, granted);
+          const { scope, permissions } = grantedClaims(
+            subject,
+            String(jwt.payload.aud),
+            typeof token.scope === 'string' ? token.scope : '',
+          );
           jwt.payload.sub = subject.account.id;
-          if (granted.size > 0) jwt.payload.scope = [...granted].sort().join(' ');
+          if (scope) jwt.payload.scope = scope;
           else delete jwt.payload.scope;
           jwt.payload.org_id = subject.organization.id;
           jwt.payload.permissions = permissions;
@@ -135,6 +137,36 @@ export function createProvider(deps: OAuthDependencies): Provider {
   // Wraps the lookup above, so a locked-out client id or IP is refused before anything else happens.
   if (deps.lockout) installLockoutGuard(provider, deps.lockout);
   return provider;
+}
+
+type GrantedClaims = { scope: string; permissions: ResolvedPermissions };
+
+/**
+ * The token's `scope` and `permissions` for a subject, an audience and the requested scope (already
+ * checked by checkRequestedScopes). Kept on the subject object, which is replaced whenever its rows
+ * change, so nothing here can outlive them; a few variants per subject, since a client could ask for
+ * any number of scope combinations.
+ */
+function grantedClaimsCache(audiences: Map<string, readonly string[]>) {
+  const audienceScopes = new Map([...audiences].map(([aud, scopes]) => [aud, new Set(scopes)]));
+  const bySubject = new WeakMap<TokenSubject, Map<string, GrantedClaims>>();
+  const VARIANTS_PER_SUBJECT = 8;
+  return (subject: TokenSubject, audience: string, requestedScope: string): GrantedClaims => {
+    const key = `${audience} ${requestedScope}`;
+    let variants = bySubject.get(subject);
+    const known = variants?.get(key);
+    if (known) return known;
+    const allowed = audienceScopes.get(audience) ?? new Set<string>();
+    const requested = requestedScope ? requestedScope.split(' ') : subject.scopes;
+    const granted = new Set(requested.filter((s) => allowed.has(s)));
+    const claims = {
+      scope: [...granted].sort().join(' '),
+      permissions: restrictToScopes(subject.permissions, granted),
+    };
+    if (!variants) bySubject.set(subject, (variants = new Map()));
+    if (variants.size < VARIANTS_PER_SUBJECT) variants.set(key, claims);
+    return claims;
+  };
 }
 
 /**
