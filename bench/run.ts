@@ -128,7 +128,15 @@ async function prepareBackend(kind: 'postgres' | 'pglite', accounts: number, cre
     bcryptCost: BCRYPT_COST,
   });
   await handle.close();
-  return { env: { ...env, KEYS_DIR: keysDir, LOG_LEVEL: 'info', BCRYPT_COST: String(BCRYPT_COST) }, seeded };
+  return {
+    env: {
+      ...env,
+      KEYS_DIR: keysDir,
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+      BCRYPT_COST: String(BCRYPT_COST),
+    },
+    seeded,
+  };
 }
 
 function tokenRequest(clientId: string, secret: string) {
@@ -181,10 +189,21 @@ async function tokenLoad(
   let i = 0;
   return runLoad({
     url: server.url,
+    server,
     connections: CONNECTIONS,
     durationSeconds: DURATION,
     request: () => tokenRequest(clientIds[i++ % clientIds.length]!, seeded.secret),
   });
+}
+
+function loadNotes(result: LoadResult): string | undefined {
+  const notes: string[] = [];
+  if (result.cpuMsPerRequest) {
+    const { process, mainThread } = result.cpuMsPerRequest;
+    notes.push(`server CPU ${fmt(process, 2)} ms/req (main thread ${fmt(mainThread, 2)})`);
+  }
+  if (result.non2xx || result.errors) notes.push(`${result.non2xx} non-2xx, ${result.errors} errors`);
+  return notes.length > 0 ? notes.join('; ') : undefined;
 }
 
 function loadRow(
@@ -207,7 +226,7 @@ function loadRow(
     ratio,
     target,
     met: check(result),
-    notes: result.non2xx || result.errors ? `${result.non2xx} non-2xx, ${result.errors} errors` : undefined,
+    notes: loadNotes(result),
   });
 }
 
@@ -253,6 +272,7 @@ async function main() {
   await fetchToken(bare.url, 'bench-client', 'bench-secret-bench-secret-bench-secret');
   const cResult = await runLoad({
     url: bare.url,
+    server: bare,
     connections: CONNECTIONS,
     durationSeconds: DURATION,
     request: () => tokenRequest('bench-client', 'bench-secret-bench-secret-bench-secret'),
@@ -462,6 +482,7 @@ async function introspectionRow(server: ServerProcess, orgId: string, databaseUr
   let i = 0;
   const result = await runLoad({
     url: server.url,
+    server,
     connections: CONNECTIONS,
     durationSeconds: DURATION,
     request: () => request(keys[i++ % keys.length]!),

@@ -1,4 +1,5 @@
 import autocannon, { type Request } from 'autocannon';
+import type { ServerProcess } from './processes.ts';
 
 export interface LoadResult {
   requests: number;
@@ -7,10 +8,14 @@ export interface LoadResult {
   throughput: number;
   p50: number;
   p99: number;
+  /** Server CPU milliseconds per request (every thread, and the main thread), when a server was given. */
+  cpuMsPerRequest?: { process: number; mainThread: number };
 }
 
 export interface LoadOptions {
   url: string;
+  /** The server under load, to measure the CPU it spends per request (less noisy than throughput). */
+  server?: ServerProcess;
   connections: number;
   durationSeconds: number;
   /** Called for every request: returns its headers and body (lets requests rotate credentials). */
@@ -24,6 +29,7 @@ export interface LoadOptions {
 
 /** Drives HTTP load from this process with autocannon; latencies in milliseconds. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const cpuBefore = options.server?.cpuSeconds();
   const result = await autocannon({
     url: options.url,
     connections: options.connections,
@@ -43,7 +49,17 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       },
     ],
   });
+  const cpuAfter = options.server?.cpuSeconds();
+  const perRequest = (seconds: number) => (seconds * 1000) / Math.max(1, result.requests.total);
   return {
+    ...(cpuBefore && cpuAfter
+      ? {
+          cpuMsPerRequest: {
+            process: perRequest(cpuAfter.process - cpuBefore.process),
+            mainThread: perRequest(cpuAfter.mainThread - cpuBefore.mainThread),
+          },
+        }
+      : {}),
     requests: result.requests.total,
     non2xx: result.non2xx,
     errors: result.errors,
