@@ -22,6 +22,8 @@ export const DEFAULTS = {
   MAX_BODY_BYTES: 16384,
   TRUST_PROXY: false,
   SHUTDOWN_GRACE_MS: 10000,
+  /** Server processes sharing the port (node:cluster); more than one needs Postgres and Redis. */
+  WORKERS: 1,
   /** Failed client authentications of one client id within the window before it is locked out. */
   LOCKOUT_MAX_FAILURES: 10,
   /** Failed client authentications from one source IP within the window before it is locked out. */

@@ -1,10 +1,13 @@
+import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config/index.ts';
-import { KeyFileError } from './keys/signing-keys.ts';
 import { createLogger } from './logging/logger.ts';
-import { DataDirectoryInUseError } from './persistence/database.ts';
 import { startServer } from './server.ts';
+import { superviseWorkers, WORKER_LISTENING } from './workers/supervisor.ts';
 
-/** `npm start`: validate configuration, start, and stop gracefully on SIGTERM / SIGINT. */
+/**
+ * `npm start`: validate configuration, start (one server, or with WORKERS > 1 a primary supervising
+ * that many workers), and stop gracefully on SIGTERM / SIGINT.
+ */
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
@@ -16,19 +19,30 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger({ level: config.logLevel });
-  let server: Awaited<ReturnType<typeof startServer>>;
-  try {
-    server = await startServer(config, logger);
-  } catch (error) {
-    if (error instanceof DataDirectoryInUseError || error instanceof KeyFileError) {
-      console.error(`svcauth: cannot start: ${error.message}`);
+  const rootLogger = createLogger({ level: config.logLevel });
+  if (config.workers > 1 && cluster.isPrimary) {
+    try {
+      await superviseWorkers(config, rootLogger);
+    } catch (error) {
+      console.error(`svcauth: cannot start: ${error instanceof Error ? error.message : String(error)}`);
       process.exit(1);
     }
-    const message = error instanceof Error ? error.message : String(error);
-    console.error(`svcauth: cannot start: ${message}`);
+    return;
+  }
+  const worker = cluster.isWorker ? cluster.worker : undefined;
+  const logger = worker ? rootLogger.child({ worker: worker.id, pid: process.pid }) : rootLogger;
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    // Workers leave migrations to the primary, which ran them before forking.
+    server = worker
+      ? await startServer({ ...config, migrateOnStart: false }, logger, { clusterWorker: true })
+      : await startServer(config, logger);
+  } catch (error) {
+    // DataDirectoryInUseError, KeyFileError and connection failures all explain themselves in one line.
+    console.error(`svcauth: cannot start: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   }
+  if (worker) process.send?.({ type: WORKER_LISTENING });
   const stop = (signal: string) => {
     logger.info({ signal }, 'shutting down');
     server.close().then(

@@ -45,7 +45,16 @@ export interface RunningServer {
 }
 
 /** Wires every part together and listens. The order matters: nothing is served before it can answer. */
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+export interface StartOptions {
+  /** This process is one of WORKERS cluster workers: /metrics reports all of them together. */
+  clusterWorker?: boolean;
+}
+
+export async function startServer(
+  config: Config,
+  logger: Logger,
+  options: StartOptions = {},
+): Promise<RunningServer> {
   const database = await openDatabase(config.database);
   const closers: Array<() => Promise<void> | void> = [() => database.close()];
   try {
@@ -54,6 +63,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       if (applied.length > 0) logger.info({ migrations: applied }, 'applied database migrations');
     }
     const metrics = new Metrics();
+    if (options.clusterWorker) metrics.aggregateAcrossWorkers();
     const state = createStateStore({
       redisUrl: config.redisUrl,
       prefix: config.redisKeyPrefix,
@@ -151,7 +161,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(config.port, config.host, () => resolve());
+      // Cluster workers each bind their own socket (SO_REUSEPORT) and the kernel spreads connections over
+      // them, instead of the primary handing each connection over: a connection is never handed to a
+      // worker that has just died, and the primary does no per-connection work.
+      const ownSocket = options.clusterWorker === true;
+      server.listen(
+        { port: config.port, host: config.host, exclusive: ownSocket, reusePort: ownSocket },
+        () => resolve(),
+      );
     });
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;

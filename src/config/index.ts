@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULTS } from '../../config/defaults.ts';
@@ -98,6 +99,25 @@ export interface ResourceServerEntry {
 const RESOURCE_SERVER_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 
+/** A number of worker processes, or `auto`: one per CPU this process may use. */
+function workerCount() {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx): number => {
+      if (v === undefined) return DEFAULTS.WORKERS;
+      if (v === 'auto') return os.availableParallelism();
+      if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 64) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a whole number from 1 to 64, or auto (got "${v}")`,
+        });
+        return z.NEVER;
+      }
+      return Number(v);
+    });
+}
+
 /** `name:sha256hex` entries, comma-separated (whitespace around entries is ignored). */
 function resourceServers() {
   return z
@@ -166,6 +186,7 @@ const environmentSchema = z.object({
   MAX_BODY_BYTES: integer(DEFAULTS.MAX_BODY_BYTES, 1024, 1048576),
   TRUST_PROXY: boolean(DEFAULTS.TRUST_PROXY),
   SHUTDOWN_GRACE_MS: integer(DEFAULTS.SHUTDOWN_GRACE_MS, 0, 120000),
+  WORKERS: workerCount(),
   RESOURCE_SERVERS: resourceServers(),
   LOCKOUT_MAX_FAILURES: integer(DEFAULTS.LOCKOUT_MAX_FAILURES, 1, 10000),
   LOCKOUT_MAX_FAILURES_PER_IP: integer(DEFAULTS.LOCKOUT_MAX_FAILURES_PER_IP, 1, 1000000),
@@ -196,6 +217,8 @@ export interface Config {
   maxBodyBytes: number;
   trustProxy: boolean;
   shutdownGraceMs: number;
+  /** Server processes sharing the port; 1 means this process serves alone. */
+  workers: number;
   /** Callers of /introspect and /revocations (HTTP Basic name:secret). */
   resourceServers: ResourceServerEntry[];
   /** Brute-force limits on client authentication at /token and /revoke. */
@@ -221,6 +244,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
   }
   const e = parsed.data;
+  if (e.WORKERS > 1 && e.PORT === 0) {
+    throw new ConfigError(
+      'WORKERS',
+      `is ${e.WORKERS}, which needs a fixed PORT for the workers to share (not 0)`,
+    );
+  }
+  if (e.WORKERS > 1 && (!e.DATABASE_URL || !e.REDIS_URL)) {
+    throw new ConfigError(
+      'WORKERS',
+      `is ${e.WORKERS}, but more than one worker needs DATABASE_URL and REDIS_URL: the embedded database and ` +
+        'the in-process state store belong to a single process (set WORKERS=1, or configure Postgres and Redis)',
+    );
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -250,6 +286,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: e.MAX_BODY_BYTES,
     trustProxy: e.TRUST_PROXY,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    workers: e.WORKERS,
     resourceServers: e.RESOURCE_SERVERS,
     lockout: {
       maxFailuresPerClient: e.LOCKOUT_MAX_FAILURES,

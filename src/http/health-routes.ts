@@ -1,5 +1,7 @@
 import Router from '@koa/router';
+import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { HttpProblem } from './problem.ts';
 
 export interface Probe {
   name: string;
@@ -37,7 +39,16 @@ export function healthRoutes(probes: Probe[], metrics: Metrics): Router {
     ctx.body = { status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(results) };
   });
   router.get('/metrics', async (ctx) => {
-    const { contentType, body } = await metrics.render();
+    let rendered: { contentType: string; body: string };
+    try {
+      rendered = await metrics.render();
+    } catch (error) {
+      (ctx.state.log as Logger).warn({ err: error }, 'metrics unavailable');
+      throw new HttpProblem(503, 'metrics_unavailable', 'the metrics could not be gathered; retry shortly', {
+        headers: { 'Retry-After': '5' },
+      });
+    }
+    const { contentType, body } = rendered;
     ctx.set('Cache-Control', 'no-store');
     ctx.type = contentType;
     ctx.body = body;

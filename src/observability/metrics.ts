@@ -1,4 +1,5 @@
 import type { Context, Next } from 'koa';
+import { ClusterMetricsClient } from './cluster-metrics.ts';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Route labels are a closed set so a scanner probing random paths cannot grow the metric space. */
@@ -113,7 +114,15 @@ export class Metrics {
     };
   }
 
+  #cluster: ClusterMetricsClient | undefined;
+
+  /** In a cluster worker: /metrics answers with every worker's metrics (see cluster-metrics.ts). */
+  aggregateAcrossWorkers(): void {
+    this.#cluster ??= new ClusterMetricsClient(this.registry);
+  }
+
   async render(): Promise<{ contentType: string; body: string }> {
+    if (this.#cluster) return { contentType: this.#cluster.contentType, body: await this.#cluster.render() };
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }

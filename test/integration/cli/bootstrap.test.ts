@@ -223,6 +223,9 @@ describe('configuration errors', () => {
     ['PORT', { PORT: '-1' }],
     ['PORT', { PORT: '65536' }],
     ['ISSUER', { ISSUER: 'not a url' }],
+    ['WORKERS', { WORKERS: 'many' }],
+    // Several workers cannot share the embedded database or the in-process state store.
+    ['WORKERS', { WORKERS: '2' }],
   ];
   for (const [variable, values] of cases) {
     it(`node src/main.ts with ${Object.entries(values)

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config/index.ts';
@@ -101,6 +102,21 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ RESOURCE_SERVERS: `ok:${'a'.repeat(64)},items-api:123` })).toThrow(
       /RESOURCE_SERVERS .*entry 2 \("items-api"\) needs the SHA-256 of the secret.*svcauth resource-server-credential/,
     );
+  });
+
+  it('reads WORKERS (a count or auto) and refuses what several workers cannot share', () => {
+    const shared = { DATABASE_URL: 'postgres://db/svcauth', REDIS_URL: 'redis://cache:6379' };
+    expect(loadConfig({}).workers).toBe(1);
+    expect(loadConfig({ ...shared, WORKERS: '4' }).workers).toBe(4);
+    expect(loadConfig({ ...shared, WORKERS: 'auto' }).workers).toBe(os.availableParallelism());
+    for (const bad of ['0', '65', 'two', '1.5']) {
+      expect(() => loadConfig({ ...shared, WORKERS: bad })).toThrow(/^WORKERS must be a whole number/);
+    }
+    expect(() => loadConfig({ WORKERS: '2' })).toThrow(/^WORKERS .*needs DATABASE_URL and REDIS_URL/);
+    expect(() => loadConfig({ WORKERS: '2', DATABASE_URL: 'postgres://db/svcauth' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...shared, WORKERS: '2', PORT: '0' })).toThrow(/^WORKERS .*fixed PORT/);
+    // One worker on the embedded default is simply the ordinary single process.
+    expect(loadConfig({ WORKERS: '1' }).workers).toBe(1);
   });
 
   it('never echoes a connection URL, which may hold a password', () => {
