@@ -3,6 +3,7 @@ import type { IndexEntry, LogRead, StateStore, Unsubscribe } from './state-store
 import {
   assertLogArguments,
   assertScore,
+  assertStructureName,
   assertTtlSeconds,
   compareLogIds,
   DEFAULT_STATE_STORE_PREFIX,
@@ -247,6 +248,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async appendLog(name: string, value: string, maxLength: number): Promise<string> {
+    assertStructureName(name);
     assertLogArguments({ maxLength });
     const [log, trimmed] = this.#logKeys(name);
     const id = await this.#command((redis) =>
@@ -256,6 +258,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async readLog(name: string, afterId: string, limit: number): Promise<LogRead> {
+    assertStructureName(name);
     assertLogArguments({ afterId, limit });
     const [log, trimmedKey] = this.#logKeys(name);
     const [trimmed, entries] = (await this.#command((redis) =>
@@ -268,12 +271,14 @@ export class RedisStateStore implements StateStore {
   }
 
   async lastLogId(name: string): Promise<string> {
+    assertStructureName(name);
     const [log] = this.#logKeys(name);
     const newest = await this.#command((redis) => redis.xrevrange(log, '+', '-', 'COUNT', 1));
     return newest[0]?.[0] ?? '0-0';
   }
 
   async indexPut(name: string, member: string, value: string, score: number): Promise<void> {
+    assertStructureName(name);
     assertScore(score);
     const [index, values] = this.#indexKeys(name);
     await this.#command((redis) =>
@@ -282,6 +287,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async indexRange(name: string, minScore: number): Promise<IndexEntry[]> {
+    assertStructureName(name);
     assertScore(minScore);
     const [index, values] = this.#indexKeys(name);
     const flat = (await this.#command((redis) =>
@@ -295,6 +301,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async indexPrune(name: string, maxScore: number): Promise<number> {
+    assertStructureName(name);
     assertScore(maxScore);
     const [index, values] = this.#indexKeys(name);
     const removed = await this.#command((redis) =>
