@@ -68,6 +68,7 @@ export async function startServer(
       redisUrl: config.redisUrl,
       prefix: config.redisKeyPrefix,
       ...(config.redisSentinels ? { redisOptions: config.redisSentinels } : {}),
+      ...(config.redisClusterNodes ? { redisClusterNodes: config.redisClusterNodes } : {}),
       onError: (error) => {
         metrics.dependencyErrors.inc({ dependency: 'state_store' });
         logger.warn({ err: error }, 'state store error');

@@ -65,6 +65,37 @@ function connectionUrl(protocols: string[], example: string) {
     });
 }
 
+const HOST_PORT = /^([A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/**
+ * `host:port` entries, comma-separated (whitespace around entries is ignored). Undefined when
+ * unset; `example` completes the message that names a bad entry.
+ */
+function hostPortList(example: string) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx): Array<{ host: string; port: number }> | undefined => {
+      if (v === undefined) return undefined;
+      const nodes: Array<{ host: string; port: number }> = [];
+      for (const [index, entry] of v.split(',').entries()) {
+        const match = HOST_PORT.exec(entry.trim());
+        const port = Number(match?.[2]);
+        if (!match || port < 1 || port > 65535) {
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              `must be a comma-separated list of host:port (e.g. ${example}); ` +
+              `entry ${index + 1} (${JSON.stringify(entry.trim())}) is not`,
+          });
+          return z.NEVER;
+        }
+        nodes.push({ host: match[1]!, port });
+      }
+      return nodes;
+    });
+}
+
 function httpUrl<D extends string | undefined>(defaultValue: D) {
   return z
     .string()
@@ -165,6 +196,7 @@ const environmentSchema = z.object({
       'must list sentinels as host:port,host:port (e.g. sentinel-0:26379,sentinel-1:26379)',
     )
     .optional(),
+  REDIS_CLUSTER_NODES: hostPortList('redis-0:6379,redis-1:6379,redis-2:6379'),
   REDIS_SENTINEL_NAME: z
     .string()
     .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be the monitored master name, e.g. mymaster')
@@ -208,6 +240,11 @@ export interface Config {
   redisKeyPrefix: string;
   /** Redis Sentinel: when set, the master is found through these sentinels (REDIS_URL gives password and db). */
   redisSentinels: { sentinels: Array<{ host: string; port: number }>; name: string } | undefined;
+  /**
+   * Redis Cluster: seed nodes the client discovers the whole cluster from (REDIS_URL gives user name,
+   * password and TLS).
+   */
+  redisClusterNodes: Array<{ host: string; port: number }> | undefined;
   keysDir: string;
   logLevel: (typeof LOG_LEVELS)[number];
   migrateOnStart: boolean;
@@ -244,6 +281,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
   }
   const e = parsed.data;
+  checkRedisTopology(e);
   if (e.WORKERS > 1 && e.PORT === 0) {
     throw new ConfigError(
       'WORKERS',
@@ -277,6 +315,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           name: e.REDIS_SENTINEL_NAME,
         }
       : undefined,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES,
     keysDir: path.resolve(e.KEYS_DIR),
     logLevel: e.LOG_LEVEL,
     migrateOnStart: e.MIGRATE_ON_START,
@@ -295,6 +334,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       lockSeconds: e.LOCKOUT_SECONDS,
     },
   };
+}
+
+/** The Redis variables that are only valid together, or only apart. */
+function checkRedisTopology(e: z.infer<typeof environmentSchema>): void {
+  // Without REDIS_URL the state store would silently stay in process: wrong for several replicas.
+  if (e.REDIS_SENTINELS && !e.REDIS_URL) {
+    throw new ConfigError(
+      'REDIS_SENTINELS',
+      'needs REDIS_URL as well, for the password and database of the master; its host is not used ' +
+        '(e.g. REDIS_URL=redis://:PASSWORD@mymaster:6379/0)',
+    );
+  }
+  if (!e.REDIS_CLUSTER_NODES) return;
+  if (e.REDIS_SENTINELS) {
+    throw new ConfigError(
+      'REDIS_CLUSTER_NODES',
+      'cannot be combined with REDIS_SENTINELS: Redis Cluster fails over by itself; set one of them',
+    );
+  }
+  if (!e.REDIS_URL) {
+    throw new ConfigError(
+      'REDIS_CLUSTER_NODES',
+      'needs REDIS_URL as well, for the user name, password and TLS (rediss:) of the nodes; ' +
+        'its host is not used (e.g. REDIS_URL=redis://:PASSWORD@cluster:6379)',
+    );
+  }
+  // The path of a redis: URL selects the database; a cluster has only database 0.
+  const database = new URL(e.REDIS_URL).pathname.replace(/^\//, '');
+  if (database !== '' && database !== '0') {
+    throw new ConfigError(
+      'REDIS_URL',
+      'must not select a database with REDIS_CLUSTER_NODES: Redis Cluster has only database 0',
+    );
+  }
 }
 
 function emptyToUndefined(value: string | undefined): string | undefined {

@@ -13,6 +13,8 @@ export { DEFAULT_STATE_STORE_PREFIX, StateStoreUnavailableError } from './state-
 export interface CreateStateStoreOptions {
   /** When set, state is shared through Redis; otherwise it lives in this process only. */
   redisUrl?: string;
+  /** Redis Cluster seed nodes; redisUrl then gives only user name, password and TLS. */
+  redisClusterNodes?: Array<{ host: string; port: number }>;
   prefix?: string;
   /** ioredis options, e.g. `sentinels` and `name` for Redis Sentinel. */
   redisOptions?: RedisOptions;
@@ -21,9 +23,16 @@ export interface CreateStateStoreOptions {
 }
 
 export function createStateStore(options: CreateStateStoreOptions): StateStore {
-  const { redisUrl, prefix, onError, redisOptions } = options;
+  const { redisUrl, redisClusterNodes, prefix, onError, redisOptions } = options;
   if (redisUrl) {
-    return new RedisStateStore({ url: redisUrl, prefix, onError, ...(redisOptions ? { redisOptions } : {}) });
+    return new RedisStateStore({
+      url: redisUrl,
+      prefix,
+      onError,
+      ...(redisClusterNodes ? { clusterNodes: redisClusterNodes } : {}),
+      ...(redisOptions ? { redisOptions } : {}),
+    });
   }
+  if (redisClusterNodes) throw new Error('Redis Cluster nodes were given without a Redis URL');
   return new MemoryStateStore({ prefix, onError });
 }

@@ -2,6 +2,7 @@ import type { IndexEntry, LogRead, StateStore, Unsubscribe } from './state-store
 import {
   assertLogArguments,
   assertScore,
+  assertStructureName,
   assertTtlSeconds,
   compareLogIds,
   DEFAULT_STATE_STORE_PREFIX,
@@ -155,6 +156,7 @@ export class MemoryStateStore implements StateStore {
 
   async appendLog(name: string, value: string, maxLength: number): Promise<string> {
     this.#assertOpen();
+    assertStructureName(name);
     assertLogArguments({ maxLength });
     const key = this.#key(name);
     let log = this.#logs.get(key);
@@ -181,6 +183,7 @@ export class MemoryStateStore implements StateStore {
 
   async readLog(name: string, afterId: string, limit: number): Promise<LogRead> {
     this.#assertOpen();
+    assertStructureName(name);
     assertLogArguments({ afterId, limit });
     const log = this.#logs.get(this.#key(name));
     if (!log) return { entries: [], truncated: false };
@@ -194,12 +197,14 @@ export class MemoryStateStore implements StateStore {
 
   async lastLogId(name: string): Promise<string> {
     this.#assertOpen();
+    assertStructureName(name);
     const entries = this.#logs.get(this.#key(name))?.entries;
     return entries?.[entries.length - 1]?.id ?? '0-0';
   }
 
   async indexPut(name: string, member: string, value: string, score: number): Promise<void> {
     this.#assertOpen();
+    assertStructureName(name);
     assertScore(score);
     const key = this.#key(name);
     let index = this.#indexes.get(key);
@@ -212,6 +217,7 @@ export class MemoryStateStore implements StateStore {
 
   async indexRange(name: string, minScore: number): Promise<IndexEntry[]> {
     this.#assertOpen();
+    assertStructureName(name);
     assertScore(minScore);
     const index = this.#indexes.get(this.#key(name));
     if (!index) return [];
@@ -223,6 +229,7 @@ export class MemoryStateStore implements StateStore {
 
   async indexPrune(name: string, maxScore: number): Promise<number> {
     this.#assertOpen();
+    assertStructureName(name);
     assertScore(maxScore);
     const index = this.#indexes.get(this.#key(name));
     if (!index) return 0;

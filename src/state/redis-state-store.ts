@@ -1,8 +1,9 @@
-import { Redis, type RedisOptions, ReplyError } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions, ReplyError } from 'ioredis';
 import type { IndexEntry, LogRead, StateStore, Unsubscribe } from './state-store.ts';
 import {
   assertLogArguments,
   assertScore,
+  assertStructureName,
   assertTtlSeconds,
   compareLogIds,
   DEFAULT_STATE_STORE_PREFIX,
@@ -10,9 +11,18 @@ import {
 } from './state-store.ts';
 
 export interface RedisStateStoreOptions {
+  /** The Redis server; with clusterNodes, only its user name, password and TLS (rediss:) are used. */
   url: string;
+  /**
+   * Redis Cluster: a few of its nodes, from which the client discovers the rest. Every key, script
+   * and channel of this store works on a cluster (see #logKeys); the key layout is the same either way.
+   */
+  clusterNodes?: Array<{ host: string; port: number }>;
   prefix?: string;
-  /** Merged over the fail-fast defaults below. Don't set keyPrefix: keys are prefixed by `prefix`. */
+  /**
+   * Merged over the fail-fast defaults below (on a cluster, over those of each node's connection).
+   * Don't set keyPrefix: keys are prefixed by `prefix`.
+   */
   redisOptions?: RedisOptions;
   /**
    * Receives connection errors (repeatedly while Redis is down) and errors thrown by subscription
@@ -26,6 +36,16 @@ export interface RedisStateStoreOptions {
  * StateStoreUnavailableError.
  */
 const UNAVAILABLE_AFTER_MS = 1000;
+
+/** The part of FAIL_FAST_OPTIONS that applies to every connection, a cluster node's too. */
+const CONNECTION_FAIL_FAST_OPTIONS = {
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
+  commandTimeout: UNAVAILABLE_AFTER_MS,
+  connectTimeout: UNAVAILABLE_AFTER_MS,
+} satisfies RedisOptions;
+
+const reconnectDelayMs = (attempt: number): number => Math.min(attempt * 100, 1000);
 
 /**
  * Fail-fast configuration. While Redis is down every command rejects within about
@@ -41,12 +61,36 @@ const UNAVAILABLE_AFTER_MS = 1000;
  *   about a second after Redis returns.
  */
 const FAIL_FAST_OPTIONS: RedisOptions = {
+  ...CONNECTION_FAIL_FAST_OPTIONS,
   enableOfflineQueue: false,
-  maxRetriesPerRequest: 0,
-  autoResendUnfulfilledCommands: false,
-  commandTimeout: UNAVAILABLE_AFTER_MS,
-  connectTimeout: UNAVAILABLE_AFTER_MS,
-  retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+  retryStrategy: reconnectDelayMs,
+};
+
+/**
+ * The same fail-fast behaviour on a Redis Cluster, where it takes other switches:
+ * - Each node's connection gets the per-connection settings above (ioredis itself makes those
+ *   connections lazy, with an offline queue and without reconnects: a lost node is found again
+ *   through the slot map).
+ * - enableOfflineQueue stays true for the cluster: with false, ioredis rejects a command sent to a
+ *   node whose connection is still being opened, which every node's first commands are. Commands
+ *   are instead only sent while the cluster is ready (#command), so none waits in the queue for
+ *   a reconnect.
+ * - retryDelayOnFailover: 0. ioredis would otherwise resend a command whose node connection closed
+ *   while it was in flight, possibly after it ran (a single-use marker would then report its own
+ *   write as a replay): the cluster equivalent of maxRetriesPerRequest: 0.
+ * - retryDelayOnClusterDown: 0. While the cluster cannot serve a slot, commands fail at once
+ *   (CLUSTERDOWN is mapped to StateStoreUnavailableError) instead of being retried for seconds.
+ *   MOVED, ASK and TRYAGAIN are still followed: those commands did not run.
+ * - clusterRetryStrategy: after losing every node, rediscover the cluster at most a second apart,
+ *   forever; slotsRefreshTimeout bounds each attempt.
+ */
+const CLUSTER_FAIL_FAST_OPTIONS: ClusterOptions = {
+  enableOfflineQueue: true,
+  retryDelayOnFailover: 0,
+  retryDelayOnClusterDown: 0,
+  clusterRetryStrategy: reconnectDelayMs,
+  slotsRefreshTimeout: UNAVAILABLE_AFTER_MS,
+  redisOptions: CONNECTION_FAIL_FAST_OPTIONS,
 };
 
 /**
@@ -133,27 +177,36 @@ interface ChannelSubscriptions {
   readonly subscribed: Promise<void>;
 }
 
+/** A single Redis (possibly found through Sentinel) or a Redis Cluster: both take the same commands. */
+type Connection = Redis | Cluster;
+
 /**
  * StateStore shared by all server instances through Redis. One connection serves commands; a second
  * one, created on the first subscribe(), carries every channel subscription (Redis connections in
- * subscriber mode can't run other commands).
+ * subscriber mode can't run other commands). On a Redis Cluster, commands go through a Cluster
+ * client and subscriptions through a connection to one of its nodes (#clusterSubscriber).
  */
 export class RedisStateStore implements StateStore {
   readonly kind = 'redis';
   readonly #prefix: string;
   readonly #onError: (error: unknown) => void;
-  readonly #redis: Redis;
+  readonly #redis: Connection;
+  /** Always a single connection: on a cluster, to one node (see #clusterSubscriber). */
   #subscriber: Redis | undefined;
+  readonly #clusterNodes: ReadonlyArray<{ host: string; port: number }>;
   readonly #channels = new Map<string, ChannelSubscriptions>();
-  readonly #readyWaits = new WeakMap<Redis, Promise<void>>();
+  readonly #readyWaits = new WeakMap<Connection, Promise<void>>();
   #lastConnectionError: unknown;
   #closing: Promise<void> | undefined;
 
   constructor(options: RedisStateStoreOptions) {
     this.#prefix = options.prefix ?? DEFAULT_STATE_STORE_PREFIX;
     this.#onError = options.onError ?? (() => {});
+    this.#clusterNodes = options.clusterNodes ?? [];
     // The URL (and its password) is handed to ioredis and never kept or logged here.
-    this.#redis = new Redis(options.url, { ...FAIL_FAST_OPTIONS, ...options.redisOptions });
+    this.#redis = options.clusterNodes
+      ? new Cluster(options.clusterNodes, clusterOptions(options.url, options.redisOptions))
+      : new Redis(options.url, { ...FAIL_FAST_OPTIONS, ...options.redisOptions });
     this.#watch(this.#redis);
   }
 
@@ -175,7 +228,12 @@ export class RedisStateStore implements StateStore {
   async getMany(keys: string[]): Promise<(string | null)[]> {
     // MGET without keys is a syntax error in Redis.
     if (keys.length === 0) return [];
-    return this.#command((redis) => redis.mget(keys.map((key) => this.#key(key))));
+    const names = keys.map((key) => this.#key(key));
+    return this.#command((redis) =>
+      // On a cluster MGET's keys must share a hash slot, which arbitrary keys don't. GETs issued
+      // together still travel pipelined, one batch per node, instead of one round trip each.
+      redis instanceof Cluster ? Promise.all(names.map((name) => redis.get(name))) : redis.mget(names),
+    );
   }
 
   async delete(key: string): Promise<void> {
@@ -199,7 +257,9 @@ export class RedisStateStore implements StateStore {
   }
 
   async publish(channel: string, message: string): Promise<void> {
-    await this.#command((redis) => redis.publish(this.#key(channel), message));
+    await this.#command((redis) =>
+      (redis instanceof Cluster ? publishingNode(redis) : redis).publish(this.#key(channel), message),
+    );
   }
 
   async subscribe(channel: string, onMessage: (message: string) => void): Promise<Unsubscribe> {
@@ -247,6 +307,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async appendLog(name: string, value: string, maxLength: number): Promise<string> {
+    assertStructureName(name);
     assertLogArguments({ maxLength });
     const [log, trimmed] = this.#logKeys(name);
     const id = await this.#command((redis) =>
@@ -256,6 +317,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async readLog(name: string, afterId: string, limit: number): Promise<LogRead> {
+    assertStructureName(name);
     assertLogArguments({ afterId, limit });
     const [log, trimmedKey] = this.#logKeys(name);
     const [trimmed, entries] = (await this.#command((redis) =>
@@ -268,12 +330,14 @@ export class RedisStateStore implements StateStore {
   }
 
   async lastLogId(name: string): Promise<string> {
+    assertStructureName(name);
     const [log] = this.#logKeys(name);
     const newest = await this.#command((redis) => redis.xrevrange(log, '+', '-', 'COUNT', 1));
     return newest[0]?.[0] ?? '0-0';
   }
 
   async indexPut(name: string, member: string, value: string, score: number): Promise<void> {
+    assertStructureName(name);
     assertScore(score);
     const [index, values] = this.#indexKeys(name);
     await this.#command((redis) =>
@@ -282,6 +346,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async indexRange(name: string, minScore: number): Promise<IndexEntry[]> {
+    assertStructureName(name);
     assertScore(minScore);
     const [index, values] = this.#indexKeys(name);
     const flat = (await this.#command((redis) =>
@@ -295,6 +360,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async indexPrune(name: string, maxScore: number): Promise<number> {
+    assertStructureName(name);
     assertScore(maxScore);
     const [index, values] = this.#indexKeys(name);
     const removed = await this.#command((redis) =>
@@ -304,7 +370,18 @@ export class RedisStateStore implements StateStore {
   }
 
   async ping(): Promise<void> {
-    await this.#command((redis) => redis.ping());
+    if (!(this.#redis instanceof Cluster)) {
+      await this.#command((redis) => redis.ping());
+      return;
+    }
+    // Any node answers PING, even when the cluster has lost a slot range (a master down without a
+    // replica to take over) and a share of the keys fails with CLUSTERDOWN: ask for the cluster's
+    // own verdict instead.
+    const info = await this.#command((redis) => redis.cluster('INFO'));
+    const state = /^cluster_state:(\w+)/m.exec(info)?.[1] ?? 'unknown';
+    if (state !== 'ok') {
+      throw new StateStoreUnavailableError(`Redis Cluster cannot serve every key (cluster_state:${state})`);
+    }
   }
 
   close(): Promise<void> {
@@ -329,7 +406,12 @@ export class RedisStateStore implements StateStore {
     return this.#prefix + key;
   }
 
-  /** The keys of a structure spanning two Redis keys share a hash tag, so Redis Cluster keeps them together. */
+  /**
+   * The keys of a structure spanning two Redis keys share a hash tag, the name in braces, so Redis
+   * Cluster keeps them in one slot, as the scripts that change both at once require. The tag is never
+   * empty (assertStructureName), and the prefix can't contain braces (REDIS_KEY_PREFIX), so it
+   * can't take the tag's place. Single-key commands need no tag: their keys spread over the cluster.
+   */
   #logKeys(name: string): [string, string] {
     return [`${this.#prefix}{${name}}:log`, `${this.#prefix}{${name}}:log-trimmed`];
   }
@@ -338,8 +420,16 @@ export class RedisStateStore implements StateStore {
     return [`${this.#prefix}{${name}}:index`, `${this.#prefix}{${name}}:index-values`];
   }
 
-  async #command<T>(run: (redis: Redis) => Promise<T>): Promise<T> {
+  async #command<T>(run: (redis: Connection) => Promise<T>): Promise<T> {
     await this.#ready(this.#redis);
+    // Checked again in the same tick as the command is sent: a cluster client queues commands while
+    // it is not ready (see CLUSTER_FAIL_FAST_OPTIONS), and one queued now could run long after its
+    // caller gave up.
+    if (this.#redis.status !== 'ready') {
+      throw new StateStoreUnavailableError(`Redis is unavailable (connection ${this.#redis.status})`, {
+        cause: this.#lastConnectionError,
+      });
+    }
     try {
       return await run(this.#redis);
     } catch (error) {
@@ -348,7 +438,7 @@ export class RedisStateStore implements StateStore {
   }
 
   /** Resolves once connection can take commands, waiting at most UNAVAILABLE_AFTER_MS for a (re)connect. */
-  async #ready(connection: Redis): Promise<void> {
+  async #ready(connection: Connection): Promise<void> {
     this.#assertOpen();
     if (connection.status === 'ready') return;
     if (connection.status !== 'end') {
@@ -376,12 +466,57 @@ export class RedisStateStore implements StateStore {
 
   #subscriberConnection(): Redis {
     if (!this.#subscriber) {
-      const subscriber = this.#redis.duplicate(SUBSCRIBER_OVERRIDES);
+      const redis = this.#redis;
+      const subscriber =
+        redis instanceof Cluster ? this.#clusterSubscriber(redis) : redis.duplicate(SUBSCRIBER_OVERRIDES);
       subscriber.on('message', (channel: string, message: string) => this.#dispatch(channel, message));
       this.#watch(subscriber);
       this.#subscriber = subscriber;
     }
     return this.#subscriber;
+  }
+
+  /**
+   * The subscriber of a cluster store: one connection to any node, since a PUBLISH on a cluster
+   * reaches every node. Each reconnect moves on to the next node the cluster client knows (or the
+   * next seed node), so losing a node for good costs one reconnect, and ioredis resubscribes as it
+   * does for a single Redis.
+   *
+   * Not ioredis's own cluster pub/sub (a subscribing Cluster client): when every node is down it
+   * hops between them without pause, using a whole CPU, and when they return it can lose the
+   * channels it was resubscribing to.
+   */
+  #clusterSubscriber(cluster: Cluster): Redis {
+    const candidates = (): Array<{ host: string; port: number }> => {
+      const known = cluster
+        .nodes('all')
+        .flatMap(({ options: { host, port } }) => (host && port ? [{ host, port }] : []));
+      const seen = new Set<string>();
+      return [...known, ...this.#clusterNodes].filter(({ host, port }) => {
+        const address = `${host}:${port}`;
+        if (seen.has(address)) return false;
+        seen.add(address);
+        return true;
+      });
+    };
+    // Instances start on different nodes, so no one node carries every subscriber.
+    let turn = Math.floor(Math.random() * candidates().length);
+    const pick = () => {
+      const nodes = candidates();
+      return nodes[turn++ % nodes.length]!;
+    };
+    const subscriber: Redis = new Redis({
+      ...FAIL_FAST_OPTIONS,
+      ...cluster.options.redisOptions,
+      ...SUBSCRIBER_OVERRIDES,
+      ...pick(),
+      retryStrategy: (attempt) => {
+        // ioredis reconnects to the address in its options, read afresh on every attempt.
+        Object.assign(subscriber.options, pick());
+        return reconnectDelayMs(attempt);
+      },
+    });
+    return subscriber;
   }
 
   async #sendSubscribe(subscriber: Redis, name: string): Promise<void> {
@@ -408,23 +543,65 @@ export class RedisStateStore implements StateStore {
     }
   }
 
-  #watch(connection: Redis): void {
-    // An 'error' listener is mandatory: without one ioredis prints every reconnect failure itself.
-    connection.on('error', (error: unknown) => {
+  #watch(connection: Connection): void {
+    const report = (error: unknown): void => {
       this.#lastConnectionError = error;
       this.#onError(error);
-    });
+    };
+    // An 'error' listener is mandatory: without one ioredis prints every reconnect failure itself.
+    connection.on('error', report);
+    // A cluster reports the failures of its nodes' connections separately.
+    if (connection instanceof Cluster) connection.on('node error', report);
   }
 
-  /** Redis rejecting a command is the caller's problem; anything else means Redis is unreachable. */
+  /**
+   * Redis rejecting a command is the caller's problem; anything else means Redis is unreachable, and
+   * so does a cluster refusing commands while it cannot serve the key's slot (CLUSTERDOWN).
+   */
   #toStoreError(error: unknown): unknown {
-    if (error instanceof ReplyError || error instanceof StateStoreUnavailableError) return error;
+    if (error instanceof StateStoreUnavailableError) return error;
+    if (error instanceof ReplyError && !String((error as Error).message).startsWith('CLUSTERDOWN')) {
+      return error;
+    }
     return new StateStoreUnavailableError('Redis is unavailable', { cause: error });
   }
 
   #assertOpen(): void {
     if (this.#closing) throw new StateStoreUnavailableError('RedisStateStore is closed');
   }
+}
+
+/**
+ * The node through which a cluster store publishes. A cluster client sends a command without keys,
+ * such as PUBLISH, to any node, and a message reaches a subscriber on another node over the cluster
+ * bus: two messages published through different nodes can arrive in either order. Publishing
+ * through one node keeps a store's messages in order; it is the same node for as long as it stays in
+ * the cluster, and when it leaves another takes over.
+ */
+function publishingNode(cluster: Cluster): Connection {
+  const masters = cluster.nodes('master');
+  // A ready cluster client knows its masters; should it know none, it picks a node itself.
+  if (masters.length === 0) return cluster;
+  const address = ({ options }: Redis) => `${options.host}:${options.port}`;
+  return masters.reduce((first, node) => (address(node) < address(first) ? node : first));
+}
+
+/**
+ * A cluster's node connections take the user name, password and TLS of the URL; its host and port
+ * are replaced by the nodes the cluster announces. (A cluster has only database 0: the URL's path is
+ * refused by the configuration.)
+ */
+function clusterOptions(url: string, redisOptions: RedisOptions | undefined): ClusterOptions {
+  const parsed = new URL(url);
+  const credentials: RedisOptions = {
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+  return {
+    ...CLUSTER_FAIL_FAST_OPTIONS,
+    redisOptions: { ...CLUSTER_FAIL_FAST_OPTIONS.redisOptions, ...credentials, ...redisOptions },
+  };
 }
 
 class TimeoutError extends Error {

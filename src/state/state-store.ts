@@ -118,6 +118,14 @@ export function assertLogArguments(options: { afterId?: string; limit?: number; 
   }
 }
 
+/**
+ * Log and index names are not empty: in Redis the name is the hash tag that keeps a structure's keys
+ * in one Redis Cluster slot, and an empty tag counts as none. Both implementations refuse it.
+ */
+export function assertStructureName(name: string): void {
+  if (name === '') throw new RangeError('a log or index name must not be empty');
+}
+
 /** Scores are finite numbers (Redis would accept infinities, which no caller means). */
 export function assertScore(score: number): void {
   if (!Number.isFinite(score)) throw new RangeError(`an index score must be a finite number, got ${score}`);

@@ -364,6 +364,16 @@ export function describeStateStoreContract(name: string, makeStore: StateStoreFa
         await expect(store.readLog('log:none', 'nonsense', 10)).rejects.toThrow(RangeError);
         await expect(store.appendLog('log:none', 'v', 0)).rejects.toThrow(RangeError);
       });
+
+      it('refuses an empty log or index name', async () => {
+        const store = await open();
+        await expect(store.appendLog('', 'v', 10)).rejects.toThrow(RangeError);
+        await expect(store.readLog('', '0-0', 10)).rejects.toThrow(RangeError);
+        await expect(store.lastLogId('')).rejects.toThrow(RangeError);
+        await expect(store.indexPut('', 'm', 'v', 1)).rejects.toThrow(RangeError);
+        await expect(store.indexRange('', 0)).rejects.toThrow(RangeError);
+        await expect(store.indexPrune('', 0)).rejects.toThrow(RangeError);
+      });
     });
 
     describe('index', () => {

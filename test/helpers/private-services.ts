@@ -46,7 +46,11 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20
   throw new Error(`timed out waiting for ${what}`);
 }
 
-export async function startPrivateRedis(): Promise<PrivateService> {
+/**
+ * A redis-server without persistence, in a temporary directory of its own (its working directory:
+ * where a cluster node keeps its state file). serverArguments are appended to the command line.
+ */
+export async function startPrivateRedis(serverArguments: string[] = []): Promise<PrivateService> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-redis-'));
   let child: ChildProcess | undefined;
@@ -61,7 +65,19 @@ export async function startPrivateRedis(): Promise<PrivateService> {
   const start = async () => {
     child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        ...serverArguments,
+      ],
       { stdio: 'ignore' },
     );
     await until(ping, `private redis on ${port}`);
@@ -82,6 +98,104 @@ export async function startPrivateRedis(): Promise<PrivateService> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A Redis Cluster of a test's own: masters only, each a private redis-server (startPrivateRedis). */
+export interface PrivateRedisCluster {
+  /** Every master, e.g. the seed nodes of a cluster client. */
+  nodes: Array<{ host: string; port: number }>;
+  /** Each master's own server, to stop one and start it again (then waitUntilServing). */
+  servers: PrivateService[];
+  /** Resolves once every node reports `cluster_state:ok`: all 16384 slots are served. */
+  waitUntilServing(): Promise<void>;
+  /** Kills every node. */
+  stop(): Promise<void>;
+  /** Starts every node again (each rejoins from its state file), then waits until the cluster serves. */
+  start(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/**
+ * Starts `masters` cluster-mode redis-servers on free ports and joins them into one cluster, the
+ * slots spread evenly, with `redis-cli --cluster create`. nodeTimeoutMs is how long a master may be
+ * unreachable before the cluster declares it failed (and, with no replica to promote, stops serving).
+ * With a password, every node requires it (AUTH, as REDIS_URL would give it).
+ */
+export async function startPrivateRedisCluster(
+  options: { masters?: number; nodeTimeoutMs?: number; password?: string } = {},
+): Promise<PrivateRedisCluster> {
+  const { masters = 3, nodeTimeoutMs = 3000, password } = options;
+  // redis-cli takes the password from its environment without the warning that -a prints.
+  const redisCli = (args: string[], timeoutMs = 10_000): string =>
+    execFileSync('redis-cli', args, {
+      encoding: 'utf8',
+      stdio: 'pipe',
+      timeout: timeoutMs,
+      env: password ? { ...process.env, REDISCLI_AUTH: password } : process.env,
+    });
+  const servers: PrivateService[] = [];
+  const destroy = async () => {
+    await Promise.all(servers.map((server) => server.destroy()));
+  };
+  try {
+    for (let i = 0; i < masters; i++) {
+      // The cluster bus port is a free port of its own: the default, port + 10000, may be taken.
+      const busPort = await freePort();
+      const server = await startPrivateRedis([
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-port',
+        String(busPort),
+        '--cluster-node-timeout',
+        String(nodeTimeoutMs),
+        ...(password ? ['--requirepass', password, '--masterauth', password] : []),
+      ]);
+      servers.push(server);
+    }
+    const nodes = servers.map((server) => ({ host: '127.0.0.1', port: Number(new URL(server.url).port) }));
+    const addresses = nodes.map(({ host, port }) => `${host}:${port}`);
+    try {
+      redisCli(['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], 60_000);
+    } catch (error) {
+      const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+      // redis-cli colours its messages and prints its errors on stdout.
+      // eslint-disable-next-line no-control-regex
+      const output = `${stdout ?? ''}${stderr ?? ''}`.replace(/\x1b\[[0-9;]*m/g, '').trim();
+      throw new Error(`redis-cli --cluster create ${addresses.join(' ')} failed: ${output || error}`);
+    }
+    const clusterState = (port: number): string => {
+      try {
+        const info = redisCli(['-p', String(port), 'cluster', 'info']);
+        return /^cluster_state:(\w+)/m.exec(info)?.[1] ?? 'unknown';
+      } catch {
+        return 'unreachable';
+      }
+    };
+    const waitUntilServing = () =>
+      until(
+        async () => nodes.every(({ port }) => clusterState(port) === 'ok'),
+        `cluster_state:ok on every node of the Redis Cluster ${addresses.join(',')}`,
+      );
+    await waitUntilServing();
+    return {
+      nodes,
+      servers,
+      waitUntilServing,
+      stop: async () => {
+        await Promise.all(servers.map((server) => server.stop()));
+      },
+      start: async () => {
+        for (const server of servers) await server.start();
+        await waitUntilServing();
+      },
+      destroy,
+    };
+  } catch (error) {
+    await destroy();
+    throw error;
+  }
 }
 
 export async function startPrivatePostgres(): Promise<PrivateService> {

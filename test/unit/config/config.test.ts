@@ -13,6 +13,8 @@ describe('loadConfig', () => {
       adminAudience: 'http://localhost:3000/admin',
       database: { kind: 'pglite', dataDir: path.resolve('./data') },
       redisUrl: undefined,
+      redisSentinels: undefined,
+      redisClusterNodes: undefined,
       keysDir: path.resolve('./keys'),
       signingAlg: 'ES256',
       bcryptCost: 10,
@@ -57,6 +59,9 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud'],
     ['MIGRATE_ON_START', 'maybe'],
     ['REDIS_KEY_PREFIX', 'has space'],
+    ['REDIS_CLUSTER_NODES', 'redis-0'],
+    ['REDIS_CLUSTER_NODES', 'redis-0:6379,redis-1:70000'],
+    ['REDIS_CLUSTER_NODES', 'redis-0:6379,,redis-1:6379'],
     ['RESOURCE_SERVERS', 'items-api'],
     ['RESOURCE_SERVERS', 'items-api:not-hex'],
     ['RESOURCE_SERVERS', `bad name:${'a'.repeat(64)}`],
@@ -117,6 +122,60 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...shared, WORKERS: '2', PORT: '0' })).toThrow(/^WORKERS .*fixed PORT/);
     // One worker on the embedded default is simply the ordinary single process.
     expect(loadConfig({ WORKERS: '1' }).workers).toBe(1);
+  });
+
+  it('reads Redis Cluster seed nodes', () => {
+    const config = loadConfig({
+      REDIS_URL: 'rediss://svcauth:secret@cluster:6379',
+      REDIS_CLUSTER_NODES: ' redis-0.redis:6379 , 10.0.0.7:7001',
+    });
+    expect(config.redisUrl).toBe('rediss://svcauth:secret@cluster:6379');
+    expect(config.redisClusterNodes).toEqual([
+      { host: 'redis-0.redis', port: 6379 },
+      { host: '10.0.0.7', port: 7001 },
+    ]);
+    expect(config.redisSentinels).toBeUndefined();
+    expect(
+      loadConfig({ REDIS_URL: 'redis://:pw@c:6379/0', REDIS_CLUSTER_NODES: 'c:6379' }).redisClusterNodes,
+    ).toHaveLength(1);
+  });
+
+  it.each([
+    [
+      'combined with Redis Sentinel',
+      { REDIS_URL: 'redis://c:6379', REDIS_SENTINELS: 's:26379', REDIS_CLUSTER_NODES: 'c:6379' },
+      'REDIS_CLUSTER_NODES',
+      /cannot be combined with REDIS_SENTINELS/,
+    ],
+    [
+      'without REDIS_URL',
+      { REDIS_CLUSTER_NODES: 'c:6379' },
+      'REDIS_CLUSTER_NODES',
+      /needs REDIS_URL as well/,
+    ],
+    [
+      '(Sentinel, rather) without REDIS_URL',
+      { REDIS_SENTINELS: 's:26379' },
+      'REDIS_SENTINELS',
+      /needs REDIS_URL as well/,
+    ],
+    [
+      'with a database other than 0',
+      { REDIS_URL: 'redis://:hunter2@c:6379/2', REDIS_CLUSTER_NODES: 'c:6379' },
+      'REDIS_URL',
+      /must not select a database with REDIS_CLUSTER_NODES/,
+    ],
+  ])('refuses Redis Cluster nodes %s, naming the variable', (_, env, variable, message) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as ConfigError).message).toMatch(message);
+    expect((error as ConfigError).message).not.toContain('hunter2');
   });
 
   it('never echoes a connection URL, which may hold a password', () => {
