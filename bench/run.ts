@@ -23,7 +23,7 @@ import {
 import pg from 'pg';
 import { generateSigningKeys } from '../src/keys/signing-keys.ts';
 import { migrateToLatest, openDatabase } from '../src/persistence/database.ts';
-import { basic, type LoadResult, percentile, runLoad } from './lib/load.ts';
+import { basic, type LoadResult, type LoadTarget, percentile, runInterleaved, runLoad } from './lib/load.ts';
 import { createVerifier } from '../src/resource-server/index.ts';
 import { ROOT, type ServerProcess, startBareProvider, startSvcauth } from './lib/processes.ts';
 import { measureRevocationLatency, seedApiKeys } from './lib/revocation.ts';
@@ -34,6 +34,8 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 300);
+/** Rows compared with a baseline alternate with it in this many slices (BENCH_ROUNDS). */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /** BENCH_ROWS=a,c limits a run to some rows (their baselines always run); default: all. */
 const ONLY = process.env.BENCH_ROWS ? new Set(process.env.BENCH_ROWS.split(',')) : null;
 const wanted = (id: string) => !ONLY || ONLY.has(id);
@@ -181,18 +183,24 @@ async function warm(
   return latencies.sort((a, b) => a - b);
 }
 
+function tokenTarget(server: ServerProcess, seeded: SeededCredentials, clientIds: string[]): LoadTarget {
+  let i = 0;
+  return {
+    url: server.url,
+    server,
+    request: () => tokenRequest(clientIds[i++ % clientIds.length]!, seeded.secret),
+  };
+}
+
 async function tokenLoad(
   server: ServerProcess,
   seeded: SeededCredentials,
   clientIds: string[],
 ): Promise<LoadResult> {
-  let i = 0;
   return runLoad({
-    url: server.url,
-    server,
+    ...tokenTarget(server, seeded, clientIds),
     connections: CONNECTIONS,
     durationSeconds: DURATION,
-    request: () => tokenRequest(clientIds[i++ % clientIds.length]!, seeded.secret),
   });
 }
 
@@ -266,25 +274,40 @@ async function main() {
     met: null,
   });
 
-  // (c) the engine's ceiling: bare oidc-provider, static client, same claims.
+  // (c) the engine's ceiling, bare oidc-provider with a static client and the same claims, and (a)
+  // /token on Postgres + Redis with warm credentials spread over many accounts: measured in alternating
+  // slices, so that both see the same machine.
   const bare = await startBareProvider(extraClaims);
   cleanups.push(() => bare.stop());
   await fetchToken(bare.url, 'bench-client', 'bench-secret-bench-secret-bench-secret');
-  const cResult = await runLoad({
-    url: bare.url,
-    server: bare,
-    connections: CONNECTIONS,
-    durationSeconds: DURATION,
-    request: () => tokenRequest('bench-client', 'bench-secret-bench-secret-bench-secret'),
-  });
+  await warm(serverA.url, postgres.seeded, warmIds);
+  const [cResult, aResult] = await runInterleaved(
+    [
+      {
+        url: bare.url,
+        server: bare,
+        request: () => tokenRequest('bench-client', 'bench-secret-bench-secret-bench-secret'),
+      },
+      tokenTarget(serverA, postgres.seeded, warmIds),
+    ],
+    { connections: CONNECTIONS, durationSeconds: DURATION, rounds: ROUNDS },
+  );
   await bare.stop();
   const rowC = loadRow(
     'c',
     'bare oidc-provider, static client (engine ceiling)',
-    cResult,
+    cResult!,
     rowD,
     'reference',
     () => null,
+  );
+  const rowA = loadRow(
+    'a',
+    `/token, Postgres + Redis, ${warmIds.length} warm credentials on ${warmIds.length} accounts`,
+    aResult!,
+    rowC,
+    '>= 0.8x (c), p99 <= 1.5x (c)',
+    (r) => r.throughput >= 0.8 * rowC.throughput! && r.p99 <= 1.5 * rowC.p99!,
   );
 
   if (wanted('i')) {
@@ -313,18 +336,6 @@ async function main() {
       notes: `bcrypt cost ${BCRYPT_COST} compare alone: p50 ${fmt(percentile(bcryptTimes, 50))} ms (ratio is p50 / that)`,
     });
   }
-
-  // (a) /token on Postgres + Redis, warm credentials spread over many accounts.
-  await warm(serverA.url, postgres.seeded, warmIds);
-  const aResult = await tokenLoad(serverA, postgres.seeded, warmIds);
-  const rowA = loadRow(
-    'a',
-    `/token, Postgres + Redis, ${warmIds.length} warm credentials on ${warmIds.length} accounts`,
-    aResult,
-    rowC,
-    '>= 0.8x (c), p99 <= 1.5x (c)',
-    (r) => r.throughput >= 0.8 * rowC.throughput! && r.p99 <= 1.5 * rowC.p99!,
-  );
 
   // Memory: the same load for BENCH_SOAK_SECONDS; resident memory sampled every second.
   if (SOAK_SECONDS > 0 && wanted('mem')) {
@@ -363,27 +374,36 @@ async function main() {
     await introspectionRow(serverA, postgres.seeded.orgId, databaseUrl, rowA);
   }
   if (wanted('g')) await revocationLatencyRow(serverA, postgres.env);
-  await serverA.stop();
 
   if (wanted('h')) {
-    // (h) the same with 100,000 accounts and 200,000 credentials in Postgres.
+    // (h) the same with 100,000 accounts and 200,000 credentials in Postgres, in alternating slices
+    // with (a) again, which is its baseline.
     const large = await prepareBackend('postgres', 100_000, 2);
     const serverH = await startSvcauth(large.env);
     cleanups.push(() => serverH.stop());
     const spread = Math.floor(large.seeded.clientIds.length / WARM_CREDENTIALS);
     const largeIds = Array.from({ length: WARM_CREDENTIALS }, (_, k) => large.seeded.clientIds[k * spread]!);
     await warm(serverH.url, large.seeded, largeIds);
-    const hResult = await tokenLoad(serverH, large.seeded, largeIds);
+    const [againA, hResult] = await runInterleaved(
+      [tokenTarget(serverA, postgres.seeded, warmIds), tokenTarget(serverH, large.seeded, largeIds)],
+      { connections: CONNECTIONS, durationSeconds: DURATION, rounds: ROUNDS },
+    );
     await serverH.stop();
-    loadRow(
+    // The baseline is (a) as measured in these same slices.
+    const alongside = { ...rowA, throughput: againA!.throughput };
+    const rowH = loadRow(
       'h',
       '/token, Postgres + Redis, 100,000 accounts / 200,000 credentials',
-      hResult,
-      rowA,
+      hResult!,
+      alongside,
       'within 10% of (a)',
-      (r) => r.throughput >= 0.9 * rowA.throughput!,
+      (r) => r.throughput >= 0.9 * alongside.throughput,
     );
+    rowH.notes = [rowH.notes, `(a) measured alongside: ${fmt(alongside.throughput, 0)} req/s`]
+      .filter(Boolean)
+      .join('; ');
   }
+  await serverA.stop();
 
   if (wanted('b')) {
     // (b) the same on the embedded default (PGlite, in-process state).
@@ -407,21 +427,43 @@ async function main() {
   report(Date.now() - started);
 }
 
-/** (e): the resource-server kit's verifications per second against a plain jose jwtVerify loop. */
+/**
+ * (e): the resource-server kit's verifications per second against a plain jose jwtVerify loop, in
+ * alternating slices (both loops run in this process, one after the other within each round).
+ */
 async function verifierRow(issuer: string, token: string) {
   const audience = `${issuer}/api`;
   const jwks = createLocalJWKSet((await (await fetch(`${issuer}/jwks`)).json()) as JSONWebKeySet);
-  const timeLoop = async (verify: () => Promise<unknown>) => {
-    const latencies: number[] = [];
-    const until = performance.now() + DURATION * 1000;
+  const timeLoop = async (verify: () => Promise<unknown>, seconds: number, into: number[]) => {
+    const until = performance.now() + seconds * 1000;
     while (performance.now() < until) {
       const t = performance.now();
       await verify();
-      latencies.push(performance.now() - t);
+      into.push(performance.now() - t);
     }
-    return latencies.sort((a, b) => a - b);
   };
-  const plain = await timeLoop(() => jwtVerify(token, jwks, { issuer, audience, typ: 'at+jwt' }));
+  const verifier = createVerifier({
+    issuer,
+    audience,
+    credentials: { name: RESOURCE_SERVER.name, secret: RESOURCE_SERVER.secret },
+  });
+  await verifier.ready();
+  const plain: number[] = [];
+  const kit: number[] = [];
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      await timeLoop(
+        () => jwtVerify(token, jwks, { issuer, audience, typ: 'at+jwt' }),
+        DURATION / ROUNDS,
+        plain,
+      );
+      await timeLoop(() => verifier.verify(token), DURATION / ROUNDS, kit);
+    }
+  } finally {
+    await verifier.close();
+  }
+  plain.sort((x, y) => x - y);
+  kit.sort((x, y) => x - y);
   const baseline = row({
     id: 'e0',
     name: 'plain jose jwtVerify loop (local JWKS)',
@@ -434,30 +476,19 @@ async function verifierRow(issuer: string, token: string) {
     target: 'reference',
     met: null,
   });
-  const verifier = createVerifier({
-    issuer,
-    audience,
-    credentials: { name: RESOURCE_SERVER.name, secret: RESOURCE_SERVER.secret },
+  const throughput = kit.length / DURATION;
+  row({
+    id: 'e',
+    name: 'resource-server kit verify() with the revocation feed',
+    throughput,
+    unit: 'verif/s',
+    p50: percentile(kit, 50),
+    p99: percentile(kit, 99),
+    baseline: 'e0',
+    ratio: throughput / baseline.throughput!,
+    target: '>= 0.9x plain jose',
+    met: throughput >= 0.9 * baseline.throughput!,
   });
-  await verifier.ready();
-  try {
-    const kit = await timeLoop(() => verifier.verify(token));
-    const throughput = kit.length / DURATION;
-    row({
-      id: 'e',
-      name: 'resource-server kit verify() with the revocation feed',
-      throughput,
-      unit: 'verif/s',
-      p50: percentile(kit, 50),
-      p99: percentile(kit, 99),
-      baseline: 'e0',
-      ratio: throughput / baseline.throughput!,
-      target: '>= 0.9x plain jose',
-      met: throughput >= 0.9 * baseline.throughput!,
-    });
-  } finally {
-    await verifier.close();
-  }
 }
 
 /** (f): /introspect with warm API keys (subject and verified secret cached), against (a). */
