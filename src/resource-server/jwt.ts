@@ -31,8 +31,9 @@ export async function verifyAccessToken(
   try {
     ({ payload } = await jwtVerify(token, options.getKey, {
       issuer: options.issuer,
-      audience: [...options.audiences],
-      algorithms: [...options.algorithms],
+      // jose only reads these lists; copying them on every verification would cost for nothing.
+      audience: options.audiences as string[],
+      algorithms: options.algorithms as string[],
       typ: 'at+jwt',
       clockTolerance: options.clockToleranceSeconds,
       requiredClaims: REQUIRED_CLAIMS,

@@ -38,7 +38,8 @@ export interface AccessClaims {
   jti: string | null;
   exp: number | null;
   scope: string | null;
-  permissions: Record<string, string[]>;
+  /** Frozen copies, shared with the principal made from these claims. */
+  permissions: Readonly<Record<string, readonly string[]>>;
   permissions_version: number | null;
   groups_admin: boolean;
 }
@@ -50,18 +51,22 @@ function requiredString(payload: Record<string, unknown>, claim: string): string
   return value;
 }
 
-function readPermissions(value: unknown): Record<string, string[]> {
+/** Validates the claim and returns one frozen copy of it (the principal shares it, copying nothing). */
+function readPermissions(value: unknown): Readonly<Record<string, readonly string[]>> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalidToken('the token has no valid "permissions" claim');
   }
-  const permissions: Record<string, string[]> = Object.create(null);
-  for (const [location, names] of Object.entries(value)) {
-    if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) {
-      throw invalidToken('the token has no valid "permissions" claim');
+  const permissions: Record<string, readonly string[]> = Object.create(null);
+  for (const location in value) {
+    if (!Object.hasOwn(value, location)) continue;
+    const names: unknown = (value as Record<string, unknown>)[location];
+    if (!Array.isArray(names)) throw invalidToken('the token has no valid "permissions" claim');
+    for (const name of names) {
+      if (typeof name !== 'string') throw invalidToken('the token has no valid "permissions" claim');
     }
-    permissions[location] = [...(names as string[])];
+    permissions[location] = Object.freeze(names.slice() as string[]);
   }
-  return permissions;
+  return Object.freeze(permissions);
 }
 
 /**
@@ -90,13 +95,13 @@ export function readAccessClaims(payload: Record<string, unknown>): AccessClaims
 }
 
 export function createPrincipal(claims: AccessClaims, credentialType: 'jwt' | 'api_key'): Principal {
-  const byLocation = new Map<string, ReadonlySet<string>>(
-    Object.entries(claims.permissions).map(([location, names]) => [location, new Set(names)]),
-  );
-  const orgWide = byLocation.get(ALL_LOCATIONS);
-  const permissions: Record<string, readonly string[]> = Object.fromEntries(
-    Object.entries(claims.permissions).map(([location, names]) => [location, Object.freeze([...names])]),
-  );
+  const { permissions } = claims;
+  // Sets for can(), built on its first call: many requests never ask, and verify() is on every request.
+  let byLocation: Map<string, ReadonlySet<string>> | undefined;
+  const lookup = (location: string): ReadonlySet<string> | undefined => {
+    byLocation ??= new Map(Object.entries(permissions).map(([loc, names]) => [loc, new Set(names)]));
+    return byLocation.get(location);
+  };
   return Object.freeze({
     orgId: claims.org_id,
     serviceAccountId: claims.sub,
@@ -104,13 +109,13 @@ export function createPrincipal(claims: AccessClaims, credentialType: 'jwt' | 'a
     credentialType,
     tokenId: credentialType === 'jwt' ? claims.jti : null,
     scopes: Object.freeze(claims.scope ? claims.scope.split(' ').filter(Boolean) : []),
-    permissions: Object.freeze(permissions),
+    permissions,
     permissionsVersion: claims.permissions_version,
     groupsAdmin: claims.groups_admin,
     expiresAt: credentialType === 'jwt' && claims.exp !== null ? new Date(claims.exp * 1000) : null,
     can(permission: string, locationId: string): boolean {
-      if (orgWide?.has(permission)) return true;
-      return locationId !== ALL_LOCATIONS && (byLocation.get(locationId)?.has(permission) ?? false);
+      if (lookup(ALL_LOCATIONS)?.has(permission)) return true;
+      return locationId !== ALL_LOCATIONS && (lookup(locationId)?.has(permission) ?? false);
     },
   });
 }

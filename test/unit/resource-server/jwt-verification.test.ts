@@ -241,6 +241,19 @@ describe('the principal', () => {
     expect(principal.can('items:write', 'location-a')).toBe(false);
     expect(principal.can('toString', 'location-a')).toBe(false);
     expect(Object.isFrozen(principal.permissions)).toBe(true);
+    expect(Object.values(principal.permissions).every((names) => Object.isFrozen(names))).toBe(true);
+    // A location named like an Object.prototype member is just another location.
+    expect(principal.can('items:read_private', 'constructor')).toBe(false);
+    expect(principal.permissions).toEqual({ '*': ['items:read'], 'location-a': ['items:read_private'] });
+  });
+
+  it('refuses a permissions claim whose lists hold anything but strings', async () => {
+    for (const permissions of [{ '*': ['items:read', 7] }, { '*': 'items:read' }, ['items:read']]) {
+      const token = await accessToken(local, es256, { claims: { permissions } });
+      await expect(verifierFor().verify(token)).rejects.toMatchObject({
+        description: 'the token has no valid "permissions" claim',
+      });
+    }
   });
 });
 
