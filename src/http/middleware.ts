@@ -3,29 +3,39 @@ import type { Context, Next } from 'koa';
 import { createRequestLineLogger, type Logger } from '../logging/logger.ts';
 import { HttpProblem, PROBLEM_TITLES } from './problem.ts';
 
-export interface RequestState {
-  requestId: string;
-  log: Logger;
+/**
+ * What every request carries in ctx.state: its id and a logger bound to it. The child logger is made on
+ * first use (most requests, every issued token among them, log only their request line), through a
+ * getter on the class rather than one defined on each request's object.
+ */
+export class RequestState {
+  readonly requestId: string;
+  readonly #logger: Logger;
+  #log: Logger | undefined;
+
+  constructor(logger: Logger, requestId: string) {
+    this.#logger = logger;
+    this.requestId = requestId;
+  }
+
+  get log(): Logger {
+    this.#log ??= this.#logger.child({ request_id: this.requestId });
+    return this.#log;
+  }
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Gives every request an id (the caller's X-Request-Id when it is sane) and a logger carrying it, and
- * logs one line per request: method, path, status, duration. Never headers, query or body. The child
- * logger is made on first use: most requests (every issued token) log only their request line.
+ * logs one line per request: method, path, status, duration. Never headers, query or body.
  */
 export function requestContext(logger: Logger) {
   const requestLines = createRequestLineLogger(logger);
   return async (ctx: Context, next: Next) => {
     const incoming = ctx.get('x-request-id');
     const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    let log: Logger | undefined;
-    ctx.state.requestId = requestId;
-    Object.defineProperty(ctx.state, 'log', {
-      get: () => (log ??= logger.child({ request_id: requestId })),
-      configurable: true,
-    });
+    ctx.state = new RequestState(logger, requestId);
     ctx.set('X-Request-Id', requestId);
     const started = performance.now();
     try {

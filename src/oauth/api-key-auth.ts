@@ -2,11 +2,15 @@ import type { Context, Next } from 'koa';
 import { isLegacyKeyShape, legacyKeyId, parseApiKey } from '../domain/credential-format.ts';
 import { oauthError } from '../http/middleware.ts';
 
-/** Requests whose Basic credentials were an API key, remembered for metrics and auditing. */
-const apiKeyRequests = new WeakSet<object>();
+/** Marks requests whose Basic credentials were an API key, for metrics and auditing. */
+const API_KEY_REQUEST = Symbol('svcauth.apiKeyRequest');
+
+interface MarkedRequest {
+  [API_KEY_REQUEST]?: true;
+}
 
 export function isApiKeyRequest(req: object): boolean {
-  return apiKeyRequests.has(req);
+  return (req as MarkedRequest)[API_KEY_REQUEST] === true;
 }
 
 /** The HTTP Basic username under which an API key is presented as the password. */
@@ -33,7 +37,7 @@ export function apiKeyBasicAuth(issuer: string) {
         }
         const rewritten = `${encodeURIComponent(keyId)}:${encodeURIComponent(key)}`;
         ctx.req.headers.authorization = `Basic ${Buffer.from(rewritten).toString('base64')}`;
-        apiKeyRequests.add(ctx.req);
+        (ctx.req as MarkedRequest)[API_KEY_REQUEST] = true;
       }
     }
     await next();

@@ -7,12 +7,17 @@ export interface LockoutCheck {
   check(clientId: string | null, ip: string | null): { retryAfterSeconds: number } | null;
 }
 
-const presentedClientIds = new WeakMap<object, string>();
+/** On the request context (a symbol, not a WeakMap: see request-subject.ts). */
+const PRESENTED_CLIENT_ID = Symbol('svcauth.presentedClientId');
+
+interface WithPresentedClientId {
+  [PRESENTED_CLIENT_ID]?: string;
+}
 const lockoutRefusals = new WeakSet<object>();
 
 /** The client id a token request presented (whether or not it exists), once oidc-provider looked it up. */
 export function presentedClientId(ctx: Context | undefined): string | null {
-  return ctx ? (presentedClientIds.get(ctx) ?? null) : null;
+  return (ctx as WithPresentedClientId | undefined)?.[PRESENTED_CLIENT_ID] ?? null;
 }
 
 /** Whether a token endpoint error is the lockout refusal itself (not a failed authentication to count). */
@@ -42,7 +47,7 @@ export function installLockoutGuard(provider: Provider, lockout: LockoutCheck): 
   const find = Client.find.bind(Client);
   Client.find = async function guardedFind(id: string) {
     const ctx = Provider.ctx as Context | undefined;
-    if (ctx) presentedClientIds.set(ctx, String(id));
+    if (ctx) (ctx as WithPresentedClientId)[PRESENTED_CLIENT_ID] = String(id);
     const refusal = lockout.check(String(id), ctx?.ip || null);
     if (refusal) throw lockoutError(ctx, refusal.retryAfterSeconds);
     return find(id);

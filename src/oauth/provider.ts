@@ -98,19 +98,21 @@ export function createProvider(deps: OAuthDependencies): Provider {
         jwt: (ctx, token, jwt) => {
           const subject = getRequestSubject(ctx as unknown as Context);
           if (!subject) throw new errors.InvalidClient('client authentication failed');
-          const { scope, permissions } = grantedClaims(
+          const claims = grantedClaims(
             subject,
             String(jwt.payload.aud),
             typeof token.scope === 'string' ? token.scope : '',
           );
           jwt.payload.sub = subject.account.id;
-          if (scope) jwt.payload.scope = scope;
+          if (claims.scope) jwt.payload.scope = claims.scope;
           else delete jwt.payload.scope;
           jwt.payload.org_id = subject.organization.id;
-          jwt.payload.permissions = permissions;
+          jwt.payload.permissions = claims.permissions;
           jwt.payload.permissions_version = subject.account.permissions_version;
           if (subject.account.groups_admin) jwt.payload.groups_admin = true;
-          const size = Buffer.byteLength(JSON.stringify(jwt.payload));
+          // Every other claim has a fixed length for a given subject and variant (ids, jti, issuer,
+          // audience, ten-digit times), so the size is measured once per variant.
+          const size = (claims.bytes ??= Buffer.byteLength(JSON.stringify(jwt.payload)));
           if (size > config.maxTokenClaimsBytes) {
             throw new errors.InvalidRequest(
               `the token would carry ${size} bytes of claims, more than the ${config.maxTokenClaimsBytes} allowed; ` +
@@ -139,7 +141,12 @@ export function createProvider(deps: OAuthDependencies): Provider {
   return provider;
 }
 
-type GrantedClaims = { scope: string; permissions: ResolvedPermissions };
+type GrantedClaims = {
+  scope: string;
+  permissions: ResolvedPermissions;
+  /** The serialized claims' size, once the first token of this variant measured it. */
+  bytes?: number;
+};
 
 /**
  * The token's `scope` and `permissions` for a subject, an audience and the requested scope (already
@@ -159,7 +166,7 @@ function grantedClaimsCache(audiences: Map<string, readonly string[]>) {
     const allowed = audienceScopes.get(audience) ?? new Set<string>();
     const requested = requestedScope ? requestedScope.split(' ') : subject.scopes;
     const granted = new Set(requested.filter((s) => allowed.has(s)));
-    const claims = {
+    const claims: GrantedClaims = {
       scope: [...granted].sort().join(' '),
       permissions: restrictToScopes(subject.permissions, granted),
     };

@@ -7,14 +7,20 @@ export interface SubjectResolver {
 
 /**
  * The subject found while authenticating the client is kept on the request, so the secret check and
- * the token's claims use the very rows the client was built from (one lookup per request).
+ * the token's claims use the very rows the client was built from (one lookup per request). It lives
+ * under a symbol on the context, not in a WeakMap: WeakMap entries cost the garbage collector extra
+ * work, on every token request.
  */
-const subjects = new WeakMap<object, TokenSubject>();
+const SUBJECT = Symbol('svcauth.requestSubject');
+
+interface WithSubject {
+  [SUBJECT]?: TokenSubject;
+}
 
 export function setRequestSubject(ctx: Context, subject: TokenSubject): void {
-  subjects.set(ctx, subject);
+  (ctx as WithSubject)[SUBJECT] = subject;
 }
 
 export function getRequestSubject(ctx: Context | undefined): TokenSubject | undefined {
-  return ctx ? subjects.get(ctx) : undefined;
+  return (ctx as WithSubject | undefined)?.[SUBJECT];
 }
