@@ -59,19 +59,39 @@ export class JwksCache {
     }
   }
 
-  /** A key resolver for jose's jwtVerify. */
-  readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> => {
+  /**
+   * A key resolver for jose's jwtVerify. With a fresh set held (the case of nearly every call) it goes
+   * straight to the set: this runs on every verification, and each extra await costs.
+   */
+  readonly getKey = (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> => {
+    const resolver = this.#resolver;
+    if (resolver && this.#now() - this.#loadedAt < this.#options.maxAgeMs) {
+      return resolver(header, token).catch((error: unknown) => this.#afterMiss(error, header, token));
+    }
+    return this.#loadThenGetKey(header, token);
+  };
+
+  async #loadThenGetKey(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey> {
     await this.load();
     try {
       return await this.#resolver!(header, token);
     } catch (error) {
-      if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
-      if (this.#now() - this.#lastRefetchAt < this.#options.refreshIntervalMs) throw error;
-      this.#lastRefetchAt = this.#now();
-      await this.#fetch();
-      return this.#resolver!(header, token);
+      return this.#afterMiss(error, header, token);
     }
-  };
+  }
+
+  /** An unknown kid may be a key published since the last fetch: fetch again, at most once an interval. */
+  async #afterMiss(
+    error: unknown,
+    header: JWSHeaderParameters,
+    token: FlattenedJWSInput,
+  ): Promise<CryptoKey> {
+    if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+    if (this.#now() - this.#lastRefetchAt < this.#options.refreshIntervalMs) throw error;
+    this.#lastRefetchAt = this.#now();
+    await this.#fetch();
+    return this.#resolver!(header, token);
+  }
 
   #fetch(): Promise<void> {
     this.#pending ??= (async () => {

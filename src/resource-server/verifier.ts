@@ -134,12 +134,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
       algorithms: o.algorithms,
       clockToleranceSeconds: o.clockToleranceSeconds,
       maxTokenLength: DEFAULTS.maxTokenLength,
-      getKey: async (header, input) => (await keys()).getKey(header, input),
+      // Once discovery has made the key cache, go to it directly (no await on every verification).
+      getKey: (header, input) =>
+        jwksCache ? jwksCache.getKey(header, input) : keys().then((cache) => cache.getKey(header, input)),
     });
     const principal = createPrincipal(claims, 'jwt');
     if (o.revocation.mode === 'none') return principal;
 
-    const fresh = await feedIsFresh();
+    const fresh = feed && state.initialized ? feed.isFresh(o.revocation.maxStalenessMs) : await feedIsFresh();
     // What the feed said still holds when it has gone quiet since.
     const refusal = state.refusalFor(factsOf(principal), now());
     if (refusal) throw invalidToken(REFUSAL_DESCRIPTIONS[refusal]);
