@@ -469,17 +469,6 @@ export class FeedSubscriber {
   }
 }
 
-/** Retries an assertion until it passes or the deadline passes (behaviour, not timing). */
-export async function eventually<T>(assertion: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await assertion();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
+export { eventually } from '../../helpers/eventually.ts';
 
 export type { DatabaseHandle };

@@ -14,6 +14,7 @@ import {
 } from '../../helpers/private-services.ts';
 import { startTestServer } from '../../helpers/test-server.ts';
 import { readiness, revoke, seedTwoCredentials, tokenStatus, waitFor } from '../outage/outage-helpers.ts';
+import { eventually } from '../../helpers/eventually.ts';
 
 // A private three-master cluster (never the machine's shared Redis): the outage tests kill its nodes.
 // Its nodes require a password, so every test also proves that REDIS_URL's credentials reach each
@@ -233,18 +234,4 @@ async function countKeysPerMaster(prefix: string): Promise<number[]> {
     }
     return counts;
   });
-}
-
-/** Retries an assertion until it passes or timeoutMs has passed, then rethrows its last failure. */
-async function eventually(assertion: () => Promise<unknown>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await assertion();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(100);
-    }
-  }
 }

@@ -9,6 +9,7 @@ import { MemoryStateStore } from '../../../src/state/memory-state-store.ts';
 import { RedisStateStore } from '../../../src/state/redis-state-store.ts';
 import { StateStoreUnavailableError } from '../../../src/state/state-store.ts';
 import { describeStateStoreContract } from '../../contract/state-store-contract.ts';
+import { eventually } from '../../helpers/eventually.ts';
 
 const redisUrl = process.env.REDIS_URL;
 const runPrefix = `svcauth-test:${randomUUID()}:`;
@@ -159,18 +160,4 @@ async function stopRedisServer(server: RedisServer): Promise<void> {
   const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
   server.kill('SIGTERM');
   await exited;
-}
-
-/** Retries an assertion until it passes or timeoutMs has passed, then rethrows its last failure. */
-async function eventually(assertion: () => Promise<unknown>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await assertion();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(100);
-    }
-  }
 }
