@@ -4,7 +4,9 @@
  *
  * Needs the machine's Postgres and Redis (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres;
  * BENCH_REDIS_URL, default redis://127.0.0.1:6379). BENCH_DURATION (seconds per load row, default 10),
- * BENCH_CONNECTIONS (default 50), BENCH_SOAK_SECONDS (memory soak, default 300; 0 skips it).
+ * BENCH_CONNECTIONS (default 50), BENCH_SOAK_SECONDS (memory soak, default 300; 0 skips it),
+ * BENCH_ROUNDS (alternating slices of a row and its baseline, default 5), BENCH_LOG_LEVEL (the servers'
+ * LOG_LEVEL, default info), BENCH_ROWS and BENCH_CPU_PROFILE_DIR (see the README).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
