@@ -137,6 +137,7 @@ export async function startServer(
         subjects,
         secrets,
         revocations: new RevocationRepository(database.db),
+        usage,
       }),
       clients: new ClientAuthenticator({ subjects, secrets, state, config }),
       revocation: new TokenRevocationService({ tokens: accessTokens, ledger }),

@@ -3,6 +3,7 @@ import type { Config } from '../config/index.ts';
 import { restrictToScopes } from '../domain/permissions.ts';
 import type { RevocationRepository } from '../persistence/repositories/revocation-repository.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
+import type { UsageRecorder } from '../services/usage-recorder.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { looksLikeJwt } from './access-token-verifier.ts';
 import { keyIdOf } from './api-key-auth.ts';
@@ -28,6 +29,7 @@ export class IntrospectionService {
   readonly #subjects: SubjectResolver;
   readonly #secrets: SecretVerifier;
   readonly #revocations: RevocationRepository;
+  readonly #usage: UsageRecorder | undefined;
 
   constructor(deps: {
     config: Config;
@@ -35,12 +37,15 @@ export class IntrospectionService {
     subjects: SubjectResolver;
     secrets: SecretVerifier;
     revocations: RevocationRepository;
+    /** An API key checked here is a use of that key: its last_used_at follows. */
+    usage?: UsageRecorder;
   }) {
     this.#config = deps.config;
     this.#tokens = deps.tokens;
     this.#subjects = deps.subjects;
     this.#secrets = deps.secrets;
     this.#revocations = deps.revocations;
+    this.#usage = deps.usage;
   }
 
   async introspect(token: string): Promise<IntrospectionAnswer> {
@@ -71,6 +76,8 @@ export class IntrospectionService {
     const subject = await this.#subjects.findByClientId(keyId);
     if (!subject || subject.credential.type !== 'api_key' || subject.refusal) return INACTIVE;
     if (!(await secretMatches(this.#secrets, subject.credential, key))) return INACTIVE;
+    // No address: the caller here is the resource server, not the integration holding the key.
+    this.#usage?.record(subject.credential.id, null);
     return apiKeyClaims(subject, this.#config);
   }
 }

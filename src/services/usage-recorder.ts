@@ -24,8 +24,12 @@ export class UsageRecorder {
     this.#timer.unref();
   }
 
+  /**
+   * A use without an address (an API key checked at /introspect, where the caller is a resource
+   * server) moves last_used_at and keeps the last address seen.
+   */
   record(credentialId: string, ip: string | null, at: Date = new Date()): void {
-    this.#pending.set(credentialId, { at, ip });
+    this.#pending.set(credentialId, { at, ip: ip ?? this.#pending.get(credentialId)?.ip ?? null });
   }
 
   /** Writes what has been collected; a failed write keeps the entries for the next attempt. */
@@ -49,7 +53,7 @@ export class UsageRecorder {
     try {
       await sql`
         update credentials as c
-        set last_used_at = u.at, last_used_ip = u.ip
+        set last_used_at = u.at, last_used_ip = coalesce(u.ip, c.last_used_ip)
         from (values ${sql.join(rows)}) as u(id, at, ip)
         where c.id = u.id and (c.last_used_at is null or c.last_used_at < u.at)`.execute(this.#db);
     } catch (error) {

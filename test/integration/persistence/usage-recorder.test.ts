@@ -58,3 +58,30 @@ it('writes the latest use of many credentials in one flush, and never moves last
     .executeTakeFirstOrThrow();
   expect(after).toEqual({ last_used_at: t2, last_used_ip: '10.0.0.2' });
 });
+
+it('a use without an address (an API key at /introspect) moves last_used_at and keeps the last address', async () => {
+  const fixtures = new Fixtures(handle.db);
+  const org = await fixtures.organization();
+  const account = await fixtures.account(org.id);
+  const key = await fixtures.credential(org.id, account.id);
+  const recorder = new UsageRecorder(handle.db, createLogger({ level: 'silent' }), 3_600_000);
+  const t1 = new Date('2026-02-01T10:00:00Z');
+  const t2 = new Date('2026-02-01T10:00:05Z');
+  const t3 = new Date('2026-02-01T10:00:09Z');
+  recorder.record(key.id, '10.0.0.1', t1);
+  await recorder.flush();
+  recorder.record(key.id, null, t2);
+  await recorder.flush();
+  const read = () =>
+    handle.db
+      .selectFrom('credentials')
+      .select(['last_used_at', 'last_used_ip'])
+      .where('id', '=', key.id)
+      .executeTakeFirstOrThrow();
+  expect(await read()).toEqual({ last_used_at: t2, last_used_ip: '10.0.0.1' });
+  // Within one batch too: the address of an earlier use is not lost to a later one without.
+  recorder.record(key.id, '10.0.0.7', t2);
+  recorder.record(key.id, null, t3);
+  await recorder.close();
+  expect(await read()).toEqual({ last_used_at: t3, last_used_ip: '10.0.0.7' });
+});
