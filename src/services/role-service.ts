@@ -1,7 +1,14 @@
 import type { Kysely } from 'kysely';
 import { changedFields, hasChanges } from '../domain/audit-diff.ts';
 import { DomainError, NotFoundError } from '../domain/errors.ts';
-import { assertNoEscalatingPermissions, permissionsBeyondAuthority } from '../domain/escalation.ts';
+import {
+  assertNoEscalatingGrants,
+  assertNoEscalatingPermissions,
+  type Authority,
+  type Grant,
+  grantsBeyondAuthority,
+  permissionsBeyondAuthority,
+} from '../domain/escalation.ts';
 import { isUniqueViolation } from '../persistence/errors.ts';
 import type { Page, PageRequest } from '../persistence/pagination.ts';
 import { RoleRepository, type RoleUpdate } from '../persistence/repositories/role-repository.ts';
@@ -15,6 +22,7 @@ import {
   transactionWithChanges,
 } from './admin-actor.ts';
 import { type RoleView, roleView } from './admin-views.ts';
+import { fromStored, resolveWith } from './service-account-service.ts';
 import type { ChangeEvent } from './change-notifier.ts';
 
 export interface RoleInput {
@@ -94,11 +102,17 @@ export class RoleService {
         if (patch.assignable_to_service_accounts !== undefined) {
           update.assignable_to_service_accounts = patch.assignable_to_service_accounts;
         }
-        if (update.permissions) {
+        if (update.permissions || update.assignable_to_service_accounts !== undefined) {
           const authority = await loadAuthority(trx, actor);
-          const added = update.permissions.filter((p) => !before.permissions.includes(p));
           if (authority) {
+            const added = (update.permissions ?? []).filter((p) => !before.permissions.includes(p));
             assertNoEscalatingPermissions(permissionsBeyondAuthority(authority, added), 'this change');
+            // Holding a permission somewhere is not enough: the role already applies to accounts at
+            // their locations, and what it gains reaches them there.
+            assertNoEscalatingGrants(
+              await grantsThroughHolders(trx, actor.orgId, authority, { ...before, ...update }),
+              'this change (through the accounts that hold the role)',
+            );
           }
         }
         if (update.name !== undefined && update.name.toLowerCase() !== before.name.toLowerCase()) {
@@ -153,6 +167,36 @@ export class RoleService {
       for (const stale of staleAccounts) changed(staleAccountChange(actor.orgId, stale));
     });
   }
+}
+
+/**
+ * The grants an edited role would add to the accounts holding it, where the admin does not hold them
+ * (each account judged at its own locations, through the role x location matrix).
+ */
+async function grantsThroughHolders(
+  trx: Kysely<Database>,
+  orgId: string,
+  authority: Authority,
+  edited: Role,
+): Promise<Grant[]> {
+  const accounts = new ServiceAccountRepository(trx);
+  const holders = await accounts.lockLiveRoleHolders(orgId, edited.id);
+  if (holders.length === 0) return [];
+  const stored = await accounts.loadAssignments(holders.map((h) => h.id));
+  const roleIds = new Set([...stored.values()].flatMap((s) => s.roles.map((r) => r.roleId)));
+  const roles = await new RoleRepository(trx).findLiveByIds(orgId, [...roleIds]);
+  const rolesAfter = roles.map((role) => (role.id === edited.id ? edited : role));
+  const beyond = new Map<string, Grant>();
+  for (const holder of holders) {
+    const assignments = fromStored(holder, stored.get(holder.id)!);
+    const grants = grantsBeyondAuthority(
+      authority,
+      resolveWith(assignments, roles),
+      resolveWith(assignments, rolesAfter),
+    );
+    for (const grant of grants) beyond.set(`${grant.location} ${grant.permission}`, grant);
+  }
+  return [...beyond.values()];
 }
 
 /** Tokens of an account whose permissions version was bumped are stale (the revocation feed says so). */

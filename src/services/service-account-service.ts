@@ -339,7 +339,7 @@ export function toStored(assignments: Assignments) {
   };
 }
 
-function fromStored(account: ServiceAccount, stored: StoredAssignments): Assignments {
+export function fromStored(account: ServiceAccount, stored: StoredAssignments): Assignments {
   return {
     allLocations: account.all_locations,
     locationIds: stored.locationIds,

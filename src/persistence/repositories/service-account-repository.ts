@@ -268,6 +268,21 @@ export class ServiceAccountRepository {
     return result;
   }
 
+  /** The live (not archived) accounts holding a role, locked: a role edit judges them, then bumps them. */
+  async lockLiveRoleHolders(orgId: string, roleId: string): Promise<ServiceAccount[]> {
+    return this.#db
+      .selectFrom('service_accounts')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('archived_at', 'is', null)
+      .where('id', 'in', (eb) =>
+        eb.selectFrom('service_account_roles').select('service_account_id').where('role_id', '=', roleId),
+      )
+      .orderBy('id')
+      .forUpdate()
+      .execute();
+  }
+
   /**
    * Bumps the permissions version of every live account holding the role: a change to the role
    * changes what their tokens may carry, so tokens issued before become stale.

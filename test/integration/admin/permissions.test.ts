@@ -273,6 +273,36 @@ describe('management API permissions', () => {
       );
     });
 
+    it('refuses widening a role where its holders are but the admin does not hold the permission', async () => {
+      // Manages roles, and reads items in Paris only.
+      const parisRoleAdmin = await apiAs(
+        await accountWith(
+          [{ role_id: roleOf.get('roles:write')!.id }, { role_id: reader.id, location_ids: [paris.id] }],
+          { location_ids: [paris.id, berlin.id] },
+        ),
+      );
+      const heldInBerlin = expectStatus(
+        await api.post('/roles', { name: unique('r'), permissions: [] }),
+        201,
+      );
+      await accountWith([{ role_id: heldInBerlin.id }], { location_ids: [berlin.id] });
+      const heldInParis = expectStatus(await api.post('/roles', { name: unique('r'), permissions: [] }), 201);
+      await accountWith([{ role_id: heldInParis.id }], { location_ids: [paris.id] });
+
+      // items:read is held somewhere (Paris), but the role would carry it to an account in Berlin.
+      await expectEscalation(
+        parisRoleAdmin.patch(`/roles/${heldInBerlin.id}`, { permissions: ['items:read'] }),
+      );
+      expect(expectStatus(await api.get(`/roles/${heldInBerlin.id}`), 200).permissions).toEqual([]);
+      // Where every holder sits in Paris, the same edit is within the admin's reach.
+      expect(
+        expectStatus(
+          await parisRoleAdmin.patch(`/roles/${heldInParis.id}`, { permissions: ['items:read'] }),
+          200,
+        ).permissions,
+      ).toEqual(['items:read']);
+    });
+
     it('refuses roles not assignable to service accounts, whoever asks', async () => {
       const owner = expectStatus(
         await api.post('/roles', { name: 'Owner', permissions: [], assignable_to_service_accounts: false }),
