@@ -1,6 +1,6 @@
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { CredentialSlot } from '../../domain/status.ts';
-import { type Page, type PageRequest, toPage } from '../pagination.ts';
+import { fetchPage, type Page, type PageRequest } from '../pagination.ts';
 import type { Credential, Database, NewCredential, Organization, ServiceAccount } from '../schema.ts';
 
 /** A credential with the account and organization it acts for: what the token endpoint needs. */
@@ -75,22 +75,12 @@ export class CredentialRepository {
 
   /** Every credential of the account, revoked ones included, in creation order. */
   async listPageForAccount(orgId: string, accountId: string, page: PageRequest): Promise<Page<Credential>> {
-    let query = this.#db
+    const query = this.#db
       .selectFrom('credentials')
       .selectAll()
       .where('org_id', '=', orgId)
       .where('service_account_id', '=', accountId);
-    if (page.after) {
-      query = query.where(
-        sql<boolean>`(created_at, id) > (select c.created_at, c.id from credentials c where c.id = ${page.after})`,
-      );
-    }
-    const rows = await query
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(page.limit + 1)
-      .execute();
-    return toPage(rows, page.limit, (row) => row.id);
+    return fetchPage(query, 'credentials', page);
   }
 
   /** Credentials that can still authenticate: neither revoked nor expired at `now`. */

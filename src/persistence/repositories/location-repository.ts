@@ -1,5 +1,5 @@
-import { type Kysely, sql } from 'kysely';
-import { type Page, type PageRequest, toPage } from '../pagination.ts';
+import type { Kysely } from 'kysely';
+import { fetchPage, type Page, type PageRequest } from '../pagination.ts';
 import type { Database, Location } from '../schema.ts';
 
 export class LocationRepository {
@@ -76,22 +76,12 @@ export class LocationRepository {
 
   /** Live locations in creation order. */
   async listLivePage(orgId: string, page: PageRequest): Promise<Page<Location>> {
-    let query = this.#db
+    const query = this.#db
       .selectFrom('locations')
       .selectAll()
       .where('org_id', '=', orgId)
       .where('deleted_at', 'is', null);
-    if (page.after) {
-      query = query.where(
-        sql<boolean>`(created_at, id) > (select c.created_at, c.id from locations c where c.id = ${page.after})`,
-      );
-    }
-    const rows = await query
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(page.limit + 1)
-      .execute();
-    return toPage(rows, page.limit, (row) => row.id);
+    return fetchPage(query, 'locations', page);
   }
 
   rename(orgId: string, id: string, name: string): Promise<Location | undefined> {

@@ -1,5 +1,5 @@
-import { type Kysely, sql } from 'kysely';
-import { type Page, type PageRequest, toPage } from '../pagination.ts';
+import type { Kysely } from 'kysely';
+import { fetchPage, type Page, type PageRequest } from '../pagination.ts';
 import type { Database, Role } from '../schema.ts';
 
 export interface NewRole {
@@ -81,22 +81,12 @@ export class RoleRepository {
 
   /** Live roles in creation order. */
   async listLivePage(orgId: string, page: PageRequest): Promise<Page<Role>> {
-    let query = this.#db
+    const query = this.#db
       .selectFrom('roles')
       .selectAll()
       .where('org_id', '=', orgId)
       .where('deleted_at', 'is', null);
-    if (page.after) {
-      query = query.where(
-        sql<boolean>`(created_at, id) > (select c.created_at, c.id from roles c where c.id = ${page.after})`,
-      );
-    }
-    const rows = await query
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(page.limit + 1)
-      .execute();
-    return toPage(rows, page.limit, (row) => row.id);
+    return fetchPage(query, 'roles', page);
   }
 
   update(orgId: string, id: string, update: RoleUpdate): Promise<Role | undefined> {

@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { AccountGrants } from '../../domain/permissions.ts';
-import { type Page, type PageRequest, toPage } from '../pagination.ts';
+import { fetchPage, type Page, type PageRequest } from '../pagination.ts';
 import type { Database, ServiceAccount } from '../schema.ts';
 
 export interface NewServiceAccount {
@@ -177,17 +177,7 @@ export class ServiceAccountRepository {
   ): Promise<Page<ServiceAccount>> {
     let query = this.#db.selectFrom('service_accounts').selectAll().where('org_id', '=', orgId);
     if (!filter.includeArchived) query = query.where('archived_at', 'is', null);
-    if (page.after) {
-      query = query.where(
-        sql<boolean>`(created_at, id) > (select c.created_at, c.id from service_accounts c where c.id = ${page.after})`,
-      );
-    }
-    const rows = await query
-      .orderBy('created_at')
-      .orderBy('id')
-      .limit(page.limit + 1)
-      .execute();
-    return toPage(rows, page.limit, (row) => row.id);
+    return fetchPage(query, 'service_accounts', page);
   }
 
   /**
