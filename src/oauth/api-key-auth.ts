@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import { isLegacyKeyShape, legacyKeyId, parseApiKey } from '../domain/credential-format.ts';
 import { oauthError } from '../http/middleware.ts';
+import { readBasicCredentials } from './basic-credentials.ts';
 
 /** Marks requests whose Basic credentials were an API key, for metrics and auditing. */
 const API_KEY_REQUEST = Symbol('svcauth.apiKeyRequest');
@@ -24,21 +25,16 @@ export const API_KEY_USERNAME = 'api';
  */
 export function apiKeyBasicAuth(issuer: string) {
   return async (ctx: Context, next: Next) => {
-    const header = ctx.get('authorization');
-    const match = /^basic ([A-Za-z0-9+/=]+)$/i.exec(header.trim());
-    if (match) {
-      const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon > 0 && formDecode(decoded.slice(0, colon)) === API_KEY_USERNAME) {
-        const key = formDecode(decoded.slice(colon + 1));
-        const keyId = key === null ? null : keyIdOf(key);
-        if (key === null || keyId === null) {
-          return oauthError(ctx, 401, 'invalid_client', 'client authentication failed', issuer);
-        }
-        const rewritten = `${encodeURIComponent(keyId)}:${encodeURIComponent(key)}`;
-        ctx.req.headers.authorization = `Basic ${Buffer.from(rewritten).toString('base64')}`;
-        (ctx.req as MarkedRequest)[API_KEY_REQUEST] = true;
+    const basic = readBasicCredentials(ctx.get('authorization'));
+    if (basic?.id === API_KEY_USERNAME) {
+      const key = basic.secret;
+      const keyId = key === null ? null : keyIdOf(key);
+      if (key === null || keyId === null) {
+        return oauthError(ctx, 401, 'invalid_client', 'client authentication failed', issuer);
       }
+      const rewritten = `${encodeURIComponent(keyId)}:${encodeURIComponent(key)}`;
+      ctx.req.headers.authorization = `Basic ${Buffer.from(rewritten).toString('base64')}`;
+      (ctx.req as MarkedRequest)[API_KEY_REQUEST] = true;
     }
     await next();
   };
@@ -52,13 +48,4 @@ export function keyIdOf(key: string): string | null {
   if (parsed.reason === 'format' && !key.startsWith('svcak_') && isLegacyKeyShape(key))
     return legacyKeyId(key);
   return null;
-}
-
-/** RFC 6749 2.3.1: Basic credentials are form-urlencoded before base64. */
-function formDecode(value: string): string | null {
-  try {
-    return decodeURIComponent(value.replace(/\+/g, ' '));
-  } catch {
-    return null;
-  }
 }

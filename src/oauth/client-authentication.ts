@@ -4,6 +4,7 @@ import type { Credential } from '../persistence/schema.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { API_KEY_USERNAME, keyIdOf } from './api-key-auth.ts';
+import { readBasicCredentials } from './basic-credentials.ts';
 import type { SubjectResolver } from './request-subject.ts';
 import type { SecretVerifier } from './secret-verification.ts';
 
@@ -35,11 +36,9 @@ export function readClientCredentials(
   const assertion = body.get('client_assertion');
   const header = authorization?.trim() ?? '';
   if (header !== '') {
-    const match = /^basic ([A-Za-z0-9+/=]+)$/i.exec(header);
-    const decoded = match ? Buffer.from(match[1]!, 'base64').toString('utf8') : '';
-    const colon = decoded.indexOf(':');
-    const id = colon > 0 ? formDecode(decoded.slice(0, colon)) : null;
-    const secret = colon > 0 ? formDecode(decoded.slice(colon + 1)) : null;
+    const basic = readBasicCredentials(header);
+    const id = basic?.id ?? null;
+    const secret = basic?.secret ?? null;
     if (id === null || secret === null || secret === '') {
       return {
         ok: false,
@@ -192,13 +191,4 @@ export async function secretMatches(
     until.getTime() > Date.now() &&
     (await secrets.verify(credential.id, secret, previous)),
   );
-}
-
-/** RFC 6749 2.3.1: Basic credentials are form-urlencoded before base64. */
-function formDecode(value: string): string | null {
-  try {
-    return decodeURIComponent(value.replace(/\+/g, ' '));
-  } catch {
-    return null;
-  }
 }

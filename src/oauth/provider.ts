@@ -8,6 +8,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { createAdapterFactory } from './adapter.ts';
+import { secretMatches } from './client-authentication.ts';
 import { installClientInstanceCache } from './client-instances.ts';
 import { installLockoutGuard, type LockoutCheck } from './lockout-guard.ts';
 import { getRequestSubject, type SubjectResolver } from './request-subject.ts';
@@ -213,16 +214,8 @@ function checkRequestedScopes(
  */
 function installSecretComparison(provider: Provider, secrets: SecretVerifier): void {
   provider.Client.prototype.compareClientSecret = async function compareClientSecret(actual: string) {
-    const subject = getRequestSubject(Provider.ctx as Context | undefined);
-    const credential = subject?.credential;
-    if (!credential || credential.client_id !== this.clientId || !credential.secret_hash) return false;
-    if (await secrets.verify(credential.id, actual, credential.secret_hash)) return true;
-    const { previous_secret_hash: previous, previous_secret_expires_at: until } = credential;
-    return Boolean(
-      previous &&
-      until &&
-      until.getTime() > Date.now() &&
-      (await secrets.verify(credential.id, actual, previous)),
-    );
+    const credential = getRequestSubject(Provider.ctx as Context | undefined)?.credential;
+    if (!credential || credential.client_id !== this.clientId) return false;
+    return secretMatches(secrets, credential, actual);
   };
 }

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ResourceServerEntry } from '../config/index.ts';
+import { readBasicCredentials } from './basic-credentials.ts';
 
 /** Compared against when the name is unknown, so an unknown name costs what a wrong secret costs. */
 const NO_DIGEST = Buffer.alloc(32);
@@ -22,26 +23,13 @@ export class ResourceServerAuthenticator {
 
   /** The resource server's name, or null when the header does not carry valid credentials. */
   authenticate(authorization: string | undefined): string | null {
-    const match = /^basic ([A-Za-z0-9+/=]+)$/i.exec(authorization?.trim() ?? '');
-    if (!match) return null;
-    const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon <= 0) return null;
-    const name = formDecode(decoded.slice(0, colon));
-    const secret = formDecode(decoded.slice(colon + 1));
+    const basic = readBasicCredentials(authorization);
+    const name = basic?.id ?? null;
+    const secret = basic?.secret ?? null;
     if (name === null || secret === null) return null;
     const expected = this.#digests.get(name);
     const presented = createHash('sha256').update(secret, 'utf8').digest();
     const matches = timingSafeEqual(presented, expected ?? NO_DIGEST);
     return matches && expected !== undefined ? name : null;
-  }
-}
-
-/** RFC 6749 2.3.1: Basic credentials are form-urlencoded before base64. */
-function formDecode(value: string): string | null {
-  try {
-    return decodeURIComponent(value.replace(/\+/g, ' '));
-  } catch {
-    return null;
   }
 }
