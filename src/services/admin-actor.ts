@@ -1,8 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { AuditDiff } from '../domain/audit-diff.ts';
+import { DomainError } from '../domain/errors.ts';
 import type { Authority } from '../domain/escalation.ts';
 import { resolvePermissions } from '../domain/permissions.ts';
 import { AuditRepository } from '../persistence/repositories/audit-repository.ts';
+import { isUniqueViolation } from '../persistence/errors.ts';
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
 import type { Database } from '../persistence/schema.ts';
 import type { ChangeEvent } from './change-notifier.ts';
@@ -88,4 +90,26 @@ export async function transactionWithChanges<T>(
   const result = await db.transaction().execute((trx) => work(trx, (event) => events.push(event)));
   for (const event of events) await changes.publish(event);
   return result;
+}
+
+/** The refusal for a live name already in use, whether the lookup or the unique index found it. */
+export function nameTakenError(what: string, name: string, hint = 'choose another name'): DomainError {
+  return new DomainError('name_taken', `${what} named "${name}" already exists; ${hint}`, { field: 'name' });
+}
+
+/**
+ * Runs a write that checked its name is free. Two concurrent writes can both pass that lookup; the
+ * unique index on live names (`index`) decides, and the loser gets the same answer as from the lookup.
+ */
+export async function withUniqueLiveName<T>(
+  index: string,
+  taken: () => DomainError,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isUniqueViolation(error, index)) throw taken();
+    throw error;
+  }
 }

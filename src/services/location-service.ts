@@ -1,11 +1,17 @@
 import type { Kysely } from 'kysely';
 import { changedFields, hasChanges } from '../domain/audit-diff.ts';
 import { DomainError, NotFoundError } from '../domain/errors.ts';
-import { isUniqueViolation } from '../persistence/errors.ts';
 import type { Page, PageRequest } from '../persistence/pagination.ts';
 import { LocationRepository } from '../persistence/repositories/location-repository.ts';
 import type { Database } from '../persistence/schema.ts';
-import { type AdminActor, type ChangePublisher, recordAudit, transactionWithChanges } from './admin-actor.ts';
+import {
+  type AdminActor,
+  type ChangePublisher,
+  recordAudit,
+  transactionWithChanges,
+  nameTakenError,
+  withUniqueLiveName,
+} from './admin-actor.ts';
 import { type LocationView, locationView } from './admin-views.ts';
 
 export class LocationService {
@@ -98,17 +104,9 @@ export class LocationService {
 }
 
 function nameTaken(name: string): DomainError {
-  return new DomainError('name_taken', `a location named "${name}" already exists; choose another name`, {
-    field: 'name',
-  });
+  return nameTakenError('a location', name);
 }
 
-/** Two concurrent creations can both pass the lookup; the unique index decides, with the same answer. */
-async function withNameCheck<T>(name: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (isUniqueViolation(error, 'locations_live_name')) throw nameTaken(name);
-    throw error;
-  }
+function withNameCheck<T>(name: string, work: () => Promise<T>): Promise<T> {
+  return withUniqueLiveName('locations_live_name', () => nameTaken(name), work);
 }

@@ -9,7 +9,6 @@ import {
   grantsBeyondAuthority,
   permissionsBeyondAuthority,
 } from '../domain/escalation.ts';
-import { isUniqueViolation } from '../persistence/errors.ts';
 import type { Page, PageRequest } from '../persistence/pagination.ts';
 import { RoleRepository, type RoleUpdate } from '../persistence/repositories/role-repository.ts';
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
@@ -20,6 +19,8 @@ import {
   loadAuthority,
   recordAudit,
   transactionWithChanges,
+  nameTakenError,
+  withUniqueLiveName,
 } from './admin-actor.ts';
 import { type RoleView, roleView } from './admin-views.ts';
 import { fromStored, resolveWith } from './service-account-service.ts';
@@ -214,16 +215,9 @@ function assertEditable(role: Role): void {
 }
 
 function nameTaken(name: string): DomainError {
-  return new DomainError('name_taken', `a role named "${name}" already exists; choose another name`, {
-    field: 'name',
-  });
+  return nameTakenError('a role', name);
 }
 
-async function withNameCheck<T>(name: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (isUniqueViolation(error, 'roles_live_name')) throw nameTaken(name);
-    throw error;
-  }
+function withNameCheck<T>(name: string, work: () => Promise<T>): Promise<T> {
+  return withUniqueLiveName('roles_live_name', () => nameTaken(name), work);
 }

@@ -15,7 +15,6 @@ import {
 } from '../domain/escalation.ts';
 import { type ResolvedPermissions, resolvePermissions } from '../domain/permissions.ts';
 import { accountStatus } from '../domain/status.ts';
-import { isUniqueViolation } from '../persistence/errors.ts';
 import type { Page, PageRequest } from '../persistence/pagination.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
 import { LocationRepository } from '../persistence/repositories/location-repository.ts';
@@ -31,6 +30,8 @@ import {
   loadAuthority,
   recordAudit,
   transactionWithChanges,
+  nameTakenError,
+  withUniqueLiveName,
 } from './admin-actor.ts';
 import { type ServiceAccountView, serviceAccountView } from './admin-views.ts';
 
@@ -386,18 +387,9 @@ function unknownReference(field: string, kind: string, id: string): DomainError 
 }
 
 function nameTaken(name: string): DomainError {
-  return new DomainError(
-    'name_taken',
-    `a service account named "${name}" already exists; choose another name (archived accounts do not count)`,
-    { field: 'name' },
-  );
+  return nameTakenError('a service account', name, 'choose another name (archived accounts do not count)');
 }
 
-async function withNameCheck<T>(name: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (isUniqueViolation(error, 'service_accounts_live_name')) throw nameTaken(name);
-    throw error;
-  }
+function withNameCheck<T>(name: string, work: () => Promise<T>): Promise<T> {
+  return withUniqueLiveName('service_accounts_live_name', () => nameTaken(name), work);
 }
