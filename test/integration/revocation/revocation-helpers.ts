@@ -4,7 +4,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { PRODUCT_PERMISSIONS } from '../../../config/permissions.ts';
 import { type Config, loadConfig } from '../../../src/config/index.ts';
@@ -18,6 +17,7 @@ import { SseParser, type ServerSentEvent } from '../../../src/resource-server/ss
 import { type RunningServer, startServer } from '../../../src/server.ts';
 import { bootstrapOrganization } from '../../../src/services/bootstrap-service.ts';
 import { SecretHasher } from '../../../src/services/secret-hasher.ts';
+import { deleteKeysWithPrefix } from '../../helpers/redis-keys.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
 import { freePort } from '../../helpers/test-server.ts';
 
@@ -172,21 +172,6 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   await exited;
-}
-
-export async function deleteKeysWithPrefix(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url);
-  try {
-    const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    await redis.quit();
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -470,5 +455,6 @@ export class FeedSubscriber {
 }
 
 export { eventually } from '../../helpers/eventually.ts';
+export { deleteKeysWithPrefix };
 
 export type { DatabaseHandle };

@@ -1,8 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createStateStore } from '../../../src/state/index.ts';
 import { MemoryStateStore } from '../../../src/state/memory-state-store.ts';
@@ -10,6 +7,9 @@ import { RedisStateStore } from '../../../src/state/redis-state-store.ts';
 import { StateStoreUnavailableError } from '../../../src/state/state-store.ts';
 import { describeStateStoreContract } from '../../contract/state-store-contract.ts';
 import { eventually } from '../../helpers/eventually.ts';
+import { privateRedisAvailable, startPrivateRedis } from '../../helpers/private-services.ts';
+import { deleteKeysWithPrefix } from '../../helpers/redis-keys.ts';
+import { freePort } from '../../helpers/test-server.ts';
 
 const redisUrl = process.env.REDIS_URL;
 const runPrefix = `svcauth-test:${randomUUID()}:`;
@@ -51,7 +51,7 @@ describe('createStateStore', () => {
 
 describe('RedisStateStore without Redis', () => {
   it('rejects commands and pings instead of waiting for Redis to appear', async () => {
-    const port = await unusedPort();
+    const port = await freePort();
     const store = new RedisStateStore({
       url: `redis://:secret-password@127.0.0.1:${port}`,
       prefix: prefixFor(),
@@ -72,14 +72,11 @@ describe('RedisStateStore without Redis', () => {
   });
 });
 
-const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
-
 // A private, throw-away redis-server (not the shared one at REDIS_URL), because this test stops it.
-describe.skipIf(!redisUrl || !hasRedisServer)('RedisStateStore across a Redis outage', () => {
+describe.skipIf(!redisUrl || !privateRedisAvailable)('RedisStateStore across a Redis outage', () => {
   it('fails while Redis is down, then recovers commands and subscriptions on its own', async () => {
-    const port = await unusedPort();
-    const url = `redis://127.0.0.1:${port}`;
-    let server = await startRedisServer(port);
+    const server = await startPrivateRedis();
+    const url = server.url;
     const store = new RedisStateStore({ url, prefix: prefixFor('outage') });
     const publisher = new RedisStateStore({ url, prefix: prefixFor('outage') });
     try {
@@ -87,11 +84,11 @@ describe.skipIf(!redisUrl || !hasRedisServer)('RedisStateStore across a Redis ou
       await store.subscribe('events', (message) => received.push(message));
       await store.set('key', 'before', 60);
 
-      await stopRedisServer(server);
+      await server.stop();
       await expect(store.get('key')).rejects.toBeInstanceOf(StateStoreUnavailableError);
       await expect(store.ping()).rejects.toBeInstanceOf(StateStoreUnavailableError);
 
-      server = await startRedisServer(port);
+      await server.start();
       await eventually(() => store.ping());
       // The private server has no persistence, so the key is gone; the point is that commands work again.
       await store.set('key', 'after', 60);
@@ -104,60 +101,7 @@ describe.skipIf(!redisUrl || !hasRedisServer)('RedisStateStore across a Redis ou
     } finally {
       await store.close();
       await publisher.close();
-      await stopRedisServer(server);
+      await server.destroy();
     }
   }, 30_000);
 });
-
-async function deleteKeysWithPrefix(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url);
-  try {
-    // Prefixes hold only UUID characters and ':', but a glob character would widen the match.
-    const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    await redis.quit();
-  }
-}
-
-async function unusedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return address.port;
-}
-
-type RedisServer = ReturnType<typeof spawn>;
-
-async function startRedisServer(port: number): Promise<RedisServer> {
-  const server = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  await eventually(async () => {
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null });
-    probe.on('error', () => {});
-    try {
-      await probe.connect();
-      await probe.ping();
-    } finally {
-      probe.disconnect();
-    }
-  });
-  return server;
-}
-
-async function stopRedisServer(server: RedisServer): Promise<void> {
-  if (server.exitCode !== null || server.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
-  server.kill('SIGTERM');
-  await exited;
-}
