@@ -1,6 +1,6 @@
 import { errors, Provider } from 'oidc-provider';
 import type { StateStore } from '../state/state-store.ts';
-import { clientMetadataFor } from './client-metadata.ts';
+import { clientMetadataFor, presentsBasicAuth } from './client-metadata.ts';
 import { type SubjectResolver, setRequestSubject } from './request-subject.ts';
 
 /**
@@ -26,7 +26,7 @@ class ClientAdapter {
     if (!subject) return undefined;
     const ctx = Provider.ctx;
     if (ctx) setRequestSubject(ctx, subject);
-    return clientMetadataFor(subject, usedBasicAuth(ctx?.get('authorization')));
+    return clientMetadataFor(subject, presentsBasicAuth(ctx?.get('authorization')));
   }
 
   async upsert(): Promise<void> {
@@ -41,10 +41,6 @@ class ClientAdapter {
   }
   async consume(): Promise<void> {}
   async revokeByGrantId(): Promise<void> {}
-}
-
-function usedBasicAuth(authorization: string | undefined): boolean {
-  return typeof authorization === 'string' && /^basic /i.test(authorization);
 }
 
 class StateStoreAdapter {

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { Provider } from 'oidc-provider';
 import type { TokenSubject } from '../services/token-subject-service.ts';
 import type { Logger } from '../logging/logger.ts';
+import { presentsBasicAuth } from './client-metadata.ts';
 import { setRequestSubject, type SubjectResolver } from './request-subject.ts';
 import { temporarilyUnavailable } from './unavailable.ts';
 
@@ -35,7 +36,7 @@ export function installClientInstanceCache(
     if (!subject) return undefined;
     if (ctx) setRequestSubject(ctx, subject);
     // The registered method depends on how this request presents its secret (see client-metadata.ts).
-    const variant = /^basic /i.test(ctx?.get('authorization') ?? '') ? 'basic' : 'other';
+    const variant = presentsBasicAuth(ctx?.get('authorization')) ? 'basic' : 'other';
     const byVariant = instances.get(subject) ?? new Map<string, ClientInstance>();
     const cached = byVariant.get(variant);
     if (cached) return cached;

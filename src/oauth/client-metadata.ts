@@ -25,3 +25,8 @@ export function clientMetadataFor(subject: TokenSubject, usedBasicAuth: boolean)
     token_endpoint_auth_method: usedBasicAuth ? 'client_secret_basic' : 'client_secret_post',
   };
 }
+
+/** Whether this request presents its client secret in the Authorization header (else in the body). */
+export function presentsBasicAuth(authorization: string | undefined): boolean {
+  return typeof authorization === 'string' && /^basic /i.test(authorization);
+}

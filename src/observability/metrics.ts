@@ -31,6 +31,8 @@ export interface CacheStats {
  */
 export class Metrics {
   readonly registry = new Registry();
+  /** Set in a cluster worker: /metrics then reports every worker (see aggregateAcrossWorkers). */
+  #cluster: ClusterMetricsClient | undefined;
   readonly httpDuration = new Histogram({
     name: 'svcauth_http_request_duration_seconds',
     help: 'HTTP request latency by route and status class',
@@ -113,8 +115,6 @@ export class Metrics {
       }
     };
   }
-
-  #cluster: ClusterMetricsClient | undefined;
 
   /** In a cluster worker: /metrics answers with every worker's metrics (see cluster-metrics.ts). */
   aggregateAcrossWorkers(): void {
