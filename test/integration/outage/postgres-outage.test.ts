@@ -5,6 +5,7 @@ import {
   startPrivatePostgres,
 } from '../../helpers/private-services.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+import { adminApi, adminToken, bootstrapAdmin } from '../admin/admin-helpers.ts';
 import {
   backgroundLoad,
   readiness,
@@ -70,6 +71,41 @@ it.skipIf(!privatePostgresAvailable)(
     );
     report(`first token for a never-seen credential ${afterRecovery} ms after /readyz recovered`);
     expect((await tokenStatus(server, warm)).status).toBe(200);
+  },
+  90_000,
+);
+
+it.skipIf(!privatePostgresAvailable)(
+  'the management API answers 503 problem+json with Retry-After while Postgres is down',
+  async () => {
+    const admin = await bootstrapAdmin(server, 'outage-admin');
+    const api = adminApi(server, await adminToken(server, admin));
+    expect((await api.get('/service-accounts')).status).toBe(200);
+
+    await postgres.stop();
+    try {
+      await waitFor(async () => (await readiness(server)).status === 503, '/readyz to fail');
+      for (const call of [
+        () => api.get('/service-accounts'),
+        () => api.post('/service-accounts', { name: 'made during the outage' }),
+      ]) {
+        const answer = await call();
+        expect(answer.status).toBe(503);
+        expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+        expect(answer.headers.get('retry-after')).toBe('5');
+        expect(answer.body).toMatchObject({
+          status: 503,
+          type: 'https://svcauth.dev/problems/database_unavailable',
+        });
+        expect(answer.body.detail).toMatch(/retry/);
+      }
+    } finally {
+      await postgres.start();
+    }
+    await waitFor(
+      async () => (await api.get('/service-accounts')).status === 200,
+      'the management API to recover',
+    );
   },
   90_000,
 );
