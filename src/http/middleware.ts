@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { createRequestLineLogger, type Logger } from '../logging/logger.ts';
+import { RETRY_AFTER_SECONDS } from '../oauth/unavailable.ts';
+import { isDatabaseUnavailable } from '../persistence/errors.ts';
 import { HttpProblem, PROBLEM_TITLES } from './problem.ts';
 
 /**
@@ -62,15 +64,13 @@ export function problemErrors() {
     try {
       await next();
     } catch (error) {
-      const problem =
-        error instanceof HttpProblem
-          ? error
-          : new HttpProblem(
-              500,
-              'internal_error',
-              'the server failed to handle the request; it has been logged',
-            );
-      if (!(error instanceof HttpProblem)) (ctx.state.log as Logger).error({ err: error }, 'unhandled error');
+      const problem = error instanceof HttpProblem ? error : unexpectedProblem(error);
+      if (!(error instanceof HttpProblem)) {
+        (ctx.state.log as Logger).error(
+          { err: error },
+          problem.status === 503 ? 'the database is unavailable; answering 503' : 'unhandled error',
+        );
+      }
       ctx.status = problem.status;
       for (const [name, value] of Object.entries(problem.headers)) ctx.set(name, value);
       ctx.type = 'application/problem+json';
@@ -85,6 +85,26 @@ export function problemErrors() {
       };
     }
   };
+}
+
+/**
+ * An error no route translated: the database not answering is a 503 the client may retry (as /token and
+ * /introspect answer it), anything else a 500.
+ */
+function unexpectedProblem(error: unknown): HttpProblem {
+  if (isDatabaseUnavailable(error)) {
+    return new HttpProblem(
+      503,
+      'database_unavailable',
+      `svcauth cannot reach its database right now; retry in ${RETRY_AFTER_SECONDS} seconds`,
+      { headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } },
+    );
+  }
+  return new HttpProblem(
+    500,
+    'internal_error',
+    'the server failed to handle the request; it has been logged',
+  );
 }
 
 /**
