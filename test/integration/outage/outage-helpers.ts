@@ -16,7 +16,10 @@ export async function tokenStatus(server: TestServer, credential: TestCredential
 
 export async function readiness(server: TestServer) {
   const response = await fetch(`${server.url}/readyz`);
-  return { status: response.status, body: (await response.json()) as { checks: Record<string, string> } };
+  return {
+    status: response.status,
+    body: (await response.json()) as { status: string; degraded?: string[]; checks: Record<string, string> },
+  };
 }
 
 /** Polls until `check` holds; returns how long that took (reported by the tests, never asserted). */
