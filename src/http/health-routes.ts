@@ -6,12 +6,19 @@ import { HttpProblem } from './problem.ts';
 export interface Probe {
   name: string;
   check(): Promise<void>;
+  /**
+   * Whether the instance can still answer correctly without this dependency. The state store is: while
+   * it is down, caches are bypassed and every answer comes from the database (slower, still right), so
+   * the instance reports itself degraded and stays in the load balancer. Without the database it cannot.
+   */
+  optional?: boolean;
 }
 
 const PROBE_TIMEOUT_MS = 2000;
 
 /**
- * /healthz: the process answers. /readyz: every dependency answers, each within two seconds.
+ * /healthz: the process answers. /readyz: 200 `ready` when every dependency answers (each within two
+ * seconds), 200 `degraded` naming the optional ones that do not, 503 when a required one does not.
  * /metrics: Prometheus text format.
  */
 export function healthRoutes(probes: Probe[], metrics: Metrics): Router {
@@ -25,18 +32,28 @@ export function healthRoutes(probes: Probe[], metrics: Metrics): Router {
       probes.map(async (probe) => {
         try {
           await withTimeout(probe.check(), PROBE_TIMEOUT_MS);
-          return [probe.name, 'ok'] as const;
+          return { probe, ok: true };
         } catch {
           metrics.dependencyErrors.inc({ dependency: probe.name });
-          return [probe.name, 'unavailable'] as const;
+          return { probe, ok: false };
         }
       }),
     );
-    const ready = results.every(([, status]) => status === 'ok');
+    const failed = results.filter((result) => !result.ok);
+    const unavailable = failed.some((result) => !result.probe.optional);
+    const checks = Object.fromEntries(
+      results.map(({ probe, ok }) => [probe.name, ok ? 'ok' : 'unavailable'] as const),
+    );
     ctx.set('Cache-Control', 'no-store');
-    ctx.status = ready ? 200 : 503;
-    if (!ready) ctx.set('Retry-After', '5');
-    ctx.body = { status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(results) };
+    if (unavailable) {
+      ctx.status = 503;
+      ctx.set('Retry-After', '5');
+      ctx.body = { status: 'unavailable', checks };
+    } else if (failed.length > 0) {
+      ctx.body = { status: 'degraded', degraded: failed.map((result) => result.probe.name), checks };
+    } else {
+      ctx.body = { status: 'ready', checks };
+    }
   });
   router.get('/metrics', async (ctx) => {
     let rendered: { contentType: string; body: string };
