@@ -3,7 +3,7 @@ import { Provider } from 'oidc-provider';
 import type { TokenSubject } from '../services/token-subject-service.ts';
 import type { Logger } from '../logging/logger.ts';
 import { presentsBasicAuth } from './client-metadata.ts';
-import { setRequestSubject, type SubjectResolver } from './request-subject.ts';
+import { getRequestSubject, setRequestSubject, type SubjectResolver } from './request-subject.ts';
 import { temporarilyUnavailable } from './unavailable.ts';
 
 type ClientInstance = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
@@ -41,7 +41,10 @@ export function installClientInstanceCache(
     const cached = byVariant.get(variant);
     if (cached) return cached;
     const client = await build(id);
-    if (client) {
+    // build() looks the subject up again (through the adapter). If a change replaced it meanwhile, the
+    // Client was built from the newer rows and belongs to neither: it serves this request only.
+    // Instances kept under a dropped subject are never read again (the resolver returns the new one).
+    if (client && (!ctx || getRequestSubject(ctx) === subject)) {
       byVariant.set(variant, client);
       instances.set(subject, byVariant);
     }

@@ -41,4 +41,51 @@ describe('BoundedCache', () => {
     expect(cache.get('y', 0)).toEqual({ org: 'o2' });
     expect({ hits: cache.hits, misses: cache.misses }).toEqual({ hits: 1, misses: 1 });
   });
+
+  describe('fills', () => {
+    it('refuses a fill that an invalidation touching it overtook, and keeps one that none touched', () => {
+      const cache = new BoundedCache<string, { org: string }>({ maxEntries: 10, ttlMs: 60_000 });
+      const a = cache.beginFill('a');
+      const b = cache.beginFill('b');
+      const c = cache.beginFill('c');
+      cache.delete('a');
+      cache.deleteWhere((value) => value.org === 'o2');
+      expect(cache.completeFill(a, { org: 'o1' }, true, 0)).toBe(false);
+      expect(cache.completeFill(b, { org: 'o2' }, true, 0)).toBe(false);
+      expect(cache.completeFill(c, { org: 'o1' }, true, 0)).toBe(true);
+      expect([cache.get('a', 0), cache.get('b', 0), cache.get('c', 0)]).toEqual([
+        undefined,
+        undefined,
+        { org: 'o1' },
+      ]);
+    });
+
+    it('an invalidation before the fill began does not count; clear touches every fill', () => {
+      const cache = new BoundedCache<string, number>({ maxEntries: 10, ttlMs: 60_000 });
+      cache.delete('a');
+      const a = cache.beginFill('a');
+      expect(cache.completeFill(a, 1, true, 0)).toBe(true);
+      const b = cache.beginFill('b');
+      cache.clear();
+      expect(cache.completeFill(b, 2, true, 0)).toBe(false);
+      expect(cache.size).toBe(0);
+    });
+
+    it('stays bounded under a flood of invalidations: every fill in flight then counts as overtaken', () => {
+      const cache = new BoundedCache<number, number>({ maxEntries: 10, ttlMs: 60_000 });
+      const fill = cache.beginFill(1);
+      for (let i = 2; i < 5000; i++) cache.delete(i);
+      expect(cache.completeFill(fill, 1, true, 0)).toBe(false);
+      const next = cache.beginFill(1);
+      expect(cache.completeFill(next, 1, true, 0)).toBe(true);
+    });
+
+    it('a fill ends once; an abandoned or completed fill is never written', () => {
+      const cache = new BoundedCache<string, number>({ maxEntries: 10, ttlMs: 60_000 });
+      const fill = cache.beginFill('a');
+      cache.abandonFill(fill);
+      expect(cache.completeFill(fill, 1, true, 0)).toBe(false);
+      expect(cache.size).toBe(0);
+    });
+  });
 });
