@@ -143,6 +143,15 @@ export function isClientIdFormat(value: string): boolean {
   return CLIENT_ID_EXACT.test(value);
 }
 
+/**
+ * Whether a presented client id could be one svcauth issued or imported (an svcc_ client id, an API
+ * key id, a legacy key id): printable ASCII without spaces, bounded. Anything else is unknown
+ * without a lookup.
+ */
+export function isPlausibleClientId(value: string): boolean {
+  return /^[\x21-\x7e]{1,128}$/.test(value);
+}
+
 export function generateClientSecret(): string {
   return withChecksum(CLIENT_SECRET_PREFIX + randomBase62(CLIENT_SECRET_BODY_LENGTH));
 }

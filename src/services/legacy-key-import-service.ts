@@ -4,6 +4,12 @@ import { checkAssignments } from '../domain/assignments.ts';
 import { assertCredentialTypeAllowed } from '../domain/credential-lifecycle.ts';
 import { isLegacyKeyShape, legacyKeyId } from '../domain/credential-format.ts';
 import { DomainError, isDomainError } from '../domain/errors.ts';
+import {
+  isMultiLineText,
+  isSingleLineText,
+  MULTI_LINE_TEXT_MESSAGE,
+  SINGLE_LINE_TEXT_MESSAGE,
+} from '../domain/text.ts';
 import { assertNoEscalatingGrants, grantsBeyondAuthority } from '../domain/escalation.ts';
 import { checkCredentialExpiry } from '../domain/rotation.ts';
 import { isUniqueViolation } from '../persistence/errors.ts';
@@ -18,7 +24,13 @@ import { insertCredential, prepareSecret } from './credential-service.ts';
 import type { SecretHasher } from './secret-hasher.ts';
 import { describeAccounts, resolveWith, toStored } from './service-account-service.ts';
 
-const notBlank = (max: number) => z.string().min(1).max(max).regex(/\S/, 'must not be blank');
+const notBlank = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(/\S/, 'must not be blank')
+    .refine(isSingleLineText, SINGLE_LINE_TEXT_MESSAGE);
 
 /**
  * One key of the legacy system, as exported from it: the key string itself (kept working unchanged),
@@ -28,7 +40,7 @@ export const legacyKeyRowSchema = z
   .strictObject({
     key: z.string().min(1).max(512).describe('the existing key string, accepted unchanged afterwards'),
     name: notBlank(200),
-    description: z.string().max(2000).optional(),
+    description: z.string().max(2000).refine(isMultiLineText, MULTI_LINE_TEXT_MESSAGE).optional(),
     all_locations: z.boolean().optional(),
     location_ids: z.array(z.uuid()).max(1000).optional(),
     location_names: z.array(notBlank(200)).max(1000).optional(),

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { isPlausibleClientId } from '../domain/credential-format.ts';
 import { permissionNames, type ResolvedPermissions, resolvePermissions } from '../domain/permissions.ts';
 import { accountStatus, credentialStatus } from '../domain/status.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
@@ -35,6 +36,9 @@ export class TokenSubjectService {
    * expired credential, archived account. Those cases are indistinguishable to the caller.
    */
   async findByClientId(clientId: string, now: Date = new Date()): Promise<TokenSubject | null> {
+    // A value no credential could have as its id (a NUL, a control character, megabytes) names
+    // nothing; asking the database would only turn it into a query error, seen as an outage.
+    if (!isPlausibleClientId(clientId)) return null;
     const found = await new CredentialRepository(this.#db).findWithOwnerByClientId(clientId);
     if (!found) return null;
     const { credential, account, organization } = found;

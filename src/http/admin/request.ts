@@ -41,31 +41,55 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
   return parsed.data;
 }
 
-// Cursors are opaque to clients: base64url of the key of the last row seen.
-const CURSOR_KEY = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d{1,19})$/;
+/**
+ * The lists the API pages through. A cursor names its list, so a cursor of one list handed to another
+ * is refused as a cursor this list never returned, rather than being looked up in the wrong table.
+ */
+export type CursorKind = 'locations' | 'roles' | 'service_accounts' | 'credentials' | 'audit_events';
 
-export function encodeCursor(key: string | null): string | null {
-  return key === null ? null : Buffer.from(key, 'utf8').toString('base64url');
+const UUID_KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const SEQUENCE_KEY = /^\d{1,19}$/;
+const KEY_SHAPE: Record<CursorKind, RegExp> = {
+  locations: UUID_KEY,
+  roles: UUID_KEY,
+  service_accounts: UUID_KEY,
+  credentials: UUID_KEY,
+  audit_events: SEQUENCE_KEY,
+};
+
+// Cursors are opaque to clients: base64url of "<list kind>:<key of the last row seen>".
+export function encodeCursor(kind: CursorKind, key: string | null): string | null {
+  return key === null ? null : Buffer.from(`${kind}:${key}`, 'utf8').toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined): string | undefined {
+export function decodeCursor(kind: CursorKind, cursor: string | undefined): string | undefined {
   if (cursor === undefined) return undefined;
-  const key = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!CURSOR_KEY.test(key)) {
+  const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
+  const separator = decoded.indexOf(':');
+  const key = decoded.slice(separator + 1);
+  if (separator === -1 || decoded.slice(0, separator) !== kind || !KEY_SHAPE[kind].test(key)) {
     throw validationProblem(
-      [{ field: 'cursor', message: 'is not a cursor this API returned; pass next_cursor unchanged' }],
+      [
+        {
+          field: 'cursor',
+          message: 'is not a cursor this list returned; pass the next_cursor of this list unchanged',
+        },
+      ],
       'query string',
     );
   }
   return key;
 }
 
-export function pageRequest(query: { limit?: number | undefined; cursor?: string | undefined }): PageRequest {
-  return { after: decodeCursor(query.cursor), limit: query.limit ?? DEFAULT_PAGE_SIZE };
+export function pageRequest(
+  kind: CursorKind,
+  query: { limit?: number | undefined; cursor?: string | undefined },
+): PageRequest {
+  return { after: decodeCursor(kind, query.cursor), limit: query.limit ?? DEFAULT_PAGE_SIZE };
 }
 
-export function pageResponse<T>(page: Page<T>): { items: T[]; next_cursor: string | null } {
-  return { items: page.items, next_cursor: encodeCursor(page.next) };
+export function pageResponse<T>(kind: CursorKind, page: Page<T>): { items: T[]; next_cursor: string | null } {
+  return { items: page.items, next_cursor: encodeCursor(kind, page.next) };
 }
 
 function tooLarge(size: number, max: number): HttpProblem {

@@ -85,7 +85,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     body: null,
     response: { status: 200, description: 'a page of locations', schema: s.pageOf(s.locationOut) },
     handle: async ({ actor, query }, { locations }) =>
-      pageResponse(await locations.list(actor, pageRequest(query))),
+      pageResponse('locations', await locations.list(actor, pageRequest('locations', query))),
   }),
   route({
     method: 'post',
@@ -152,7 +152,8 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     query: s.pageQuery,
     body: null,
     response: { status: 200, description: 'a page of roles', schema: s.pageOf(s.roleOut) },
-    handle: async ({ actor, query }, { roles }) => pageResponse(await roles.list(actor, pageRequest(query))),
+    handle: async ({ actor, query }, { roles }) =>
+      pageResponse('roles', await roles.list(actor, pageRequest('roles', query))),
   }),
   route({
     method: 'post',
@@ -225,10 +226,11 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     },
     handle: async ({ actor, query }, { accounts }) =>
       pageResponse(
+        'service_accounts',
         await accounts.list(
           actor,
           { includeArchived: query.include_archived === 'true' },
-          pageRequest(query),
+          pageRequest('service_accounts', query),
         ),
       ),
   }),
@@ -311,7 +313,10 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     body: null,
     response: { status: 200, description: 'a page of credentials', schema: s.pageOf(s.credentialOut) },
     handle: async ({ actor, params, query }, { credentials }) =>
-      pageResponse(await credentials.list(actor, params.account_id!, pageRequest(query))),
+      pageResponse(
+        'credentials',
+        await credentials.list(actor, params.account_id!, pageRequest('credentials', query)),
+      ),
   }),
   route({
     method: 'post',
@@ -427,6 +432,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     response: { status: 200, description: 'a page of audit events', schema: s.pageOf(s.auditEventOut) },
     handle: async ({ actor, query }, { audit }) =>
       pageResponse(
+        'audit_events',
         await audit.list(
           actor,
           {
@@ -436,7 +442,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
             since: query.since ? new Date(query.since) : undefined,
             until: query.until ? new Date(query.until) : undefined,
           },
-          { before: decodeCursor(query.cursor), limit: query.limit ?? 50 },
+          { before: decodeCursor('audit_events', query.cursor), limit: query.limit ?? 50 },
         ),
       ),
   }),

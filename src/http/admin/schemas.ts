@@ -7,12 +7,24 @@ import { z } from 'zod';
 import { LIMITS } from '../../../config/defaults.ts';
 import { PERMISSION_CATALOG } from '../../../config/permissions.ts';
 import { CREDENTIAL_SLOTS, CREDENTIAL_TYPES } from '../../domain/status.ts';
+import {
+  isMultiLineText,
+  isSingleLineText,
+  MULTI_LINE_TEXT_MESSAGE,
+  SINGLE_LINE_TEXT_MESSAGE,
+} from '../../domain/text.ts';
 import { legacyKeyImportSchema } from '../../services/legacy-key-import-service.ts';
 
 const TEN_YEARS_SECONDS = 10 * 365 * 24 * 3600;
 
-const name = z.string().min(1).max(200).regex(/\S/, 'must not be blank');
-const description = z.string().max(2000);
+/** Free text svcauth stores or matches in the database: never a NUL or a control character. */
+export const singleLineText = (max: number) =>
+  z.string().max(max).refine(isSingleLineText, SINGLE_LINE_TEXT_MESSAGE);
+export const multiLineText = (max: number) =>
+  z.string().max(max).refine(isMultiLineText, MULTI_LINE_TEXT_MESSAGE);
+
+const name = singleLineText(200).min(1).regex(/\S/, 'must not be blank');
+const description = multiLineText(2000);
 const timestamp = z.iso.datetime({ offset: true });
 const permission = z.enum(PERMISSION_CATALOG as [string, ...string[]]);
 const credentialType = z.enum(CREDENTIAL_TYPES);
@@ -30,9 +42,9 @@ export const serviceAccountListQuery = pageQuery.extend({
 });
 
 export const auditEventQuery = pageQuery.extend({
-  target_id: z.string().max(200).optional().describe('only events about this object'),
+  target_id: singleLineText(200).optional().describe('only events about this object'),
   actor_account_id: z.uuid().optional().describe('only events performed by this service account'),
-  action: z.string().max(100).optional().describe('e.g. service_account.updated'),
+  action: singleLineText(100).optional().describe('e.g. service_account.updated'),
   since: timestamp.optional().describe('events at or after this instant'),
   until: timestamp.optional().describe('events before this instant'),
 });

@@ -59,11 +59,20 @@ describe('toHttpProblem', () => {
 describe('cursors', () => {
   it('round-trip row keys and refuse anything else', () => {
     const id = '0b7f6c4e-8d4f-4a57-9a3c-2f1e0d9c8b7a';
-    expect(decodeCursor(encodeCursor(id)!)).toBe(id);
-    expect(decodeCursor(encodeCursor('12345')!)).toBe('12345');
-    expect(encodeCursor(null)).toBeNull();
-    expect(decodeCursor(undefined)).toBeUndefined();
-    expect(() => decodeCursor('not-a-cursor')).toThrow(HttpProblem);
+    expect(decodeCursor('roles', encodeCursor('roles', id)!)).toBe(id);
+    expect(decodeCursor('audit_events', encodeCursor('audit_events', '12345')!)).toBe('12345');
+    expect(encodeCursor('roles', null)).toBeNull();
+    expect(decodeCursor('roles', undefined)).toBeUndefined();
+    expect(() => decodeCursor('roles', 'not-a-cursor')).toThrow(HttpProblem);
+  });
+
+  it("refuse a cursor of another list, even one whose key has this list's shape", () => {
+    const id = '0b7f6c4e-8d4f-4a57-9a3c-2f1e0d9c8b7a';
+    expect(() => decodeCursor('locations', encodeCursor('roles', id)!)).toThrow(HttpProblem);
+    expect(() => decodeCursor('roles', encodeCursor('audit_events', '12')!)).toThrow(HttpProblem);
+    expect(() => decodeCursor('audit_events', encodeCursor('roles', id)!)).toThrow(HttpProblem);
+    // A bare key (what cursors were before they named their list) is not a cursor either.
+    expect(() => decodeCursor('roles', Buffer.from(id).toString('base64url'))).toThrow(HttpProblem);
   });
 });
 
