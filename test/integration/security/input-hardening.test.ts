@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import {
@@ -16,6 +18,34 @@ import {
 
 const PROBLEM = 'https://svcauth.dev/problems/';
 const NUL = '\u0000';
+const RESOURCE_SERVER = { name: 'hardening-rs', secret: 'svcrs_hardening-test-secret-0123456789' };
+const RESOURCE_SERVERS = `${RESOURCE_SERVER.name}:${createHash('sha256').update(RESOURCE_SERVER.secret).digest('hex')}`;
+const resourceServerBasic = `Basic ${Buffer.from(`${RESOURCE_SERVER.name}:${RESOURCE_SERVER.secret}`).toString('base64')}`;
+
+interface RawAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** A POST whose body is sent in chunks, with no Content-Length: only the bytes tell its size. */
+function postChunked(url: string, headers: Record<string, string>, chunks: string[]): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: 'POST', headers }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body }));
+      response.on('error', reject);
+    });
+    // The server may answer 413 and close before every chunk is written.
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') reject(error);
+    });
+    for (const chunk of chunks) request.write(chunk);
+    request.end();
+  });
+}
 
 function expectValidationProblem(response: ApiResponse, field?: string) {
   expect(response.status, JSON.stringify(response.body)).toBe(400);
@@ -32,7 +62,7 @@ describe('hostile input', () => {
   let account: { id: string };
 
   beforeAll(async () => {
-    server = await startTestServer();
+    server = await startTestServer({ RESOURCE_SERVERS });
     const admin = await bootstrapAdmin(server, 'acme');
     api = adminApi(server, await adminToken(server, admin));
     account = expectStatus(
@@ -201,6 +231,135 @@ describe('hostile input', () => {
         expectStatus(await api.get(`${origin}?cursor=${cursor}`), 200);
       }
       expect(refused).toBe(20);
+    });
+  });
+
+  describe('every response', () => {
+    it('tells browsers not to sniff its content type', async () => {
+      const token = await fetch(`${server.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials&client_id=svcc_nobody&client_secret=nope',
+      });
+      const answers: Array<[string, Response]> = [
+        ['/token refusal', token],
+        ['/token GET', await fetch(`${server.issuer}/token`)],
+        ['/jwks', await fetch(`${server.issuer}/jwks`)],
+        ['metadata', await fetch(`${server.issuer}/.well-known/oauth-authorization-server`)],
+        ['/healthz', await fetch(`${server.issuer}/healthz`)],
+        ['/readyz', await fetch(`${server.issuer}/readyz`)],
+        ['/metrics', await fetch(`${server.issuer}/metrics`)],
+        ['unknown path', await fetch(`${server.issuer}/nothing-here`)],
+        ['admin without token', await fetch(`${server.issuer}/admin/v1/roles`)],
+        ['openapi', await fetch(`${server.issuer}/admin/v1/openapi.json`)],
+        ['/revoke', await fetch(`${server.issuer}/revoke`, { method: 'POST' })],
+        [
+          '/introspect',
+          await fetch(`${server.issuer}/introspect`, {
+            method: 'POST',
+            headers: {
+              authorization: resourceServerBasic,
+              'content-type': 'application/x-www-form-urlencoded',
+            },
+            body: 'token=abc',
+          }),
+        ],
+        ['/revocations', await fetch(`${server.issuer}/revocations`)],
+      ];
+      for (const [what, response] of answers) {
+        expect(response.headers.get('x-content-type-options'), what).toBe('nosniff');
+        await response.arrayBuffer();
+      }
+      const admin = await api.get('/roles');
+      expect(admin.headers.get('x-content-type-options')).toBe('nosniff');
+    });
+
+    it('echoes no unbounded input in its problem details', async () => {
+      const long = 'a'.repeat(4000);
+      const refusals = [
+        await api.get(`/service-accounts/${long}`),
+        await api.get(`/${long}`),
+        await api.post('/locations', { name: 'x', [long]: 1 }),
+        await api.post('/locations', Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`f${i}`, i]))),
+      ];
+      for (const refusal of refusals) {
+        expect(refusal.status).toBeGreaterThanOrEqual(400);
+        expect(refusal.status).toBeLessThan(500);
+        expect(JSON.stringify(refusal.body).length, JSON.stringify(refusal.body).slice(0, 200)).toBeLessThan(
+          3000,
+        );
+      }
+      const admin = await bootstrapAdmin(server, 'echo-org');
+      const oauth = await fetch(`${server.issuer}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${admin.clientId}:${admin.secret}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          resource: `https://x/${long}`,
+        }).toString(),
+      });
+      const oauthBody = await oauth.text();
+      expect(oauth.status).toBe(400);
+      expect(oauthBody.length).toBeLessThan(1000);
+      const scoped = await fetch(`${server.issuer}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${admin.clientId}:${admin.secret}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({ grant_type: 'client_credentials', scope: `${long} ${long}x` }).toString(),
+      });
+      const scopedBody = await scoped.text();
+      expect(scoped.status).toBe(400);
+      expect(scopedBody.length).toBeLessThan(1500);
+    });
+  });
+
+  describe('a body larger than MAX_BODY_BYTES sent without Content-Length', () => {
+    const oversized = () => {
+      const filler = 'x'.repeat(1000);
+      return ['grant_type=client_credentials', ...Array.from({ length: 20 }, (_, i) => `&pad${i}=${filler}`)];
+    };
+
+    it('is refused with 413 at /token', async () => {
+      const answer = await postChunked(
+        `${server.issuer}/token`,
+        { 'content-type': 'application/x-www-form-urlencoded' },
+        oversized(),
+      );
+      expect(answer.status, answer.body).toBe(413);
+      expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid_request' });
+    });
+
+    it('is refused with 413 at /revoke and /introspect', async () => {
+      for (const [path, headers] of [
+        ['/revoke', {}],
+        ['/introspect', { authorization: resourceServerBasic }],
+      ] as const) {
+        const answer = await postChunked(
+          `${server.issuer}${path}`,
+          { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+          oversized(),
+        );
+        expect(answer.status, `${path}: ${answer.body}`).toBe(413);
+      }
+    });
+
+    it('still lets a small chunked token request through', async () => {
+      const admin = await bootstrapAdmin(server, 'chunked-org');
+      const answer = await postChunked(
+        `${server.issuer}/token`,
+        {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${admin.clientId}:${admin.secret}`).toString('base64')}`,
+        },
+        ['grant_type=client_', 'credentials'],
+      );
+      expect(answer.status, answer.body).toBe(200);
+      expect(JSON.parse(answer.body)).toMatchObject({ token_type: expect.any(String) });
     });
   });
 });
