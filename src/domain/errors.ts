@@ -1,3 +1,5 @@
+import { echo } from './text.ts';
+
 /**
  * A request broke a domain rule. `code` is stable and machine-readable (adapters map it to an HTTP
  * status and a problem type); `message` tells a human what to change, in plain English.
@@ -27,7 +29,7 @@ export class NotFoundError extends Error {
   readonly id: string;
 
   constructor(resource: string, id: string) {
-    super(`no ${resource} with id "${id}" exists in this organization`);
+    super(`no ${resource} with id "${echo(id)}" exists in this organization`);
     this.name = 'NotFoundError';
     this.resource = resource;
     this.id = id;

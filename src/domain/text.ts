@@ -22,3 +22,13 @@ export function isSingleLineText(value: string): boolean {
 export function isMultiLineText(value: string): boolean {
   return !CONTROL_BUT_LAYOUT.test(value);
 }
+
+const ECHO_MAX_CHARS = 64;
+
+/**
+ * A caller's value as an error message may repeat it: at most a few dozen characters, so a refusal
+ * never grows with its input (nor reflects a page of attacker-chosen text back to a browser).
+ */
+export function echo(value: string, maxChars = ECHO_MAX_CHARS): string {
+  return value.length <= maxChars ? value : `${value.slice(0, maxChars)}… (${value.length} characters)`;
+}

@@ -7,6 +7,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Database } from '../persistence/schema.ts';
 import type { ChangePublisher } from '../services/admin-actor.ts';
 import type { SecretHasher } from '../services/secret-hasher.ts';
+import { echo } from '../domain/text.ts';
 import { adminRouter } from './admin/router.ts';
 import { healthRoutes, type Probe } from './health-routes.ts';
 import { problemErrors, requestContext } from './middleware.ts';
@@ -43,7 +44,7 @@ export function createHttpApp(deps: HttpAppDependencies): Koa {
   }
   app.use(adminRouter(deps).routes());
   app.use((ctx) => {
-    throw new HttpProblem(404, 'not_found', `nothing is served at ${ctx.method} ${ctx.path}`);
+    throw new HttpProblem(404, 'not_found', `nothing is served at ${ctx.method} ${echo(ctx.path, 200)}`);
   });
   return app;
 }

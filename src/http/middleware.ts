@@ -39,6 +39,8 @@ export function requestContext(logger: Logger) {
     const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
     ctx.state = new RequestState(logger, requestId);
     ctx.set('X-Request-Id', requestId);
+    // Every answer is JSON, text or an event stream; a browser must never guess it is something else.
+    ctx.set('X-Content-Type-Options', 'nosniff');
     const started = performance.now();
     try {
       await next();
@@ -57,6 +59,8 @@ export function requestContext(logger: Logger) {
     }
   };
 }
+
+const MAX_ECHOED_PATH = 200;
 
 /** Renders HttpProblem (and anything unexpected) for the management and operational routes. */
 export function problemErrors() {
@@ -79,7 +83,8 @@ export function problemErrors() {
         title: PROBLEM_TITLES[problem.status] ?? 'Error',
         status: problem.status,
         detail: problem.detail,
-        instance: ctx.path,
+        // A path is only echoed as far as any route of this server reaches.
+        instance: ctx.path.slice(0, MAX_ECHOED_PATH),
         request_id: ctx.state.requestId,
         ...problem.extensions,
       };
@@ -145,6 +150,39 @@ export function bodySizeLimit(maxBytes: number) {
         'invalid_request',
         `the request body is ${length} bytes; at most ${maxBytes} are accepted`,
       );
+    }
+    await next();
+  };
+}
+
+/**
+ * The token endpoint's body, read here rather than by oidc-provider so that MAX_BODY_BYTES holds for
+ * the bytes actually sent: a chunked body (no Content-Length) used to be parsed up to oidc-provider's
+ * own 56 KB limit. The bytes read are handed on as `req.body`, which oidc-provider's body parser takes
+ * in place of the stream it would otherwise read.
+ */
+export function bufferedTokenBody(maxBytes: number) {
+  return async (ctx: Context, next: Next) => {
+    const declared = Number(ctx.get('content-length') || 0);
+    const tooLarge = (size: string) => {
+      ctx.set('Connection', 'close');
+      oauthError(
+        ctx,
+        413,
+        'invalid_request',
+        `the request body is ${size}; at most ${maxBytes} bytes are accepted`,
+      );
+    };
+    if (declared > maxBytes) return tooLarge(`${declared} bytes`);
+    if (ctx.is('application/x-www-form-urlencoded')) {
+      const chunks: Buffer[] = [];
+      let received = 0;
+      for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+        received += chunk.length;
+        if (received > maxBytes) return tooLarge(`larger than ${maxBytes} bytes`);
+        chunks.push(chunk);
+      }
+      (ctx.req as { body?: Buffer }).body = Buffer.concat(chunks, received);
     }
     await next();
   };

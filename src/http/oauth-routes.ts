@@ -5,11 +5,12 @@ import type { Context } from 'koa';
 import type { Provider } from 'oidc-provider';
 import { PERMISSION_CATALOG } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
+import { echo } from '../domain/text.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import { apiKeyBasicAuth } from '../oauth/api-key-auth.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import { bodySizeLimit, oauthError, requestContext } from './middleware.ts';
+import { bufferedTokenBody, oauthError, requestContext } from './middleware.ts';
 
 /** Holds the current oidc-provider; it is rebuilt when the published signing keys change. */
 export interface ProviderHolder {
@@ -75,7 +76,12 @@ export function installTokenEndpointMiddleware(
   provider.use(async (ctx, next) => {
     if (ctx.path !== '/token') {
       // Only /token is ever routed here (see createRequestListener); anything else is not served.
-      return oauthError(ctx, 404, 'invalid_request', `nothing is served at ${ctx.method} ${ctx.path}`);
+      return oauthError(
+        ctx,
+        404,
+        'invalid_request',
+        `nothing is served at ${ctx.method} ${echo(ctx.path, 200)}`,
+      );
     }
     if (ctx.method !== 'POST') {
       ctx.set('Allow', 'POST');
@@ -83,7 +89,7 @@ export function installTokenEndpointMiddleware(
     }
     await next();
   });
-  provider.use(bodySizeLimit(deps.config.maxBodyBytes));
+  provider.use(bufferedTokenBody(deps.config.maxBodyBytes));
   provider.use(apiKeyBasicAuth(deps.config.issuer));
 }
 

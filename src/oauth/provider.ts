@@ -10,6 +10,7 @@ import type { StateStore } from '../state/state-store.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { secretMatches } from './client-authentication.ts';
 import { installClientInstanceCache } from './client-instances.ts';
+import { echo } from '../domain/text.ts';
 import { installLockoutGuard, type LockoutCheck } from './lockout-guard.ts';
 import { getRequestSubject, type SubjectResolver } from './request-subject.ts';
 import type { SecretVerifier } from './secret-verification.ts';
@@ -79,7 +80,7 @@ export function createProvider(deps: OAuthDependencies): Provider {
           const scopeSet = audiences.get(resourceIndicator);
           if (!scopeSet) {
             throw new errors.InvalidTarget(
-              `unknown resource "${resourceIndicator}"; use ${[...audiences.keys()].join(' or ')}, or omit resource`,
+              `unknown resource "${echo(resourceIndicator)}"; use ${[...audiences.keys()].join(' or ')}, or omit resource`,
             );
           }
           checkRequestedScopes(ctx.oidc.params?.scope, subject, resourceIndicator, scopeSet);
@@ -194,15 +195,15 @@ function checkRequestedScopes(
   const missing = requested.filter((s) => !held.has(s));
   if (missing.length > 0) {
     throw new errors.InvalidScope(
-      `the service account does not hold ${missing.join(', ')}; request a subset of: ${subject.scopes.join(' ') || '(none)'}`,
-      missing.join(' '),
+      `the service account does not hold ${echo(missing.join(', '), 200)}; request a subset of: ${subject.scopes.join(' ') || '(none)'}`,
+      echo(missing.join(' '), 200),
     );
   }
   const foreign = requested.filter((s) => !audienceScopes.includes(s));
   if (foreign.length > 0) {
     throw new errors.InvalidScope(
-      `${foreign.join(', ')} cannot be granted for resource "${resource}"; request them with the resource that carries them`,
-      foreign.join(' '),
+      `${echo(foreign.join(', '), 200)} cannot be granted for resource "${echo(resource)}"; request them with the resource that carries them`,
+      echo(foreign.join(' '), 200),
     );
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import { DomainError, NotFoundError } from '../../domain/errors.ts';
+import { echo } from '../../domain/text.ts';
 import { HttpProblem } from '../problem.ts';
 
 /** Domain codes that are not 422 (a well-formed request the rules refuse). */
@@ -44,18 +45,24 @@ export function fieldErrors(issues: readonly z.core.$ZodIssue[], root?: string):
   return issues.flatMap((issue) => {
     const base = [...(root ? [root] : []), ...issue.path.map(String)];
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ field: fieldPath([...base, key]), message: 'is not a known field' }));
+      return issue.keys.map((key) => ({
+        field: fieldPath([...base, echo(key)]),
+        message: 'is not a known field',
+      }));
     }
     return [{ field: fieldPath(base) || '(body)', message: issue.message }];
   });
 }
+
+/** Enough to fix a request; a body with thousands of mistakes does not get thousands back. */
+const MAX_LISTED_ERRORS = 20;
 
 export function validationProblem(errors: FieldError[], where: string): HttpProblem {
   const first = errors[0];
   const summary = first ? `${first.field}: ${first.message}` : 'invalid';
   const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
   return new HttpProblem(400, 'validation_failed', `the ${where} is invalid: ${summary}${more}`, {
-    extensions: { errors },
+    extensions: { errors: errors.slice(0, MAX_LISTED_ERRORS) },
   });
 }
 
