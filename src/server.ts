@@ -11,7 +11,7 @@ import {
 import { KeyRing } from './keys/key-ring.ts';
 import type { Logger } from './logging/logger.ts';
 import { AccessTokenVerifier } from './oauth/access-token-verifier.ts';
-import { ClientAuthenticator } from './oauth/client-authentication.ts';
+import { ClientAuthenticator, SingleUseJwtIds } from './oauth/client-authentication.ts';
 import { IntrospectionService } from './oauth/introspection.ts';
 import { createProvider } from './oauth/provider.ts';
 import { ResourceServerAuthenticator } from './oauth/resource-server-auth.ts';
@@ -112,7 +112,8 @@ export async function startServer(
     });
     await lockout.start(notifier);
     closers.push(() => lockout.close());
-    const oauthDependencies = { config, keyRing, subjects, secrets, state, logger, lockout };
+    const replay = new SingleUseJwtIds(state);
+    const oauthDependencies = { config, keyRing, subjects, secrets, state, replay, logger, lockout };
     const usage = new UsageRecorder(database.db, logger);
     closers.push(() => usage.close());
     const build = (provider: Provider) => {
@@ -139,7 +140,7 @@ export async function startServer(
         revocations: new RevocationRepository(database.db),
         usage,
       }),
-      clients: new ClientAuthenticator({ subjects, secrets, state, config }),
+      clients: new ClientAuthenticator({ subjects, secrets, replay, issuer: config.issuer }),
       revocation: new TokenRevocationService({ tokens: accessTokens, ledger }),
       lockout,
       feed,

@@ -8,6 +8,7 @@ import type { Config } from '../config/index.ts';
 import { echo } from '../domain/text.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import { apiKeyBasicAuth } from '../oauth/api-key-auth.ts';
+import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS } from '../oauth/client-authentication.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { bufferedTokenBody, oauthError, requestContext } from './middleware.ts';
@@ -16,9 +17,6 @@ import { bufferedTokenBody, oauthError, requestContext } from './middleware.ts';
 export interface ProviderHolder {
   current(): { provider: Provider; handle: ReturnType<Provider['callback']> };
 }
-
-const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
-const CLIENT_ASSERTION_ALGS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256'];
 
 /** RFC 8414 metadata: what this server does, and only that. */
 export function authorizationServerMetadata(config: Config): Record<string, unknown> {

@@ -56,10 +56,16 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
           ? oauthError(ctx, 400, 'invalid_request', read.description)
           : oauthError(ctx, 401, 'invalid_client', read.description, config.issuer);
       }
-      const { authenticated, subject } = await deps.clients.authenticate(read.credentials);
+      const { authenticated, subject, description } = await deps.clients.authenticate(read.credentials);
       if (!authenticated) {
         await recordFailedAuthentication(ctx, deps, read.credentials.clientId, subject);
-        return oauthError(ctx, 401, 'invalid_client', 'client authentication failed', config.issuer);
+        return oauthError(
+          ctx,
+          401,
+          'invalid_client',
+          description ?? 'client authentication failed',
+          config.issuer,
+        );
       }
       const token = body.params.get('token');
       if (!token) return oauthError(ctx, 400, 'invalid_request', 'the token parameter is required');

@@ -1,4 +1,4 @@
-import { errors, Provider } from 'oidc-provider';
+import { Provider } from 'oidc-provider';
 import type { StateStore } from '../state/state-store.ts';
 import { clientMetadataFor, presentsBasicAuth } from './client-metadata.ts';
 import { type SubjectResolver, setRequestSubject } from './request-subject.ts';
@@ -6,7 +6,8 @@ import { type SubjectResolver, setRequestSubject } from './request-subject.ts';
 /**
  * oidc-provider's storage adapter. Clients come from the credential tables (every live oauth_client,
  * api_key and private_key_jwt credential is a client); everything else oidc-provider may want to keep
- * (single-use assertion ids, and any other short-lived model) lives in the shared state store.
+ * (any short-lived model) lives in the shared state store. Single-use assertion ids do not come here:
+ * the client-authentication policy keeps them (SingleUseJwtIds), for /token and /revoke alike.
  */
 export function createAdapterFactory(deps: { state: StateStore; subjects: SubjectResolver }) {
   return (name: string) =>
@@ -57,13 +58,6 @@ class StateStoreAdapter {
 
   async upsert(id: string, payload: Payload, expiresIn: number): Promise<void> {
     const ttl = Math.max(1, Math.ceil(expiresIn || 1));
-    if (this.#name === 'ReplayDetection') {
-      // oidc-provider checks then saves; doing the save as set-if-absent closes the race in which two
-      // concurrent requests replaying one assertion would both pass the check.
-      const stored = await this.#state.setIfAbsent(this.#key(id), JSON.stringify(payload), ttl);
-      if (!stored) throw new errors.InvalidClientAuth('client assertion was already used (jti replay)');
-      return;
-    }
     await this.#state.set(this.#key(id), JSON.stringify(payload), ttl);
   }
 

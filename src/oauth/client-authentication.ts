@@ -1,5 +1,11 @@
+import { createHash } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jose';
-import type { Config } from '../config/index.ts';
+import { type Configuration, errors, type Provider } from 'oidc-provider';
+import {
+  assertionTimesProblem,
+  CLOCK_TOLERANCE_SECONDS,
+  replayMarkerTtlSeconds,
+} from '../domain/client-assertion.ts';
 import type { Credential } from '../persistence/schema.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
 import type { StateStore } from '../state/state-store.ts';
@@ -8,9 +14,102 @@ import { readBasicCredentials } from './basic-credentials.ts';
 import type { SubjectResolver } from './request-subject.ts';
 import type { SecretVerifier } from './secret-verification.ts';
 
-const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-const CLIENT_ASSERTION_ALGS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256'];
-const CLOCK_TOLERANCE_SECONDS = 5;
+/*
+ * The one client-authentication policy of svcauth. /token authenticates clients through oidc-provider
+ * (configured from here: clientAuthPolicyConfiguration, installClientAuthPolicy), /revoke through
+ * ClientAuthenticator below; both take every decision from this module: the accepted methods and
+ * algorithms, the clock tolerance, the secret comparison, the assertion lifetime rules and the one
+ * replay record per assertion.
+ */
+
+/** The client authentication methods every endpoint that authenticates clients accepts. */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+
+/** Signature algorithms accepted for private_key_jwt assertions (asymmetric only: secrets are hashed). */
+export const CLIENT_ASSERTION_ALGS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256'];
+
+export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+export { CLOCK_TOLERANCE_SECONDS };
+
+const nowSeconds = () => Date.now() / 1000;
+
+/**
+ * Single-use JWT ids, one record per (issuer, jti) whichever endpoint saw it first: client
+ * assertions at /token and /revoke, and whatever else oidc-provider checks for replay (DPoP proofs).
+ * The key is a hash, so nothing a client sent ends up in a key name; the marker lives only as long as
+ * the JWT could be accepted (see replayMarkerTtlSeconds).
+ */
+export class SingleUseJwtIds {
+  readonly #state: StateStore;
+
+  constructor(state: StateStore) {
+    this.#state = state;
+  }
+
+  /** True the first time (issuer, jti) is presented before `expiresAt` (epoch seconds); false after. */
+  async markUsed(issuer: string, jti: string, expiresAt: number): Promise<boolean> {
+    const id = createHash('sha256')
+      .update(JSON.stringify([issuer, jti]))
+      .digest('base64url');
+    return this.#state.setIfAbsent(`jti:${id}`, '1', replayMarkerTtlSeconds(expiresAt, nowSeconds()));
+  }
+}
+
+/** The assertion's times are acceptable (see assertionTimesProblem), or a refusal saying what to fix. */
+function checkAssertionTimes(claims: { iat?: unknown; exp?: unknown }): string | null {
+  return assertionTimesProblem(claims, nowSeconds());
+}
+
+/**
+ * 401 invalid_client that tells what to fix: the signature has been verified by then, so the caller
+ * holds the client's key and learns nothing it should not.
+ */
+function assertionRefusal(description: string): Error {
+  const error = new errors.InvalidClient(description);
+  Object.assign(error, { status: 401, statusCode: 401 });
+  return error;
+}
+
+/** The part of oidc-provider's configuration that is client authentication. */
+export function clientAuthPolicyConfiguration(): Pick<
+  Configuration,
+  'clientAuthMethods' | 'clockTolerance' | 'assertJwtClientAuthClaimsAndHeader'
+> & { clientAuthSigningAlgValues: string[] } {
+  return {
+    clientAuthMethods: [...CLIENT_AUTH_METHODS] as Configuration['clientAuthMethods'],
+    clientAuthSigningAlgValues: [...CLIENT_ASSERTION_ALGS],
+    clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    // Runs after the signature and exp were checked, before the replay record is written.
+    assertJwtClientAuthClaimsAndHeader: (_ctx, claims) => {
+      const problem = checkAssertionTimes(claims);
+      if (problem) throw assertionRefusal(problem);
+    },
+  };
+}
+
+/**
+ * What oidc-provider decides through its models rather than its configuration: secrets are compared
+ * with secretMatches (bcrypt hashes, a regenerated secret's predecessor during its grace period), and
+ * single-use JWT ids are recorded in the same place and under the same key as /revoke records them.
+ */
+export function installClientAuthPolicy(
+  provider: Provider,
+  deps: {
+    secrets: SecretVerifier;
+    replay: SingleUseJwtIds;
+    /** The credential this request's client was built from (oidc-provider awaits the comparison). */
+    credentialOf: (clientId: string) => Credential | undefined;
+  },
+): void {
+  provider.Client.prototype.compareClientSecret = async function compareClientSecret(actual: string) {
+    const credential = deps.credentialOf(this.clientId);
+    if (!credential) return false;
+    return secretMatches(deps.secrets, credential, actual);
+  };
+  provider.ReplayDetection.unique = (iss: string, jti: string, exp: number) =>
+    deps.replay.markUsed(iss, jti, exp);
+}
 
 /** How a client proved (or tried to prove) who it is, as /token accepts it. */
 export type ClientCredentials =
@@ -120,43 +219,59 @@ export interface ClientAuthentication {
   authenticated: TokenSubject | null;
   /** The credential behind the presented client id, whether or not the proof matched. */
   subject: TokenSubject | null;
+  /** What to fix, when the client proved its key but the assertion is unacceptable (its lifetime). */
+  description?: string;
 }
 
 /**
- * Client authentication outside oidc-provider (POST /revoke), with the same rules as /token: the same
- * token subjects (cached, dropped by change events) and the same verified-secret cache, a regenerated
- * secret's predecessor accepted during its grace period, private_key_jwt assertions single-use.
+ * Client authentication outside oidc-provider (POST /revoke), by the policy above: the same token
+ * subjects (cached, dropped by change events), the same secret comparison and verified-secret cache,
+ * the same assertion algorithms, clock tolerance and lifetime rules, and the same replay record, so an
+ * assertion used at /token is refused here and the other way round.
  */
 export class ClientAuthenticator {
   readonly #subjects: SubjectResolver;
   readonly #secrets: SecretVerifier;
-  readonly #state: StateStore;
+  readonly #replay: SingleUseJwtIds;
   readonly #audiences: string[];
 
   constructor(deps: {
     subjects: SubjectResolver;
     secrets: SecretVerifier;
-    state: StateStore;
-    config: Config;
+    replay: SingleUseJwtIds;
+    issuer: string;
   }) {
     this.#subjects = deps.subjects;
     this.#secrets = deps.secrets;
-    this.#state = deps.state;
-    const issuer = deps.config.issuer;
+    this.#replay = deps.replay;
+    const { issuer } = deps;
+    // What oidc-provider accepts at /token (issuer, token endpoint), plus this endpoint.
     this.#audiences = [issuer, `${issuer}/token`, `${issuer}/revoke`];
   }
 
   async authenticate(credentials: ClientCredentials): Promise<ClientAuthentication> {
     const subject = await this.#subjects.findByClientId(credentials.clientId);
     if (!subject) return { authenticated: null, subject: null };
-    const proved =
-      credentials.method === 'private_key_jwt'
-        ? await this.#verifyAssertion(subject.credential, credentials.clientId, credentials.assertion)
-        : await secretMatches(this.#secrets, subject.credential, credentials.secret);
-    return { authenticated: proved ? subject : null, subject };
+    if (credentials.method !== 'private_key_jwt') {
+      const proved = await secretMatches(this.#secrets, subject.credential, credentials.secret);
+      return { authenticated: proved ? subject : null, subject };
+    }
+    const verdict = await this.#verifyAssertion(
+      subject.credential,
+      credentials.clientId,
+      credentials.assertion,
+    );
+    return verdict === true
+      ? { authenticated: subject, subject }
+      : { authenticated: null, subject, ...(verdict ? { description: verdict } : {}) };
   }
 
-  async #verifyAssertion(credential: Credential, clientId: string, assertion: string): Promise<boolean> {
+  /** True when the assertion authenticates; else what to fix, or false to say nothing more. */
+  async #verifyAssertion(
+    credential: Credential,
+    clientId: string,
+    assertion: string,
+  ): Promise<true | string | false> {
     if (credential.type !== 'private_key_jwt' || !credential.jwks) return false;
     let payload;
     try {
@@ -171,8 +286,9 @@ export class ClientAuthenticator {
     } catch {
       return false;
     }
-    const ttl = Math.max(1, Math.ceil(payload.exp! - Date.now() / 1000) + CLOCK_TOLERANCE_SECONDS);
-    return this.#state.setIfAbsent(`revoke:assertion:${clientId}:${payload.jti}`, '1', ttl);
+    const problem = checkAssertionTimes(payload);
+    if (problem) return problem;
+    return this.#replay.markUsed(clientId, payload.jti!, payload.exp! + CLOCK_TOLERANCE_SECONDS);
   }
 }
 

@@ -8,7 +8,11 @@ import type { Logger } from '../logging/logger.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { createAdapterFactory } from './adapter.ts';
-import { secretMatches } from './client-authentication.ts';
+import {
+  clientAuthPolicyConfiguration,
+  installClientAuthPolicy,
+  type SingleUseJwtIds,
+} from './client-authentication.ts';
 import { installClientInstanceCache } from './client-instances.ts';
 import { echo } from '../domain/text.ts';
 import { installLockoutGuard, type LockoutCheck } from './lockout-guard.ts';
@@ -21,6 +25,8 @@ export interface OAuthDependencies {
   subjects: SubjectResolver;
   secrets: SecretVerifier;
   state: StateStore;
+  /** Single-use assertion ids, shared with /revoke (see client-authentication.ts). */
+  replay: SingleUseJwtIds;
   logger: Logger;
   /** Brute-force limits checked before each client lookup (see lockout-guard.ts). */
   lockout?: LockoutCheck;
@@ -44,6 +50,7 @@ export function createProvider(deps: OAuthDependencies): Provider {
   const audiences = resourceServers(config);
   const grantedClaims = grantedClaimsCache(audiences);
   const schedule = keyRing.schedule();
+  const { clientAuthSigningAlgValues, ...clientAuthPolicy } = clientAuthPolicyConfiguration();
 
   const configuration: Configuration = {
     adapter: createAdapterFactory({ state: deps.state, subjects: deps.subjects }),
@@ -51,11 +58,12 @@ export function createProvider(deps: OAuthDependencies): Provider {
     scopes: [...PERMISSION_CATALOG],
     claims: { openid: ['sub'] },
     responseTypes: ['none'],
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    ...clientAuthPolicy,
     enabledJWA: {
-      clientAuthSigningAlgValues: ['ES256', 'ES384', 'ES512', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256'],
+      clientAuthSigningAlgValues: clientAuthSigningAlgValues as NonNullable<
+        Configuration['enabledJWA']
+      >['clientAuthSigningAlgValues'],
     },
-    clockTolerance: 5,
     // No ID tokens are ever issued; the default must still name an algorithm the key set can sign.
     clientDefaults: {
       id_token_signed_response_alg: schedule.signing.alg,
@@ -136,7 +144,15 @@ export function createProvider(deps: OAuthDependencies): Provider {
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
-  installSecretComparison(provider, deps.secrets);
+  installClientAuthPolicy(provider, {
+    secrets: deps.secrets,
+    replay: deps.replay,
+    // The subject found while looking the client up (request-subject.ts): the very rows it was built from.
+    credentialOf: (clientId) => {
+      const credential = getRequestSubject(Provider.ctx as Context | undefined)?.credential;
+      return credential?.client_id === clientId ? credential : undefined;
+    },
+  });
   installClientInstanceCache(provider, deps.subjects, deps.logger);
   // Wraps the lookup above, so a locked-out client id or IP is refused before anything else happens.
   if (deps.lockout) installLockoutGuard(provider, deps.lockout);
@@ -206,17 +222,4 @@ function checkRequestedScopes(
       echo(foreign.join(' '), 200),
     );
   }
-}
-
-/**
- * Secrets are stored as bcrypt hashes, so oidc-provider's plain comparison is replaced by ours (which
- * oidc-provider awaits): bcrypt once per credential and secret, then the verified-secret cache. A
- * regenerated credential's previous secret keeps working until its grace period ends.
- */
-function installSecretComparison(provider: Provider, secrets: SecretVerifier): void {
-  provider.Client.prototype.compareClientSecret = async function compareClientSecret(actual: string) {
-    const credential = getRequestSubject(Provider.ctx as Context | undefined)?.credential;
-    if (!credential || credential.client_id !== this.clientId) return false;
-    return secretMatches(secrets, credential, actual);
-  };
 }
