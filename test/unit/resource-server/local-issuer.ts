@@ -129,6 +129,12 @@ export interface LocalFeed {
   latest(): http.ServerResponse;
   snapshot(res: http.ServerResponse, cursor: string, entries: unknown[]): void;
   event(res: http.ServerResponse, id: string, entry: unknown): void;
+  /** A comment line (`: keepalive`): keeps a proxy from closing the stream, proves nothing else. */
+  comment(res: http.ServerResponse, text: string): void;
+  /** `event: heartbeat`: the server read its revocation state just now and the stream is current. */
+  heartbeat(res: http.ServerResponse): void;
+  /** `event: unavailable`: the server cannot read its revocation state (it then ends the stream). */
+  unavailable(res: http.ServerResponse): void;
   /** Ends every open stream. */
   dropAll(): void;
 }
@@ -144,6 +150,13 @@ export function serveFeed(local: LocalIssuer): LocalFeed {
         `event: snapshot\ndata: ${JSON.stringify({ cursor, generated_at: Math.floor(Date.now() / 1000), entries })}\n\n`,
       ),
     event: (res, id, entry) => res.write(`id: ${id}\nevent: revocation\ndata: ${JSON.stringify(entry)}\n\n`),
+    comment: (res, text) => res.write(`: ${text}\n\n`),
+    heartbeat: (res) =>
+      res.write(`event: heartbeat\ndata: ${JSON.stringify({ checked_at: Date.now() })}\n\n`),
+    unavailable: (res) =>
+      res.write(
+        `event: unavailable\ndata: ${JSON.stringify({ detail: 'the revocation state cannot be read' })}\n\n`,
+      ),
     dropAll: () => {
       for (const { res } of feed.subscriptions) if (!res.writableEnded) res.end();
     },

@@ -232,6 +232,55 @@ describe('the revocation feed subscription', () => {
     await expect(verifier.ready()).rejects.toThrow(/401/);
   });
 
+  it('does not count keepalive comments as freshness: a stream of only keepalives fails closed (issue 12, race 3)', async () => {
+    // A server that cannot read its revocation state (its Redis is down) may still hold the stream
+    // open and write keepalives: they prove the connection, not that the state is current.
+    const verifier = verifierFor({ maxStalenessMs: 300 });
+    await verifier.ready();
+    const token = await accessToken(local, key);
+    expect(await accepted(verifier, token)).toBe(true);
+    const keepalives = setInterval(() => feed.comment(feed.latest(), 'keepalive'), 20);
+    try {
+      await eventually(async () => !(await accepted(verifier, token)));
+      expect((await refusal(verifier.verify(token))).description).toMatch(/revocation feed is unavailable/);
+      expect(feed.subscriptions).toHaveLength(1);
+    } finally {
+      clearInterval(keepalives);
+    }
+  });
+
+  it('stays fresh on heartbeat events, which prove the server read its state', async () => {
+    const verifier = verifierFor({ maxStalenessMs: 300 });
+    await verifier.ready();
+    const token = await accessToken(local, key);
+    const heartbeats = setInterval(() => feed.heartbeat(feed.latest()), 20);
+    try {
+      // Several times the bound, every verification is accepted from the local state alone.
+      const started = Date.now();
+      while (Date.now() - started < 1_000) {
+        expect(await accepted(verifier, token)).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(local.requests.introspect).toBe(0);
+    } finally {
+      clearInterval(heartbeats);
+    }
+  });
+
+  it('an unavailable event ends the vouching: the state goes stale after maxStalenessMs and the kit reports it', async () => {
+    const errors: Error[] = [];
+    const verifier = verifierFor({ maxStalenessMs: 300 }, errors);
+    await verifier.ready();
+    const token = await accessToken(local, key);
+    // The server announces it cannot read its state and ends the stream; reconnections get 503.
+    feed.status = 503;
+    feed.unavailable(feed.latest());
+    feed.dropAll();
+    await eventually(async () => !(await accepted(verifier, token)));
+    expect((await refusal(verifier.verify(token))).description).toMatch(/revocation feed is unavailable/);
+    expect(errors.some((e) => /cannot read its revocation state/.test(e.message))).toBe(true);
+  });
+
   it('close() ends the subscription', async () => {
     const verifier = verifierFor();
     await verifier.ready();
