@@ -42,8 +42,10 @@ export interface RevocationOptions {
    */
   onFeedUnavailable?: 'fail-closed' | 'introspect';
   /**
-   * A connected stream that sends nothing (svcauth sends a keepalive every 5 s) for this long is
-   * presumed dead and reopened. Default 15 000 ms (three keepalives missed).
+   * A connected stream that sends nothing (svcauth sends a heartbeat every 2 s) for this long is
+   * presumed dead and reopened. Default 15 000 ms. Freshness is separate: only a heartbeat, snapshot or
+   * revocation event (each sent after the server read its revocation state) renews it, so set
+   * `maxStalenessMs` well above 2 s.
    */
   heartbeatTimeoutMs?: number;
 }

@@ -2,8 +2,10 @@
  * A subscription to svcauth's `GET /revocations` (docs/revocation-feed.md): a snapshot, then one event
  * per revocation, each with a cursor. The subscription reconnects on its own, sending its cursor as
  * `Last-Event-ID` so nothing is missed; a new snapshot (the cursor was too old) replaces the state.
- * It also keeps the time the feed was last known to be live, which decides whether its knowledge still
- * counts (see `isFresh`).
+ * It also keeps the time the server last proved that what it sent is current (a snapshot, an event or
+ * an `event: heartbeat`, each sent only after the server read its revocation state), which decides
+ * whether the state still counts (see `isFresh`). An open connection proves nothing by itself: a server
+ * that cannot read its state store may still hold the stream open, and says so with `event: unavailable`.
  */
 import type { FetchFunction } from './options.ts';
 import type { RevocationEntry, RevocationSnapshot, RevocationState } from './revocation-state.ts';
@@ -45,7 +47,8 @@ export class RevocationFeed {
   readonly #delays: { min: number; max: number };
   #closed = false;
   #connected = false;
-  #lastAliveAt = Number.NEGATIVE_INFINITY;
+  /** When the server last proved the state current (snapshot, revocation or heartbeat event). */
+  #confirmedAt = Number.NEGATIVE_INFINITY;
   #controller: AbortController | null = null;
   #reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
   #wake: (() => void) | null = null;
@@ -84,12 +87,12 @@ export class RevocationFeed {
   }
 
   /**
-   * Whether the state can be trusted: a snapshot was applied, and the stream is open or was last
-   * alive at most `maxStalenessMs` ago.
+   * Whether the state can be trusted: a snapshot was applied, and the server proved it current at most
+   * `maxStalenessMs` ago. Keepalive comments and an open connection do not count.
    */
   isFresh(maxStalenessMs: number): boolean {
     if (!this.#options.state.initialized) return false;
-    return this.#connected || this.#now() - this.#lastAliveAt <= maxStalenessMs;
+    return this.#now() - this.#confirmedAt <= maxStalenessMs;
   }
 
   /** Waits up to `timeoutMs` for the first snapshot; true when the state is initialized. */
@@ -165,11 +168,9 @@ export class RevocationFeed {
     const cursor = this.#options.state.cursor;
     if (cursor !== null) headers['last-event-id'] = cursor;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    let silent = false;
     const armHeartbeat = () => {
       clearTimeout(timer);
       timer = setTimeout(() => {
-        silent = true;
         controller.abort(new FeedError(`no data for ${this.#options.heartbeatTimeoutMs} ms`));
       }, this.#options.heartbeatTimeoutMs);
     };
@@ -203,7 +204,6 @@ export class RevocationFeed {
       }
       this.#connections += 1;
       this.#connected = true;
-      this.#lastAliveAt = this.#now();
       const parser = new SseParser();
       const decoder = new TextDecoder();
       const reader = response.body.getReader();
@@ -212,7 +212,7 @@ export class RevocationFeed {
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
-          this.#lastAliveAt = this.#now();
+          // Any data, comments included, shows the connection is alive (not that the state is current).
           armHeartbeat();
           for (const event of parser.push(decoder.decode(value, { stream: true }))) {
             this.#handle(event.event, event.data, event.lastEventId);
@@ -233,11 +233,7 @@ export class RevocationFeed {
     } finally {
       clearTimeout(timer);
       if (!controller.signal.aborted) controller.abort();
-      if (this.#connected) {
-        // A stream that ended or broke was live until now; a silent one only until its last data.
-        if (!silent) this.#lastAliveAt = this.#now();
-        this.#connected = false;
-      }
+      this.#connected = false;
     }
   }
 
@@ -258,6 +254,7 @@ export class RevocationFeed {
       }
       const resync = state.initialized;
       state.replace(snapshot, this.#now());
+      this.#confirmedAt = this.#now();
       if (resync) this.#options.onResync?.();
       this.#readySettled = true;
       this.#readyResolve();
@@ -267,6 +264,23 @@ export class RevocationFeed {
     if (event === 'revocation') {
       const entry = state.apply(payload, lastEventId === '' ? null : lastEventId, this.#now());
       if (entry) this.#options.onEntry?.(entry);
+      // Events follow the snapshot in order: with one, the state is as current as the server's.
+      if (state.initialized) this.#confirmedAt = this.#now();
+      return;
+    }
+    if (event === 'heartbeat') {
+      // The server read its revocation state and sent everything before this: the state is current.
+      if (state.initialized) this.#confirmedAt = this.#now();
+      return;
+    }
+    if (event === 'unavailable') {
+      const detail = (payload as { detail?: unknown } | null)?.detail;
+      this.#options.onError?.(
+        new FeedError(
+          `the server cannot read its revocation state${typeof detail === 'string' ? ` (${detail})` : ''}; ` +
+            'the state counts until maxStalenessMs after its last confirmation',
+        ),
+      );
     }
   }
 

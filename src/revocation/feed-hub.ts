@@ -10,8 +10,13 @@ import {
 import { type FeedCursor, formatCursor, parseCursor } from './entries.ts';
 import { FEED_CHANNEL, type FeedMessage, type LedgerSnapshot, type RevocationLedger } from './ledger.ts';
 
-/** A comment line this often keeps proxies (and the kit's heartbeat check) from giving up on a quiet stream. */
-export const KEEPALIVE_INTERVAL_MS = 5_000;
+/**
+ * This often every stream gets `event: heartbeat`, sent only after this instance read the log for it:
+ * the proof that the subscriber is current, which the kit's `maxStalenessMs` counts from (default 10 s,
+ * so several heartbeats may be lost before it refuses). It also keeps proxies from closing a quiet
+ * stream. When the read fails, streams get `event: unavailable` and are ended instead.
+ */
+export const HEARTBEAT_INTERVAL_MS = 2_000;
 const READ_BATCH = 500;
 /** A subscriber that does not read what it is sent is cut off; it reconnects with its cursor. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
@@ -41,7 +46,7 @@ interface Subscriber {
  * The Server-Sent Events side of `GET /revocations` on one instance. Every instance subscribes to the
  * ledger's pub/sub channel; a nudge makes it read the log after its subscribers' positions and send
  * what is new, so a revocation recorded on any instance reaches subscribers of every instance, in log
- * order, and a lost nudge only delays delivery until the next keepalive tick, which reads the log too.
+ * order, and a lost nudge only delays delivery until the next heartbeat tick, which reads the log too.
  */
 export class RevocationFeedHub {
   readonly #ledger: RevocationLedger;
@@ -50,8 +55,9 @@ export class RevocationFeedHub {
   readonly #subscribers = new Set<Subscriber>();
   #unsubscribe: Unsubscribe | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #pumping = false;
+  #pumping: Promise<boolean> | null = null;
   #pumpAgain = false;
+  #ticking = false;
   #closed = false;
 
   constructor(deps: { ledger: RevocationLedger; state: StateStore; logger: Logger }) {
@@ -67,10 +73,7 @@ export class RevocationFeedHub {
   async start(): Promise<void> {
     this.#unsubscribe = await this.#state.subscribe(FEED_CHANNEL, (message) => this.#receive(message));
     this.#ledger.onEpochChange(() => void this.#pump());
-    this.#timer = setInterval(() => {
-      for (const subscriber of this.#subscribers) this.#write(subscriber, ': keepalive\n\n');
-      void this.#pump();
-    }, KEEPALIVE_INTERVAL_MS);
+    this.#timer = setInterval(() => void this.#tick(), HEARTBEAT_INTERVAL_MS);
     this.#timer.unref();
   }
 
@@ -125,8 +128,9 @@ export class RevocationFeedHub {
     this.#subscribers.add(subscriber);
     res.on('close', () => this.#subscribers.delete(subscriber));
     if (snapshot) this.#sendSnapshot(subscriber, snapshot);
-    else this.#write(subscriber, ': resumed\n\n');
     for (const entry of backlog) this.#sendEntry(subscriber, entry);
+    // What was read is sent: the subscriber is current as of now.
+    this.#sendHeartbeat(subscriber);
     subscriber.live = true;
     // Anything appended while the backlog was read is picked up here.
     void this.#pump();
@@ -166,24 +170,68 @@ export class RevocationFeedHub {
     void this.#pump();
   }
 
-  /** Sends every live subscriber what the log holds after its position; one pass at a time. */
-  async #pump(): Promise<void> {
+  /**
+   * Heartbeat: read the log for every stream; when that worked, each stream is current and is told so
+   * (`event: heartbeat`). When it failed (the state store cannot be read), this instance can vouch for
+   * nothing: each stream gets `event: unavailable` and is ended, so its subscriber tries another
+   * instance and, failing that, lets its own staleness bound take effect. A read still running after a
+   * whole interval counts as failed.
+   */
+  async #tick(): Promise<void> {
+    if (this.#ticking || this.#closed) return;
+    this.#ticking = true;
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const read = await Promise.race([
+        this.#pump(),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), HEARTBEAT_INTERVAL_MS);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      if (this.#closed) return;
+      for (const subscriber of this.#subscribers) {
+        if (!subscriber.live) continue;
+        if (read) {
+          this.#sendHeartbeat(subscriber);
+        } else {
+          this.#write(
+            subscriber,
+            `event: unavailable\ndata: ${JSON.stringify({ detail: 'the revocation state cannot be read now' })}\n\n`,
+          );
+          this.#subscribers.delete(subscriber);
+          subscriber.res.end();
+        }
+      }
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  /**
+   * Sends every live subscriber what the log holds after its position; one pass at a time (a call
+   * during a pass gets the pass after it). Resolves true when every read succeeded.
+   */
+  #pump(): Promise<boolean> {
     if (this.#pumping) {
       this.#pumpAgain = true;
-      return;
+      return this.#pumping;
     }
-    this.#pumping = true;
-    try {
-      do {
-        this.#pumpAgain = false;
-        await this.#pumpOnce();
-      } while (this.#pumpAgain && !this.#closed);
-    } catch (error) {
-      // The next nudge or keepalive tick tries again.
-      this.#logger.warn({ err: error }, 'could not relay revocations to feed subscribers');
-    } finally {
-      this.#pumping = false;
-    }
+    this.#pumping = (async () => {
+      try {
+        do {
+          this.#pumpAgain = false;
+          await this.#pumpOnce();
+        } while (this.#pumpAgain && !this.#closed);
+        return true;
+      } catch (error) {
+        // The next nudge or heartbeat tick tries again.
+        this.#logger.warn({ err: error }, 'could not relay revocations to feed subscribers');
+        return false;
+      } finally {
+        this.#pumping = null;
+      }
+    })();
+    return this.#pumping;
   }
 
   async #pumpOnce(): Promise<void> {
@@ -228,6 +276,10 @@ export class RevocationFeedHub {
     subscriber.position = snapshot.position;
     const data = toFeedSnapshot(snapshot);
     this.#write(subscriber, `id: ${data.cursor}\nevent: snapshot\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  #sendHeartbeat(subscriber: Subscriber): void {
+    this.#write(subscriber, `event: heartbeat\ndata: ${JSON.stringify({ checked_at: Date.now() })}\n\n`);
   }
 
   #sendEntry(subscriber: Subscriber, entry: LogEntry): void {
