@@ -30,8 +30,8 @@ function holds(authority: Authority, permission: string, location: string): bool
 
 /**
  * The grants `proposed` adds to `current` that the admin does not hold where they would apply. Grants
- * the account already had are not the admin's doing, so an admin can edit an account that holds more
- * than it does, as long as it adds nothing beyond its own reach.
+ * the account already had are not the admin's doing; whether the admin may act on that account at all
+ * is decided first, by assertWithinReach (authority.ts).
  */
 export function grantsBeyondAuthority(
   authority: Authority,

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AuditDiff } from '../domain/audit-diff.ts';
 import { DomainError } from '../domain/errors.ts';
+import { authorityOf } from '../domain/authority.ts';
 import type { Authority } from '../domain/escalation.ts';
 import { resolvePermissions } from '../domain/permissions.ts';
 import { AuditRepository } from '../persistence/repositories/audit-repository.ts';
@@ -54,9 +55,9 @@ export function recordAudit(db: Kysely<Database>, actor: AdminActor, entry: Audi
 }
 
 /**
- * What the actor may hand out: the token's management permissions plus the admin account's own
- * product permissions, read now (an edit to the admin's account has made older tokens stale anyway).
- * The operator is not limited: null.
+ * What the actor holds, for every grant and every action on an account: the token's management
+ * permissions, plus the admin account's own product permissions (read now) unless the token was
+ * down-scoped (see authorityOf). The operator is not limited: null.
  */
 export async function loadAuthority(db: Kysely<Database>, actor: AdminActor): Promise<Authority | null> {
   if (actor.kind === 'operator') return null;
@@ -65,11 +66,11 @@ export async function loadAuthority(db: Kysely<Database>, actor: AdminActor): Pr
   const grants = account
     ? await accounts.loadGrants(account.id, account.all_locations)
     : { allLocations: false, locationIds: [], roles: [] };
-  return {
-    management: actor.management,
-    resolved: resolvePermissions(grants),
+  return authorityOf({
+    tokenManagement: actor.management,
+    account: resolvePermissions(grants),
     groupsAdmin: actor.groupsAdmin,
-  };
+  });
 }
 
 /** Where committed changes are announced, so every instance drops what its caches hold about them. */

@@ -8,7 +8,6 @@ import {
 } from '../domain/credential-lifecycle.ts';
 import { displayHint, generateApiKey, generateClientSecret } from '../domain/credential-format.ts';
 import { DomainError, NotFoundError } from '../domain/errors.ts';
-import { assertNoEscalatingGrants, grantsBeyondAuthority } from '../domain/escalation.ts';
 import {
   checkCredentialExpiry,
   checkCredentialQuota,
@@ -22,18 +21,13 @@ import { CredentialRepository } from '../persistence/repositories/credential-rep
 import { OrganizationRepository } from '../persistence/repositories/organization-repository.ts';
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
 import type { Credential, Database, ServiceAccount } from '../persistence/schema.ts';
-import {
-  type AdminActor,
-  type ChangePublisher,
-  loadAuthority,
-  recordAudit,
-  transactionWithChanges,
-} from './admin-actor.ts';
+import { type AdminActor, type ChangePublisher, recordAudit, transactionWithChanges } from './admin-actor.ts';
 import { type CredentialView, credentialView } from './admin-views.ts';
 import { insertCredential, type PreparedSecret, prepareSecret } from './credential-service.ts';
 import type { ChangeEvent } from './change-notifier.ts';
 import type { SecretHasher } from './secret-hasher.ts';
-import { resolvedPermissionsOf } from './service-account-service.ts';
+import { keepingManagementHolders } from './management-holders.ts';
+import { assertMayActOn } from './service-account-service.ts';
 
 export interface NewCredentialInput {
   name: string;
@@ -98,7 +92,8 @@ export class CredentialLifecycleService {
         await new CredentialRepository(trx).countLive(account.id, now),
         organization.max_credentials_per_account,
       );
-      await assertMayIssueFor(trx, actor, account);
+      // A credential acts with all of its account's permissions, so issuing one is granting them.
+      await assertMayActOn(trx, actor, account, 'issue a credential for this service account');
       const { credential, secret } = await insertCredential(
         trx,
         {
@@ -125,27 +120,39 @@ export class CredentialLifecycleService {
 
   /** Immediate and irreversible. Revoking a revoked credential changes nothing. */
   revoke(actor: AdminActor, accountId: string, id: string): Promise<CredentialView> {
-    return transactionWithChanges(this.#db, this.#changes, async (trx, changed) => {
-      await this.#findAccount(trx, actor, accountId, { lock: true });
-      const credentials = new CredentialRepository(trx);
-      const credential = await credentials.findInAccount(actor.orgId, accountId, id);
-      if (!credential) throw new NotFoundError('credential', id);
-      if (credential.revoked_at) return credentialView(credential, new Date());
-      const now = new Date();
-      await credentials.revoke([id], now, 'revoked by an admin');
-      const after = credentialView((await credentials.findInAccount(actor.orgId, accountId, id))!, now);
-      await recordAudit(trx, actor, {
-        action: 'credential.revoked',
-        targetType: 'credential',
-        targetId: id,
-        diff: {
-          before: { status: credentialView(credential, now).status, revoked_at: null },
-          after: { status: after.status, revoked_at: after.revoked_at },
-        },
-      });
-      changed(credentialChange(credential, { revoked: true }));
-      return after;
+    // Revoking the last usable admin credential would lock the organization out of its management API.
+    return transactionWithChanges(this.#db, this.#changes, (trx, changed) =>
+      keepingManagementHolders(trx, actor, () => this.#revoke(trx, changed, actor, accountId, id)),
+    );
+  }
+
+  async #revoke(
+    trx: Kysely<Database>,
+    changed: (event: ChangeEvent) => void,
+    actor: AdminActor,
+    accountId: string,
+    id: string,
+  ): Promise<CredentialView> {
+    const account = await this.#findAccount(trx, actor, accountId, { lock: true });
+    const credentials = new CredentialRepository(trx);
+    const credential = await credentials.findInAccount(actor.orgId, accountId, id);
+    if (!credential) throw new NotFoundError('credential', id);
+    if (credential.revoked_at) return credentialView(credential, new Date());
+    await assertMayActOn(trx, actor, account, 'revoke the credentials of this service account');
+    const now = new Date();
+    await credentials.revoke([id], now, 'revoked by an admin');
+    const after = credentialView((await credentials.findInAccount(actor.orgId, accountId, id))!, now);
+    await recordAudit(trx, actor, {
+      action: 'credential.revoked',
+      targetType: 'credential',
+      targetId: id,
+      diff: {
+        before: { status: credentialView(credential, now).status, revoked_at: null },
+        after: { status: after.status, revoked_at: after.revoked_at },
+      },
     });
+    changed(credentialChange(credential, { revoked: true }));
+    return after;
   }
 
   /**
@@ -185,7 +192,7 @@ export class CredentialLifecycleService {
         }),
         organization.max_credentials_per_account,
       );
-      await assertMayIssueFor(trx, actor, account);
+      await assertMayActOn(trx, actor, account, 'rotate the credentials of this service account');
       const expiresAt = checkCredentialExpiry({
         now,
         requestedExpiresAt: input.expires_at ? new Date(input.expires_at) : null,
@@ -256,7 +263,7 @@ export class CredentialLifecycleService {
         'regenerated',
       );
       assertCredentialTypeAllowed(current.type, organization.allowed_credential_types);
-      await assertMayIssueFor(trx, actor, account);
+      await assertMayActOn(trx, actor, account, 'regenerate the credentials of this service account');
       const { previousSecretValidUntil } = planRegeneration({
         now,
         graceSeconds: input.grace_period_seconds ?? 0,
@@ -307,25 +314,6 @@ export class CredentialLifecycleService {
     assertAccountCanHoldCredentials({ isProtected: account.is_protected, archivedAt: account.archived_at });
     const organization = (await new OrganizationRepository(trx).findById(actor.orgId))!;
     return { account, organization };
-  }
-}
-
-/**
- * A credential acts with all of its account's permissions, so issuing one is granting them: an admin
- * may do it only for an account that holds nothing beyond the admin's own reach.
- */
-async function assertMayIssueFor(db: Kysely<Database>, actor: AdminActor, account: ServiceAccount) {
-  const authority = await loadAuthority(db, actor);
-  if (!authority) return;
-  assertNoEscalatingGrants(
-    grantsBeyondAuthority(authority, {}, await resolvedPermissionsOf(db, account)),
-    'a credential for this service account',
-  );
-  if (account.groups_admin && !authority.groupsAdmin) {
-    throw new DomainError(
-      'escalation_refused',
-      'this service account is a groups administrator; only an admin that is one can issue its credentials',
-    );
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { changedFields, hasChanges } from '../domain/audit-diff.ts';
+import { assertMayRemovePermissions } from '../domain/authority.ts';
 import { DomainError, NotFoundError } from '../domain/errors.ts';
 import {
   assertNoEscalatingGrants,
@@ -25,6 +26,7 @@ import {
 import { type RoleView, roleView } from './admin-views.ts';
 import { fromStored, resolveWith } from './service-account-service.ts';
 import type { ChangeEvent } from './change-notifier.ts';
+import { keepingManagementHolders } from './management-holders.ts';
 
 export interface RoleInput {
   name: string;
@@ -91,82 +93,107 @@ export class RoleService {
    */
   update(actor: AdminActor, id: string, patch: RolePatch): Promise<RoleView> {
     return withNameCheck(patch.name ?? '', () =>
-      transactionWithChanges(this.#db, this.#changes, async (trx, changed) => {
-        const roles = new RoleRepository(trx);
-        const before = await roles.findLive(actor.orgId, id);
-        if (!before) throw new NotFoundError('role', id);
-        assertEditable(before);
-        const update: RoleUpdate = {};
-        if (patch.name !== undefined) update.name = patch.name;
-        if (patch.description !== undefined) update.description = patch.description;
-        if (patch.permissions !== undefined) update.permissions = [...new Set(patch.permissions)].sort();
-        if (patch.assignable_to_service_accounts !== undefined) {
-          update.assignable_to_service_accounts = patch.assignable_to_service_accounts;
-        }
-        if (update.permissions || update.assignable_to_service_accounts !== undefined) {
-          const authority = await loadAuthority(trx, actor);
-          if (authority) {
-            const added = (update.permissions ?? []).filter((p) => !before.permissions.includes(p));
-            assertNoEscalatingPermissions(permissionsBeyondAuthority(authority, added), 'this change');
-            // Holding a permission somewhere is not enough: the role already applies to accounts at
-            // their locations, and what it gains reaches them there.
-            assertNoEscalatingGrants(
-              await grantsThroughHolders(trx, actor.orgId, authority, { ...before, ...update }),
-              'this change (through the accounts that hold the role)',
-            );
-          }
-        }
-        if (update.name !== undefined && update.name.toLowerCase() !== before.name.toLowerCase()) {
-          if (await roles.findLiveByName(actor.orgId, update.name)) throw nameTaken(update.name);
-        }
-        const diff = changedFields(roleView(before), { ...roleView(before), ...update });
-        if (!hasChanges(diff)) return roleView(before);
-        const after = roleView((await roles.update(actor.orgId, id, update))!);
-        const grantsChanged =
-          'permissions' in (diff.after ?? {}) || 'assignable_to_service_accounts' in (diff.after ?? {});
-        const staleAccounts = grantsChanged
-          ? await new ServiceAccountRepository(trx).bumpPermissionsVersionOfRoleHolders(actor.orgId, id)
-          : [];
-        await recordAudit(trx, actor, {
-          action: 'role.updated',
-          targetType: 'role',
-          targetId: id,
-          diff: {
-            ...diff,
-            ...(staleAccounts.length > 0
-              ? { affected_service_account_ids: staleAccounts.map((a) => a.id) }
-              : {}),
-          },
-        });
-        // Every cached subject holding the role resolves differently now.
-        if (grantsChanged) changed({ type: 'organization', orgId: actor.orgId });
-        for (const stale of staleAccounts) changed(staleAccountChange(actor.orgId, stale));
-        return after;
-      }),
+      transactionWithChanges(this.#db, this.#changes, (trx, changed) =>
+        keepingManagementHolders(trx, actor, () => this.#update(trx, changed, actor, id, patch)),
+      ),
     );
+  }
+
+  async #update(
+    trx: Kysely<Database>,
+    changed: (event: ChangeEvent) => void,
+    actor: AdminActor,
+    id: string,
+    patch: RolePatch,
+  ): Promise<RoleView> {
+    const roles = new RoleRepository(trx);
+    const before = await roles.findLive(actor.orgId, id);
+    if (!before) throw new NotFoundError('role', id);
+    assertEditable(before);
+    const update: RoleUpdate = {};
+    if (patch.name !== undefined) update.name = patch.name;
+    if (patch.description !== undefined) update.description = patch.description;
+    if (patch.permissions !== undefined) update.permissions = [...new Set(patch.permissions)].sort();
+    if (patch.assignable_to_service_accounts !== undefined) {
+      update.assignable_to_service_accounts = patch.assignable_to_service_accounts;
+    }
+    if (update.permissions || update.assignable_to_service_accounts !== undefined) {
+      const authority = await loadAuthority(trx, actor);
+      if (authority) {
+        const added = (update.permissions ?? []).filter((p) => !before.permissions.includes(p));
+        assertNoEscalatingPermissions(permissionsBeyondAuthority(authority, added), 'this change');
+        // Made unassignable, the role stops granting anything: everything it held is taken away.
+        const removed =
+          update.assignable_to_service_accounts === false
+            ? before.permissions
+            : before.permissions.filter((p) => update.permissions && !update.permissions.includes(p));
+        assertMayRemovePermissions(authority, removed, 'this change');
+        // Holding a permission somewhere is not enough: the role already applies to accounts at
+        // their locations, and what it gains reaches them there.
+        assertNoEscalatingGrants(
+          await grantsThroughHolders(trx, actor.orgId, authority, { ...before, ...update }),
+          'this change (through the accounts that hold the role)',
+        );
+      }
+    }
+    if (update.name !== undefined && update.name.toLowerCase() !== before.name.toLowerCase()) {
+      if (await roles.findLiveByName(actor.orgId, update.name)) throw nameTaken(update.name);
+    }
+    const diff = changedFields(roleView(before), { ...roleView(before), ...update });
+    if (!hasChanges(diff)) return roleView(before);
+    const after = roleView((await roles.update(actor.orgId, id, update))!);
+    const grantsChanged =
+      'permissions' in (diff.after ?? {}) || 'assignable_to_service_accounts' in (diff.after ?? {});
+    const staleAccounts = grantsChanged
+      ? await new ServiceAccountRepository(trx).bumpPermissionsVersionOfRoleHolders(actor.orgId, id)
+      : [];
+    await recordAudit(trx, actor, {
+      action: 'role.updated',
+      targetType: 'role',
+      targetId: id,
+      diff: {
+        ...diff,
+        ...(staleAccounts.length > 0 ? { affected_service_account_ids: staleAccounts.map((a) => a.id) } : {}),
+      },
+    });
+    // Every cached subject holding the role resolves differently now.
+    if (grantsChanged) changed({ type: 'organization', orgId: actor.orgId });
+    for (const stale of staleAccounts) changed(staleAccountChange(actor.orgId, stale));
+    return after;
   }
 
   /** A deleted role grants nothing any more; the accounts holding it get a new permissions version. */
   delete(actor: AdminActor, id: string): Promise<void> {
-    return transactionWithChanges(this.#db, this.#changes, async (trx, changed) => {
-      const roles = new RoleRepository(trx);
-      const role = await roles.findLive(actor.orgId, id);
-      if (!role) throw new NotFoundError('role', id);
-      assertEditable(role);
-      const staleAccounts = await new ServiceAccountRepository(trx).bumpPermissionsVersionOfRoleHolders(
-        actor.orgId,
-        id,
-      );
-      await roles.softDelete(actor.orgId, id, new Date());
-      await recordAudit(trx, actor, {
-        action: 'role.deleted',
-        targetType: 'role',
-        targetId: id,
-        diff: { before: roleView(role), affected_service_account_ids: staleAccounts.map((a) => a.id) },
-      });
-      changed({ type: 'organization', orgId: actor.orgId });
-      for (const stale of staleAccounts) changed(staleAccountChange(actor.orgId, stale));
+    return transactionWithChanges(this.#db, this.#changes, (trx, changed) =>
+      keepingManagementHolders(trx, actor, () => this.#delete(trx, changed, actor, id)),
+    );
+  }
+
+  async #delete(
+    trx: Kysely<Database>,
+    changed: (event: ChangeEvent) => void,
+    actor: AdminActor,
+    id: string,
+  ): Promise<void> {
+    const roles = new RoleRepository(trx);
+    const role = await roles.findLive(actor.orgId, id);
+    if (!role) throw new NotFoundError('role', id);
+    assertEditable(role);
+    const authority = await loadAuthority(trx, actor);
+    if (authority) assertMayRemovePermissions(authority, role.permissions, 'deleting this role');
+    const staleAccounts = await new ServiceAccountRepository(trx).bumpPermissionsVersionOfRoleHolders(
+      actor.orgId,
+      id,
+    );
+    await roles.softDelete(actor.orgId, id, new Date());
+    await recordAudit(trx, actor, {
+      action: 'role.deleted',
+      targetType: 'role',
+      targetId: id,
+      diff: { before: roleView(role), affected_service_account_ids: staleAccounts.map((a) => a.id) },
     });
+    changed({ type: 'organization', orgId: actor.orgId });
+    for (const stale of staleAccounts) changed(staleAccountChange(actor.orgId, stale));
   }
 }
 

@@ -7,6 +7,7 @@ import {
   mergeAssignments,
 } from '../domain/assignments.ts';
 import { changedFields } from '../domain/audit-diff.ts';
+import { assertWithinReach } from '../domain/authority.ts';
 import { DomainError, NotFoundError } from '../domain/errors.ts';
 import {
   assertGroupsAdminChangeAllowed,
@@ -34,6 +35,8 @@ import {
   withUniqueLiveName,
 } from './admin-actor.ts';
 import { type ServiceAccountView, serviceAccountView } from './admin-views.ts';
+import type { ChangeEvent } from './change-notifier.ts';
+import { keepingManagementHolders } from './management-holders.ts';
 
 export interface RoleAssignmentInput {
   role_id: string;
@@ -122,81 +125,88 @@ export class ServiceAccountService {
    */
   update(actor: AdminActor, id: string, patch: ServiceAccountPatch): Promise<ServiceAccountView> {
     return withNameCheck(patch.name ?? '', () =>
-      transactionWithChanges(this.#db, this.#changes, async (trx, changed) => {
-        const accounts = new ServiceAccountRepository(trx);
-        const account = await accounts.lockById(actor.orgId, id);
-        if (!account) throw new NotFoundError('service account', id);
-        assertEditable(account);
-        const [beforeView] = await describeAccounts(trx, actor.orgId, [account]);
-        const stored = (await accounts.loadAssignments([id])).get(id)!;
-        const current = fromStored(account, stored);
-        const assignmentPatch = toAssignmentsPatch(patch);
-        const proposed =
-          Object.keys(assignmentPatch).length > 0 ? mergeAssignments(current, assignmentPatch) : current;
-        const assignmentsChanged = assignmentsDiffer(current, proposed);
-        const groupsAdminChanged =
-          patch.groups_admin !== undefined && patch.groups_admin !== account.groups_admin;
-
-        if (assignmentsChanged) {
-          const keptRoles = new Set(current.roles.map((r) => r.roleId));
-          const roles = await resolveReferences(trx, actor.orgId, proposed, keptRoles);
-          const authority = await loadAuthority(trx, actor);
-          if (authority) {
-            const currentRoles = await new RoleRepository(trx).findLiveByIds(
-              actor.orgId,
-              current.roles.map((r) => r.roleId),
-            );
-            assertNoEscalatingGrants(
-              grantsBeyondAuthority(
-                authority,
-                resolveWith(current, currentRoles),
-                resolveWith(proposed, roles),
-              ),
-              'this change',
-            );
-          }
-        }
-        if (groupsAdminChanged) {
-          const authority = await loadAuthority(trx, actor);
-          if (authority) assertGroupsAdminChangeAllowed(authority, account.groups_admin, patch.groups_admin);
-        }
-        if (patch.name !== undefined && patch.name.toLowerCase() !== account.name.toLowerCase()) {
-          if (await accounts.findLiveByName(actor.orgId, patch.name)) throw nameTaken(patch.name);
-        }
-
-        await accounts.update(actor.orgId, id, {
-          ...(patch.name !== undefined ? { name: patch.name } : {}),
-          ...(patch.description !== undefined ? { description: patch.description } : {}),
-          ...(groupsAdminChanged ? { groups_admin: patch.groups_admin } : {}),
-          ...(assignmentsChanged ? { all_locations: proposed.allLocations } : {}),
-        });
-        if (assignmentsChanged) await accounts.replaceAssignments(actor.orgId, id, toStored(proposed));
-        else if (groupsAdminChanged) await accounts.bumpPermissionsVersion(actor.orgId, id);
-
-        const [afterView] = await describeAccounts(trx, actor.orgId, [
-          (await accounts.findById(actor.orgId, id))!,
-        ]);
-        const diff = changedFields(auditedFields(beforeView!), auditedFields(afterView!));
-        if (Object.keys(diff.after ?? {}).length > 0) {
-          await recordAudit(trx, actor, {
-            action: 'service_account.updated',
-            targetType: 'service_account',
-            targetId: id,
-            diff,
-          });
-          changed({
-            type: 'account',
-            orgId: actor.orgId,
-            accountId: id,
-            // Tokens issued before the bump are stale: the revocation feed tells resource servers.
-            ...(assignmentsChanged || groupsAdminChanged
-              ? { permissionsVersion: afterView!.permissions_version }
-              : {}),
-          });
-        }
-        return afterView!;
-      }),
+      transactionWithChanges(this.#db, this.#changes, (trx, changed) =>
+        keepingManagementHolders(trx, actor, () => this.#update(trx, changed, actor, id, patch)),
+      ),
     );
+  }
+
+  async #update(
+    trx: Kysely<Database>,
+    changed: (event: ChangeEvent) => void,
+    actor: AdminActor,
+    id: string,
+    patch: ServiceAccountPatch,
+  ): Promise<ServiceAccountView> {
+    const accounts = new ServiceAccountRepository(trx);
+    const account = await accounts.lockById(actor.orgId, id);
+    if (!account) throw new NotFoundError('service account', id);
+    assertEditable(account);
+    await assertMayActOn(trx, actor, account, 'edit this service account');
+    const [beforeView] = await describeAccounts(trx, actor.orgId, [account]);
+    const stored = (await accounts.loadAssignments([id])).get(id)!;
+    const current = fromStored(account, stored);
+    const assignmentPatch = toAssignmentsPatch(patch);
+    const proposed =
+      Object.keys(assignmentPatch).length > 0 ? mergeAssignments(current, assignmentPatch) : current;
+    const assignmentsChanged = assignmentsDiffer(current, proposed);
+    const groupsAdminChanged =
+      patch.groups_admin !== undefined && patch.groups_admin !== account.groups_admin;
+
+    if (assignmentsChanged) {
+      const keptRoles = new Set(current.roles.map((r) => r.roleId));
+      const roles = await resolveReferences(trx, actor.orgId, proposed, keptRoles);
+      const authority = await loadAuthority(trx, actor);
+      if (authority) {
+        const currentRoles = await new RoleRepository(trx).findLiveByIds(
+          actor.orgId,
+          current.roles.map((r) => r.roleId),
+        );
+        assertNoEscalatingGrants(
+          grantsBeyondAuthority(authority, resolveWith(current, currentRoles), resolveWith(proposed, roles)),
+          'this change',
+        );
+      }
+    }
+    if (groupsAdminChanged) {
+      const authority = await loadAuthority(trx, actor);
+      if (authority) assertGroupsAdminChangeAllowed(authority, account.groups_admin, patch.groups_admin);
+    }
+    if (patch.name !== undefined && patch.name.toLowerCase() !== account.name.toLowerCase()) {
+      if (await accounts.findLiveByName(actor.orgId, patch.name)) throw nameTaken(patch.name);
+    }
+
+    await accounts.update(actor.orgId, id, {
+      ...(patch.name !== undefined ? { name: patch.name } : {}),
+      ...(patch.description !== undefined ? { description: patch.description } : {}),
+      ...(groupsAdminChanged ? { groups_admin: patch.groups_admin } : {}),
+      ...(assignmentsChanged ? { all_locations: proposed.allLocations } : {}),
+    });
+    if (assignmentsChanged) await accounts.replaceAssignments(actor.orgId, id, toStored(proposed));
+    else if (groupsAdminChanged) await accounts.bumpPermissionsVersion(actor.orgId, id);
+
+    const [afterView] = await describeAccounts(trx, actor.orgId, [
+      (await accounts.findById(actor.orgId, id))!,
+    ]);
+    const diff = changedFields(auditedFields(beforeView!), auditedFields(afterView!));
+    if (Object.keys(diff.after ?? {}).length > 0) {
+      await recordAudit(trx, actor, {
+        action: 'service_account.updated',
+        targetType: 'service_account',
+        targetId: id,
+        diff,
+      });
+      changed({
+        type: 'account',
+        orgId: actor.orgId,
+        accountId: id,
+        // Tokens issued before the bump are stale: the revocation feed tells resource servers.
+        ...(assignmentsChanged || groupsAdminChanged
+          ? { permissionsVersion: afterView!.permissions_version }
+          : {}),
+      });
+    }
+    return afterView!;
   }
 
   /**
@@ -204,44 +214,52 @@ export class ServiceAccountService {
    * and frees the name (the live-name index ignores archived accounts). Archiving twice changes nothing.
    */
   archive(actor: AdminActor, id: string): Promise<ServiceAccountView> {
-    return transactionWithChanges(this.#db, this.#changes, async (trx, changed) => {
-      const accounts = new ServiceAccountRepository(trx);
-      const account = await accounts.lockById(actor.orgId, id);
-      if (!account) throw new NotFoundError('service account', id);
-      if (account.is_protected) throw protectedAccount();
-      const [before] = await describeAccounts(trx, actor.orgId, [account]);
-      if (account.archived_at) return before!;
-      const now = new Date();
-      const revoked = await new CredentialRepository(trx).revokeAllOfAccount(
-        id,
-        now,
-        'service account archived',
-      );
-      const [after] = await describeAccounts(trx, actor.orgId, [
-        await accounts.archive(actor.orgId, id, now),
-      ]);
-      await recordAudit(trx, actor, {
-        action: 'service_account.archived',
-        targetType: 'service_account',
-        targetId: id,
-        diff: {
-          ...changedFields(auditedFields(before!), auditedFields(after!)),
-          revoked_credential_ids: revoked.map((c) => c.id),
-        },
-      });
-      changed({ type: 'account', orgId: actor.orgId, accountId: id });
-      for (const credential of revoked) {
-        changed({
-          type: 'credential',
-          orgId: actor.orgId,
-          accountId: id,
-          credentialId: credential.id,
-          clientId: credential.client_id,
-          revoked: true,
-        });
-      }
-      return after!;
+    return transactionWithChanges(this.#db, this.#changes, (trx, changed) =>
+      keepingManagementHolders(trx, actor, () => this.#archive(trx, changed, actor, id)),
+    );
+  }
+
+  async #archive(
+    trx: Kysely<Database>,
+    changed: (event: ChangeEvent) => void,
+    actor: AdminActor,
+    id: string,
+  ): Promise<ServiceAccountView> {
+    const accounts = new ServiceAccountRepository(trx);
+    const account = await accounts.lockById(actor.orgId, id);
+    if (!account) throw new NotFoundError('service account', id);
+    if (account.is_protected) throw protectedAccount();
+    const [before] = await describeAccounts(trx, actor.orgId, [account]);
+    if (account.archived_at) return before!;
+    await assertMayActOn(trx, actor, account, 'archive this service account');
+    const now = new Date();
+    const revoked = await new CredentialRepository(trx).revokeAllOfAccount(
+      id,
+      now,
+      'service account archived',
+    );
+    const [after] = await describeAccounts(trx, actor.orgId, [await accounts.archive(actor.orgId, id, now)]);
+    await recordAudit(trx, actor, {
+      action: 'service_account.archived',
+      targetType: 'service_account',
+      targetId: id,
+      diff: {
+        ...changedFields(auditedFields(before!), auditedFields(after!)),
+        revoked_credential_ids: revoked.map((c) => c.id),
+      },
     });
+    changed({ type: 'account', orgId: actor.orgId, accountId: id });
+    for (const credential of revoked) {
+      changed({
+        type: 'credential',
+        orgId: actor.orgId,
+        accountId: id,
+        credentialId: credential.id,
+        clientId: credential.client_id,
+        revoked: true,
+      });
+    }
+    return after!;
   }
 }
 
@@ -262,6 +280,26 @@ export async function describeAccounts(
     const status = accountStatus({ archivedAt: account.archived_at, roleCount });
     return serviceAccountView(account, stored, status, resolveWith(fromStored(account, stored), roles));
   });
+}
+
+/**
+ * An admin may act on an account (edit it, archive it, issue, revoke, rotate or regenerate its
+ * credentials) only when the account holds nothing beyond the admin's reach: whoever could not have
+ * granted what the account holds may not take it away either.
+ */
+export async function assertMayActOn(
+  db: Kysely<Database>,
+  actor: AdminActor,
+  account: ServiceAccount,
+  action: string,
+): Promise<void> {
+  const authority = await loadAuthority(db, actor);
+  if (!authority) return;
+  assertWithinReach(
+    authority,
+    { resolved: await resolvedPermissionsOf(db, account), groupsAdmin: account.groups_admin },
+    action,
+  );
 }
 
 /** The permissions an account resolves to right now, for checks that compare it with an admin's. */

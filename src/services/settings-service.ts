@@ -8,6 +8,8 @@ import {
 import type { Database } from '../persistence/schema.ts';
 import { type AdminActor, type ChangePublisher, recordAudit, transactionWithChanges } from './admin-actor.ts';
 import { type SettingsView, settingsView } from './admin-views.ts';
+import type { ChangeEvent } from './change-notifier.ts';
+import { keepingManagementHolders } from './management-holders.ts';
 
 /** The organization's API security settings. Bounds are enforced by validation and by the schema. */
 export class SettingsService {
@@ -28,26 +30,38 @@ export class SettingsService {
     const patch = input.allowed_credential_types
       ? { ...input, allowed_credential_types: [...new Set(input.allowed_credential_types)].sort() }
       : input;
-    return transactionWithChanges(this.#db, this.#changes, async (trx, changed) => {
-      const organizations = new OrganizationRepository(trx);
-      const before = await organizations.findById(actor.orgId);
-      if (!before) throw new NotFoundError('organization', actor.orgId);
-      const diff = changedFields(settingsView(before), { ...settingsView(before), ...patch });
-      if (!hasChanges(diff)) return settingsView(before);
-      const after = settingsView((await organizations.updateSettings(actor.orgId, patch))!);
-      await recordAudit(trx, actor, {
-        action: 'settings.updated',
-        targetType: 'organization',
-        targetId: actor.orgId,
-        diff,
-      });
-      changed({
-        type: 'organization',
-        orgId: actor.orgId,
-        // The API module switched: the revocation feed tells resource servers to refuse (or accept again).
-        ...(before.api_enabled !== after.api_enabled ? { apiEnabled: after.api_enabled } : {}),
-      });
-      return after;
+    // Narrowing allowed_credential_types can leave no admin able to get a token: refused (409), like
+    // any other change that would remove the organization's last usable admin.
+    const what = patch.allowed_credential_types ? 'this change to allowed_credential_types' : 'this change';
+    return transactionWithChanges(this.#db, this.#changes, (trx, changed) =>
+      keepingManagementHolders(trx, actor, () => this.#update(trx, changed, actor, patch), what),
+    );
+  }
+
+  async #update(
+    trx: Kysely<Database>,
+    changed: (event: ChangeEvent) => void,
+    actor: AdminActor,
+    patch: OrganizationSettingsUpdate,
+  ): Promise<SettingsView> {
+    const organizations = new OrganizationRepository(trx);
+    const before = await organizations.findById(actor.orgId);
+    if (!before) throw new NotFoundError('organization', actor.orgId);
+    const diff = changedFields(settingsView(before), { ...settingsView(before), ...patch });
+    if (!hasChanges(diff)) return settingsView(before);
+    const after = settingsView((await organizations.updateSettings(actor.orgId, patch))!);
+    await recordAudit(trx, actor, {
+      action: 'settings.updated',
+      targetType: 'organization',
+      targetId: actor.orgId,
+      diff,
     });
+    changed({
+      type: 'organization',
+      orgId: actor.orgId,
+      // The API module switched: the revocation feed tells resource servers to refuse (or accept again).
+      ...(before.api_enabled !== after.api_enabled ? { apiEnabled: after.api_enabled } : {}),
+    });
+    return after;
   }
 }

@@ -15,6 +15,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   account_archived: 409,
   system_role: 409,
   location_in_use: 409,
+  last_management_holder: 409,
   credential_limit_reached: 409,
   credential_not_active: 409,
   no_live_primary: 409,

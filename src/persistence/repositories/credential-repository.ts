@@ -83,6 +83,19 @@ export class CredentialRepository {
     return fetchPage(query, 'credentials', page);
   }
 
+  /** The unrevoked credentials of some accounts: enough to tell which of them can still authenticate. */
+  listUnrevokedOfAccounts(
+    accountIds: readonly string[],
+  ): Promise<Array<Pick<Credential, 'service_account_id' | 'type' | 'revoked_at' | 'expires_at'>>> {
+    if (accountIds.length === 0) return Promise.resolve([]);
+    return this.#db
+      .selectFrom('credentials')
+      .select(['service_account_id', 'type', 'revoked_at', 'expires_at'])
+      .where('service_account_id', 'in', [...accountIds])
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
+
   /** Credentials that can still authenticate: neither revoked nor expired at `now`. */
   async countLive(accountId: string, now: Date): Promise<number> {
     const { count } = await this.#db

@@ -20,6 +20,19 @@ export class OrganizationRepository {
     return this.#db.selectFrom('organizations').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
+  /**
+   * Locks the organization row: changes that could remove its last usable admin take this lock first,
+   * so two of them (each fine alone) cannot both commit and leave the organization without one.
+   */
+  lockById(id: string): Promise<Organization | undefined> {
+    return this.#db
+      .selectFrom('organizations')
+      .selectAll()
+      .where('id', '=', id)
+      .forUpdate()
+      .executeTakeFirst();
+  }
+
   findBySlug(slug: string): Promise<Organization | undefined> {
     return this.#db.selectFrom('organizations').selectAll().where('slug', '=', slug).executeTakeFirst();
   }

@@ -258,6 +258,30 @@ export class ServiceAccountRepository {
     return result;
   }
 
+  /**
+   * Live accounts holding a role that names any of `permissions` (the management ones): the only
+   * accounts that can administer the organization. The built-in account never holds credentials.
+   */
+  listLiveHoldingAny(orgId: string, permissions: readonly string[]): Promise<ServiceAccount[]> {
+    return this.#db
+      .selectFrom('service_accounts')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('archived_at', 'is', null)
+      .where('is_protected', '=', false)
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('service_account_roles as sar')
+          .innerJoin('roles as r', 'r.id', 'sar.role_id')
+          .select('sar.service_account_id')
+          .where('r.org_id', '=', orgId)
+          .where('r.deleted_at', 'is', null)
+          .where(sql<boolean>`r.permissions && ${sql.val([...permissions])}::text[]`),
+      )
+      .orderBy('id')
+      .execute();
+  }
+
   /** The live (not archived) accounts holding a role, locked: a role edit judges them, then bumps them. */
   async lockLiveRoleHolders(orgId: string, roleId: string): Promise<ServiceAccount[]> {
     return this.#db
