@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { TEST_BCRYPT_COST } from './test/helpers/test-env.ts';
 
 export default defineConfig({
   test: {
@@ -8,6 +9,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Each file is its own process with its own database, keys and Redis prefix: files run in parallel.
     pool: 'forks',
+    // Processes the tests spawn (the CLI, `node src/main.ts`) inherit it with VITEST: cheap hashes there too.
+    env: { BCRYPT_COST: String(TEST_BCRYPT_COST) },
     reporters: ['default'],
   },
 });

@@ -212,7 +212,8 @@ const environmentSchema = z.object({
     .enum(SIGNING_ALGS, { message: `must be one of ${SIGNING_ALGS.join(', ')}` })
     .default(DEFAULTS.SIGNING_ALG),
   DEFAULT_AUDIENCE: httpUrl(undefined),
-  BCRYPT_COST: integer(DEFAULTS.BCRYPT_COST, 10, 15),
+  // Its range depends on whether this is a test run: checked by bcryptCost() below.
+  BCRYPT_COST: z.string().optional(),
   DB_POOL_MAX: integer(DEFAULTS.DB_POOL_MAX, 1, 200),
   MAX_TOKEN_CLAIMS_BYTES: integer(DEFAULTS.MAX_TOKEN_CLAIMS_BYTES, 1024, 65536),
   MAX_BODY_BYTES: integer(DEFAULTS.MAX_BODY_BYTES, 1024, 1048576),
@@ -281,6 +282,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
   }
   const e = parsed.data;
+  const bcryptCost = checkBcryptCost(e.BCRYPT_COST, env);
   checkRedisTopology(e);
   if (e.WORKERS > 1 && e.PORT === 0) {
     throw new ConfigError(
@@ -320,7 +322,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     migrateOnStart: e.MIGRATE_ON_START,
     signingAlg: e.SIGNING_ALG,
-    bcryptCost: e.BCRYPT_COST,
+    bcryptCost,
     maxTokenClaimsBytes: e.MAX_TOKEN_CLAIMS_BYTES,
     maxBodyBytes: e.MAX_BODY_BYTES,
     trustProxy: e.TRUST_PROXY,
@@ -334,6 +336,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       lockSeconds: e.LOCKOUT_SECONDS,
     },
   };
+}
+
+/**
+ * A cost below the production minimum only in a test run (NODE_ENV=test, or VITEST which Vitest sets),
+ * read from the same environment as the rest: a deployment can never store weak hashes by accident.
+ */
+function checkBcryptCost(value: string | undefined, env: NodeJS.ProcessEnv): number {
+  if (value === undefined) return DEFAULTS.BCRYPT_COST;
+  const testRun = env.NODE_ENV === 'test' || Boolean(env.VITEST);
+  const min = testRun ? DEFAULTS.BCRYPT_MIN_TEST_COST : DEFAULTS.BCRYPT_MIN_COST;
+  const cost = Number(value);
+  if (/^\d+$/.test(value) && cost >= min && cost <= DEFAULTS.BCRYPT_MAX_COST) return cost;
+  const testOnly =
+    !testRun && /^\d+$/.test(value) && cost >= DEFAULTS.BCRYPT_MIN_TEST_COST && cost < min
+      ? `; costs below ${min} are for test runs only (NODE_ENV=test)`
+      : '';
+  throw new ConfigError(
+    'BCRYPT_COST',
+    `must be an integer from ${min} to ${DEFAULTS.BCRYPT_MAX_COST} (got "${value}")${testOnly}`,
+  );
 }
 
 /** The Redis variables that are only valid together, or only apart. */

@@ -12,6 +12,7 @@ import type { Database } from '../../src/persistence/schema.ts';
 import { provisionOrganization } from '../../src/services/bootstrap-service.ts';
 import { insertCredential, prepareSecret } from '../../src/services/credential-service.ts';
 import { SecretHasher } from '../../src/services/secret-hasher.ts';
+import { TEST_BCRYPT_COST } from './test-env.ts';
 
 export interface TestCredential {
   id: string;
@@ -29,7 +30,7 @@ export interface TestCredential {
  */
 export class Fixtures {
   readonly db: Kysely<Database>;
-  readonly hasher = new SecretHasher(10);
+  readonly hasher = new SecretHasher(TEST_BCRYPT_COST);
   #counter = 0;
 
   constructor(db: Kysely<Database>) {

@@ -9,6 +9,7 @@ import { generateSigningKeys } from '../../src/keys/signing-keys.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
 import { createTestDatabase } from './test-database.ts';
+import { TEST_RUN_ENV } from './test-env.ts';
 
 export interface TestServer extends RunningServer {
   config: Config;
@@ -49,6 +50,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...(database.config.kind === 'postgres' ? { DATABASE_URL: database.config.url } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     LOG_LEVEL: 'info',
+    ...TEST_RUN_ENV,
     ...env,
   });
   if (config.database.kind === 'postgres') await generateSigningKeys(config.keysDir, config.signingAlg);

@@ -4,6 +4,7 @@ import { RoleRepository } from '../../../src/persistence/repositories/role-repos
 import { ServiceAccountRepository } from '../../../src/persistence/repositories/service-account-repository.ts';
 import { bootstrapOrganization } from '../../../src/services/bootstrap-service.ts';
 import { SecretHasher } from '../../../src/services/secret-hasher.ts';
+import { TEST_BCRYPT_COST } from '../../helpers/test-env.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 
 export interface ClientSecretPair {
@@ -24,7 +25,7 @@ export interface BootstrappedAdmin extends ClientSecretPair {
  */
 export async function bootstrapAdmin(server: TestServer, slug: string): Promise<BootstrappedAdmin> {
   const db = server.database.db;
-  const result = await bootstrapOrganization(db, new SecretHasher(10), { slug });
+  const result = await bootstrapOrganization(db, new SecretHasher(TEST_BCRYPT_COST), { slug });
   const roles = new RoleRepository(db);
   const productRole = await roles.create(result.org_id, {
     name: 'Everything in the product',

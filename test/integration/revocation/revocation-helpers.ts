@@ -19,6 +19,7 @@ import { bootstrapOrganization } from '../../../src/services/bootstrap-service.t
 import { SecretHasher } from '../../../src/services/secret-hasher.ts';
 import { deleteKeysWithPrefix } from '../../helpers/redis-keys.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
+import { TEST_BCRYPT_COST, TEST_RUN_ENV } from '../../helpers/test-env.ts';
 import { freePort } from '../../helpers/test-server.ts';
 
 const NODE = path.resolve('node_modules/.bin/node');
@@ -64,7 +65,7 @@ export async function startTwoProcesses(extraEnv: Record<string, string> = {}): 
     REDIS_URL: process.env.REDIS_URL!,
     REDIS_KEY_PREFIX: prefix,
     KEYS_DIR: keysDir,
-    BCRYPT_COST: '10',
+    ...TEST_RUN_ENV,
     LOG_LEVEL: 'warn',
     RESOURCE_SERVERS,
     ...extraEnv,
@@ -124,6 +125,7 @@ export async function startSingleProcess(extraEnv: Record<string, string> = {}):
     ...(database.config.kind === 'postgres' ? { DATABASE_URL: database.config.url } : {}),
     RESOURCE_SERVERS,
     LOG_LEVEL: 'warn',
+    ...TEST_RUN_ENV,
     ...extraEnv,
   });
   if (config.redisUrl) throw new Error('the single-process deployment runs on the in-process state store');
@@ -313,7 +315,7 @@ export interface Organization {
  */
 export async function bootstrap(deployment: Deployment, url: string, slug: string): Promise<Organization> {
   const db = deployment.db;
-  const result = await bootstrapOrganization(db, new SecretHasher(10), { slug });
+  const result = await bootstrapOrganization(db, new SecretHasher(TEST_BCRYPT_COST), { slug });
   const roles = new RoleRepository(db);
   const everything = await roles.create(result.org_id, {
     name: 'Everything in the product',

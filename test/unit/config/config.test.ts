@@ -84,6 +84,23 @@ describe('loadConfig', () => {
     expect(message).not.toContain('\n');
   });
 
+  it('accepts a bcrypt cost below 10 only in a test run, and never below 4', () => {
+    expect(loadConfig({ BCRYPT_COST: '4', NODE_ENV: 'test' }).bcryptCost).toBe(4);
+    expect(loadConfig({ BCRYPT_COST: '5', VITEST: 'true' }).bcryptCost).toBe(5);
+    expect(loadConfig({ BCRYPT_COST: '12', NODE_ENV: 'test' }).bcryptCost).toBe(12);
+    expect(loadConfig({ NODE_ENV: 'test' }).bcryptCost).toBe(10);
+    for (const env of [{}, { NODE_ENV: 'production' }, { NODE_ENV: 'development' }]) {
+      expect(() => loadConfig({ ...env, BCRYPT_COST: '4' })).toThrow(
+        /^BCRYPT_COST must be an integer from 10 to 15 \(got "4"\); costs below 10 are for test runs only/,
+      );
+    }
+    for (const cost of ['3', '16', 'four', '4.5']) {
+      expect(() => loadConfig({ NODE_ENV: 'test', BCRYPT_COST: cost })).toThrow(
+        /^BCRYPT_COST must be an integer from 4 to 15/,
+      );
+    }
+  });
+
   it('reads resource servers and lockout limits, with documented defaults', () => {
     const digest = 'ab'.repeat(32);
     const config = loadConfig({
