@@ -78,7 +78,7 @@ export async function insertCredential(
   prepared: PreparedSecret,
 ): Promise<IssuedCredential> {
   const id = randomUUID();
-  const jwks = request.type === 'private_key_jwt' ? validatePublicJwks(request.jwks) : null;
+  const jwks = request.type === 'private_key_jwt' ? await validatePublicJwks(request.jwks) : null;
   const credential = await new CredentialRepository(db).create({
     id,
     org_id: request.orgId,

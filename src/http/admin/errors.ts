@@ -10,6 +10,8 @@ import { HttpProblem } from '../problem.ts';
 /** Domain codes that are not 422 (a well-formed request the rules refuse). */
 const STATUS_BY_CODE: Record<string, number> = {
   escalation_refused: 403,
+  // The key set is malformed input (unusable or private keys), like a failed schema check.
+  invalid_jwks: 400,
   name_taken: 409,
   protected_account: 409,
   account_archived: 409,

@@ -252,7 +252,7 @@ describe('management API input', () => {
           type: 'private_key_jwt',
           jwks: { keys: [await exportJWK(privateKey)] },
         }),
-        422,
+        400,
         'invalid_jwks',
       );
       const created = expectStatus(
