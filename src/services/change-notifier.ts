@@ -36,12 +36,29 @@ const HEARTBEAT_MS = 1000;
 /** Without a heartbeat for this long, events may be lost: caches must not be trusted. */
 const HEALTHY_WITHIN_MS = 3000;
 const GAP_MS = HEARTBEAT_MS * 2.5;
+/** A publisher not heard from for this long is forgotten (its instance stopped). */
+const FORGET_PUBLISHER_MS = 60_000;
+
+interface Message {
+  from?: string;
+  /** The publisher's message number: 1, 2, 3... A number skipped is a message lost on the way. */
+  seq?: number;
+  heartbeat?: number;
+  event?: ChangeEvent;
+}
 
 /**
  * Carries change events between instances over the state store's pub/sub. It also knows whether it
- * can be trusted: each instance hears its own heartbeat every second; when heartbeats stop (Redis
- * down, subscriber disconnected) `healthy` turns false and caches stop answering, so a revocation can
- * never be missed; when they resume, listeners hear `onResync` and start from empty.
+ * can be trusted, since pub/sub drops what a subscriber misses, without a trace:
+ * - each instance hears its own heartbeat every second; when heartbeats stop (Redis down, subscriber
+ *   disconnected) `healthy` turns false and caches stop answering;
+ * - the state store reports every loss of the subscription (a Redis blip of a few hundred
+ *   milliseconds, too short for the heartbeat to notice): `healthy` turns false at once, listeners
+ *   hear `onResync`, and it stays false until a heartbeat sent after the loss has come back (so the
+ *   resubscription is confirmed);
+ * - every message carries its publisher's sequence number, so a message lost in between (a publish
+ *   that failed, a drop anywhere on the way) is noticed with the publisher's next one.
+ * Whenever something may have been missed, listeners hear `onResync` and start from empty.
  */
 export class ChangeNotifier {
   readonly #state: StateStore;
@@ -52,6 +69,10 @@ export class ChangeNotifier {
   #localPublishListeners = new Set<(event: ChangeEvent) => Promise<void> | void>();
   #lastHeartbeat = 0;
   #wasHealthy = false;
+  /** Set when the subscription was lost: the sequence number of this instance's last message then. */
+  #interruptedAt: number | undefined;
+  #sent = 0;
+  readonly #heard = new Map<string, { seq: number; at: number }>();
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: Unsubscribe | undefined;
 
@@ -61,14 +82,18 @@ export class ChangeNotifier {
   }
 
   async start(): Promise<void> {
-    this.#unsubscribe = await this.#state.subscribe(CHANNEL, (message) => this.#receive(message));
+    this.#unsubscribe = await this.#state.subscribe(
+      CHANNEL,
+      (message) => this.#receive(message),
+      () => this.#interrupted(),
+    );
     this.#timer = setInterval(() => void this.#beat(), HEARTBEAT_MS);
     this.#timer.unref();
     await this.#beat();
   }
 
   get healthy(): boolean {
-    const healthy = Date.now() - this.#lastHeartbeat < HEALTHY_WITHIN_MS;
+    const healthy = this.#interruptedAt === undefined && Date.now() - this.#lastHeartbeat < HEALTHY_WITHIN_MS;
     if (!healthy && this.#wasHealthy) {
       this.#wasHealthy = false;
       this.#logger.warn('change notifications interrupted: caches are bypassed until they resume');
@@ -99,6 +124,8 @@ export class ChangeNotifier {
   /**
    * Publishes to every instance. Local listeners hear it at once too, so this instance's next request
    * already sees the change even if the state store is unreachable (the caller's write committed).
+   * If the publish fails, the number it carried is never seen by anyone: every instance resyncs when
+   * this one's next message arrives.
    */
   async publish(event: ChangeEvent): Promise<void> {
     this.#deliver(event);
@@ -110,7 +137,7 @@ export class ChangeNotifier {
       }
     });
     try {
-      await this.#state.publish(CHANNEL, JSON.stringify({ from: this.#instance, event }));
+      await this.#send({ event });
     } catch (error) {
       this.#logger.error({ err: error, change: event.type }, 'could not publish a change to other instances');
     }
@@ -123,32 +150,73 @@ export class ChangeNotifier {
   }
 
   async #beat(): Promise<void> {
+    const now = Date.now();
+    for (const [from, { at }] of this.#heard) if (now - at > FORGET_PUBLISHER_MS) this.#heard.delete(from);
     try {
-      await this.#state.publish(CHANNEL, JSON.stringify({ from: this.#instance, heartbeat: Date.now() }));
+      await this.#send({ heartbeat: now });
     } catch {
       // The missing heartbeat is the signal; `healthy` reports it.
     }
   }
 
-  #receive(message: string): void {
-    let parsed: { from?: string; heartbeat?: number; event?: ChangeEvent };
+  /** Numbers are taken in call order, and a store's publishes keep their order (one connection). */
+  #send(message: Omit<Message, 'from' | 'seq'>): Promise<void> {
+    this.#sent += 1;
+    return this.#state.publish(
+      CHANNEL,
+      JSON.stringify({ from: this.#instance, seq: this.#sent, ...message }),
+    );
+  }
+
+  #interrupted(): void {
+    const first = this.#interruptedAt === undefined;
+    this.#interruptedAt = this.#sent;
+    // Whatever a publisher sends next may follow messages lost now: its next number is the new baseline.
+    this.#heard.clear();
+    // Once per loss (a reconnect attempt that fails reports again): caches stay bypassed until the
+    // subscription is confirmed, and start over again then.
+    if (!first) return;
+    this.#logger.warn('change subscription lost: caches start over and are bypassed until it is back');
+    this.#resync();
+  }
+
+  #receive(raw: string): void {
+    let message: Message;
     try {
-      parsed = JSON.parse(message);
+      message = JSON.parse(raw);
     } catch {
       return;
     }
-    if (parsed.heartbeat !== undefined) {
-      if (parsed.from !== this.#instance) return;
+    const now = Date.now();
+    if (typeof message.from === 'string' && typeof message.seq === 'number') {
+      const previous = this.#heard.get(message.from);
+      this.#heard.set(message.from, { seq: message.seq, at: now });
+      if (previous && message.seq !== previous.seq + 1) {
+        this.#logger.warn('change notifications were lost on the way: caches start over');
+        this.#resync();
+      }
+    }
+    if (message.heartbeat !== undefined) {
+      if (message.from !== this.#instance) return;
+      // A heartbeat sent before the subscription was lost proves nothing about the new one.
+      if (this.#interruptedAt !== undefined) {
+        if (message.seq === undefined || message.seq <= this.#interruptedAt) return;
+        this.#interruptedAt = undefined;
+        this.#lastHeartbeat = 0;
+      }
       // A gap between heartbeats means the subscription may have dropped messages (pub/sub keeps
       // nothing for a disconnected subscriber), even if it is back now: caches start over.
-      const now = Date.now();
       const resumed = now - this.#lastHeartbeat > GAP_MS;
       this.#lastHeartbeat = now;
       this.#wasHealthy = true;
-      if (resumed) for (const listener of this.#resyncListeners) listener();
+      if (resumed) this.#resync();
       return;
     }
-    if (parsed.event && parsed.from !== this.#instance) this.#deliver(parsed.event);
+    if (message.event && message.from !== this.#instance) this.#deliver(message.event);
+  }
+
+  #resync(): void {
+    for (const listener of this.#resyncListeners) listener();
   }
 
   #deliver(event: ChangeEvent): void {

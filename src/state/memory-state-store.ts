@@ -31,6 +31,7 @@ interface Log {
 /** Wrapper giving each subscribe() call its own identity, so subscribing one function twice works like Redis. */
 interface Subscription {
   readonly onMessage: (message: string) => void;
+  readonly onInterrupted?: () => void;
 }
 
 const SWEEP_INTERVAL_MS = 10_000;
@@ -135,7 +136,11 @@ export class MemoryStateStore implements StateStore {
     });
   }
 
-  async subscribe(channel: string, onMessage: (message: string) => void): Promise<Unsubscribe> {
+  async subscribe(
+    channel: string,
+    onMessage: (message: string) => void,
+    onInterrupted?: () => void,
+  ): Promise<Unsubscribe> {
     this.#assertOpen();
     const name = this.#key(channel);
     let subscriptions = this.#channels.get(name);
@@ -143,7 +148,7 @@ export class MemoryStateStore implements StateStore {
       subscriptions = new Set();
       this.#channels.set(name, subscriptions);
     }
-    const subscription: Subscription = { onMessage };
+    const subscription: Subscription = { onMessage, ...(onInterrupted ? { onInterrupted } : {}) };
     subscriptions.add(subscription);
     const channelSubscriptions = subscriptions;
     return async () => {
@@ -252,7 +257,16 @@ export class MemoryStateStore implements StateStore {
     this.#closed = true;
     clearInterval(this.#sweepTimer);
     this.#entries.clear();
+    // Nothing is delivered any more: subscribers must not trust what they built on it.
+    const subscriptions = [...this.#channels.values()].flatMap((set) => [...set]);
     this.#channels.clear();
+    for (const subscription of subscriptions) {
+      try {
+        subscription.onInterrupted?.();
+      } catch (error) {
+        this.#onError(error);
+      }
+    }
     this.#logs.clear();
     this.#indexes.clear();
   }

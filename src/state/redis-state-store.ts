@@ -169,6 +169,7 @@ return #members
 
 interface Subscription {
   readonly onMessage: (message: string) => void;
+  readonly onInterrupted?: () => void;
 }
 
 interface ChannelSubscriptions {
@@ -262,7 +263,11 @@ export class RedisStateStore implements StateStore {
     );
   }
 
-  async subscribe(channel: string, onMessage: (message: string) => void): Promise<Unsubscribe> {
+  async subscribe(
+    channel: string,
+    onMessage: (message: string) => void,
+    onInterrupted?: () => void,
+  ): Promise<Unsubscribe> {
     this.#assertOpen();
     const name = this.#key(channel);
     const subscriber = this.#subscriberConnection();
@@ -271,7 +276,7 @@ export class RedisStateStore implements StateStore {
       channelSubscriptions = { subscriptions: new Set(), subscribed: this.#sendSubscribe(subscriber, name) };
       this.#channels.set(name, channelSubscriptions);
     }
-    const subscription: Subscription = { onMessage };
+    const subscription: Subscription = { onMessage, ...(onInterrupted ? { onInterrupted } : {}) };
     const { subscriptions, subscribed } = channelSubscriptions;
     subscriptions.add(subscription);
     const entry = channelSubscriptions;
@@ -390,6 +395,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async #close(): Promise<void> {
+    this.#interrupted();
     this.#channels.clear();
     const subscriber = this.#subscriber;
     subscriber?.disconnect();
@@ -470,6 +476,9 @@ export class RedisStateStore implements StateStore {
       const subscriber =
         redis instanceof Cluster ? this.#clusterSubscriber(redis) : redis.duplicate(SUBSCRIBER_OVERRIDES);
       subscriber.on('message', (channel: string, message: string) => this.#dispatch(channel, message));
+      // Pub/sub keeps nothing for a subscriber that is away, however briefly: once the connection is
+      // gone, every channel may miss messages until ioredis has reconnected and resubscribed.
+      subscriber.on('close', () => this.#interrupted());
       this.#watch(subscriber);
       this.#subscriber = subscriber;
     }
@@ -539,6 +548,18 @@ export class RedisStateStore implements StateStore {
         subscription.onMessage(message);
       } catch (error) {
         this.#onError(error);
+      }
+    }
+  }
+
+  #interrupted(): void {
+    for (const { subscriptions } of [...this.#channels.values()]) {
+      for (const subscription of [...subscriptions]) {
+        try {
+          subscription.onInterrupted?.();
+        } catch (error) {
+          this.#onError(error);
+        }
       }
     }
   }

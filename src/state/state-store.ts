@@ -40,8 +40,17 @@ export interface StateStore {
   /** Remaining time to live in seconds, or null when the key does not exist. */
   ttl(key: string): Promise<number | null>;
   publish(channel: string, message: string): Promise<void>;
-  /** Delivers every message published on channel (by any instance) after the returned promise resolves. */
-  subscribe(channel: string, onMessage: (message: string) => void): Promise<Unsubscribe>;
+  /**
+   * Delivers every message published on channel (by any instance) after the returned promise resolves,
+   * as long as the subscription holds. `onInterrupted` hears each time it may have missed messages
+   * (Redis: the subscriber connection closed; pub/sub keeps nothing for an absent subscriber), at
+   * once, before any message published after the loss is delivered. Delivery resumes by itself.
+   */
+  subscribe(
+    channel: string,
+    onMessage: (message: string) => void,
+    onInterrupted?: () => void,
+  ): Promise<Unsubscribe>;
   /**
    * Appends value to the log `name`, keeping its newest `maxLength` entries; returns the new entry's id.
    * Ids increase with every append (see compareLogIds).
