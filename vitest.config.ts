@@ -4,6 +4,8 @@ import { TEST_BCRYPT_COST } from './test/helpers/test-env.ts';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Template databases (PGlite and, with DATABASE_URL, Postgres) made once per run and copied per file.
+    globalSetup: ['test/global-setup.ts'],
     // Servers, PGlite boots and bcrypt at cost 10 take seconds, not milliseconds.
     testTimeout: 30_000,
     hookTimeout: 120_000,

@@ -1,28 +1,49 @@
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
+import { inject } from 'vitest';
 import type { Config } from '../../src/config/index.ts';
 
 /**
  * A database of the test file's own. With DATABASE_URL set (CI, real Postgres) every test file gets a
  * fresh database on that server, dropped afterwards, so files run in parallel without sharing rows.
- * Without it, the embedded default: PGlite in a temporary directory (or in memory).
+ * Without it, the embedded default: PGlite in a temporary directory.
+ *
+ * Both start as copies of templates made once per run (test/global-setup.ts): migrated by default,
+ * or with `schema: 'empty'` an empty database, for tests of the migrations themselves.
  */
 export interface TestDatabase {
   config: Config['database'];
   drop(): Promise<void>;
 }
 
+export interface TestDatabaseOptions {
+  schema?: 'migrated' | 'empty';
+}
+
 export const usingPostgres = Boolean(process.env.DATABASE_URL);
 export const usingRedis = Boolean(process.env.REDIS_URL);
 
-export async function createTestDatabase(pgliteDataDir: string): Promise<TestDatabase> {
+export async function createTestDatabase(
+  pgliteDataDir: string,
+  options: TestDatabaseOptions = {},
+): Promise<TestDatabase> {
+  const schema = options.schema ?? 'migrated';
   const adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) return { config: { kind: 'pglite', dataDir: pgliteDataDir }, drop: async () => {} };
+  if (!adminUrl) {
+    copyPgliteTemplate(pgliteDataDir, schema);
+    return { config: { kind: 'pglite', dataDir: pgliteDataDir }, drop: async () => {} };
+  }
   const name = `svcauth_test_${randomBytes(6).toString('hex')}`;
+  const template = schema === 'migrated' ? inject('postgresTemplate') : null;
+  if (schema === 'migrated' && !template) {
+    throw new Error('no Postgres template database: run the tests through vitest.config.ts (globalSetup)');
+  }
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(`create database ${name}`);
+    await admin.query(`create database ${name}${template ? ` template ${template}` : ''}`);
   } finally {
     await admin.end();
   }
@@ -40,4 +61,19 @@ export async function createTestDatabase(pgliteDataDir: string): Promise<TestDat
       }
     },
   };
+}
+
+/**
+ * Fills a PGlite DATA_DIR (as openDatabase lays it out: the data in <dataDir>/pgdata) with a copy of
+ * the run's template, so opening it skips initdb (and, migrated, the migrations).
+ */
+export function copyPgliteTemplate(dataDir: string, schema: 'migrated' | 'empty' = 'migrated'): void {
+  const templates = inject('pgliteTemplates');
+  if (!templates) {
+    throw new Error('no PGlite template: run the tests through vitest.config.ts (globalSetup)');
+  }
+  const target = path.join(dataDir, 'pgdata');
+  if (fs.existsSync(target)) throw new Error(`${target} already holds a database`);
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.cpSync(templates[schema], target, { recursive: true });
 }

@@ -160,12 +160,9 @@ describe('svcauth import-legacy-keys', () => {
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-legacy-'));
     env = { ...process.env, LOG_LEVEL: 'silent', KEYS_DIR: path.join(workDir, 'keys') };
     for (const name of ['DATABASE_URL', 'REDIS_URL', 'DATA_DIR', 'PORT', 'ISSUER']) delete env[name];
-    if (process.env.DATABASE_URL) {
-      database = await createTestDatabase(path.join(workDir, 'unused'));
-      if (database.config.kind === 'postgres') env.DATABASE_URL = database.config.url;
-    } else {
-      env.DATA_DIR = path.join(workDir, 'data');
-    }
+    database = await createTestDatabase(path.join(workDir, 'data'));
+    if (database.config.kind === 'postgres') env.DATABASE_URL = database.config.url;
+    else env.DATA_DIR = database.config.dataDir;
     const bootstrap = await svcauth(['bootstrap', '--org', 'legacy-co', '--json']);
     expect(bootstrap.code, bootstrap.stderr).toBe(0);
 

@@ -11,7 +11,7 @@ import {
 } from '../../../src/persistence/database.ts';
 import { ServiceAccountRepository } from '../../../src/persistence/repositories/service-account-repository.ts';
 import { Fixtures } from '../../helpers/fixtures.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
+import { copyPgliteTemplate, createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
 
 /** The database refuses bad data on its own, whatever the application code does. */
 describe('schema constraints', () => {
@@ -21,7 +21,7 @@ describe('schema constraints', () => {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-schema-'));
 
   beforeAll(async () => {
-    testDatabase = await createTestDatabase(path.join(workDir, 'data'));
+    testDatabase = await createTestDatabase(path.join(workDir, 'data'), { schema: 'empty' });
     handle = await openDatabase(testDatabase.config);
     expect(await migrateToLatest(handle.db)).toEqual(['0001_initial', '0002_revocation']);
     fixtures = new Fixtures(handle.db);
@@ -142,6 +142,7 @@ describe('embedded database directory lock', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-lock-'));
     try {
       // A live process other than this one holds the lock: our parent (the test runner) will do.
+      copyPgliteTemplate(dataDir, 'empty');
       fs.writeFileSync(path.join(dataDir, 'svcauth.lock'), String(process.ppid));
       await expect(openDatabase({ kind: 'pglite', dataDir })).rejects.toBeInstanceOf(DataDirectoryInUseError);
       await expect(openDatabase({ kind: 'pglite', dataDir })).rejects.toThrow(
