@@ -100,6 +100,9 @@ export class RevocationFeedHub {
     let backlog: LogEntry[] = [];
     let resumable = cursor !== null && cursor.epoch === epoch;
     try {
+      // A position the log never reached (a made-up or mangled cursor) is no place to resume from:
+      // events appended before the log gets there would be skipped.
+      if (resumable && compareLogIds(cursor!.position, await this.#ledger.tip()) > 0) resumable = false;
       if (resumable) {
         const read = await this.#readAfter(cursor!.position);
         backlog = read.entries;

@@ -164,6 +164,11 @@ export class RevocationLedger {
     }
   }
 
+  /** The position of the newest log entry (`0-0` when the log is empty). */
+  tip(): Promise<string> {
+    return this.#state.lastLogId(LOG);
+  }
+
   readLog(afterPosition: string, limit: number): Promise<LogRead> {
     return this.#state.readLog(LOG, afterPosition, limit);
   }
