@@ -239,6 +239,26 @@ export function describeStateStoreContract(name: string, makeStore: StateStoreFa
         expect(inbox.messages).toEqual(['one', 'two', 'three']);
       });
 
+      it('tells a subscription that it may miss messages once its store closes', async () => {
+        const store = await makeStore();
+        let interruptions = 0;
+        const unsubscribed = await store.subscribe(
+          'closing',
+          () => {},
+          () => (interruptions += 1),
+        );
+        const kept = await store.subscribe(
+          'closing-kept',
+          () => {},
+          () => (interruptions += 10),
+        );
+        await unsubscribed();
+        expect(interruptions).toBe(0);
+        await store.close();
+        expect(interruptions).toBe(10);
+        await kept();
+      });
+
       it('delivers a store its own publications', async () => {
         const store = await open();
         const inbox = new Inbox();
