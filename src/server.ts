@@ -139,6 +139,7 @@ export async function startServer(
         secrets,
         revocations: new RevocationRepository(database.db),
         usage,
+        lockout,
       }),
       clients: new ClientAuthenticator({ subjects, secrets, replay, issuer: config.issuer }),
       revocation: new TokenRevocationService({ tokens: accessTokens, ledger }),

@@ -1,48 +1,90 @@
 /**
- * Brute-force limits on client authentication: failures are counted per client id and per source IP in
- * fixed windows; reaching a limit locks that client id or IP out for a while. Pure: counting and
- * storage are the caller's.
+ * Brute-force limits on client authentication. Attempts are counted per (client id, source) and per
+ * source in fixed windows; reaching a limit locks that pair, or that source, out for a while. A source
+ * is the request's IP at /token and /revoke, and the calling resource server at /introspect.
+ *
+ * Why per (client id, source) and not per client id: client ids are in every token, so a per-client-id
+ * lock would let anyone lock any client out. A lock caused from one source never stops the client
+ * elsewhere; the per-source limit bounds what one source can try across client ids. Pure: counting,
+ * storage and the keyed digest are the caller's.
  */
-import { createHash } from 'node:crypto';
+import {
+  isClientSecretWellFormed,
+  isResourceServerSecretWellFormed,
+  parseApiKey,
+} from './credential-format.ts';
 
 export interface LockoutPolicy {
+  /** Failures of one client id from one source. */
   maxFailuresPerClient: number;
+  /** Failures from one source, whatever the client id. */
   maxFailuresPerIp: number;
   windowSeconds: number;
   lockSeconds: number;
 }
 
-export type LockoutKind = 'client' | 'ip';
+/** `pair`: one client id from one source; `source`: everything from one source. */
+export type LockoutKind = 'pair' | 'source';
 
-/** What is counted and locked: `client:<id>` or `ip:<address>`. */
+/** What is counted and locked. The key holds digests only, never the client id or source itself. */
 export interface LockoutSubject {
   kind: LockoutKind;
   key: string;
 }
 
-const PLAIN_VALUE = /^[\x21-\x7e]{1,128}$/;
+/** Where attempts come from: an IP address, or a resource server (by its configured name). */
+export interface LockoutSource {
+  kind: 'ip' | 'resource_server';
+  value: string;
+}
+
+/** What every secret-shaped client id is counted as: the value itself must never become an identifier. */
+export const SECRET_SHAPED_CLIENT_ID = '(a value shaped like a secret)';
 
 /**
- * The subjects a request is counted under. A client id that is long or holds odd characters (anyone can
- * send anything) is keyed by its hash, so keys stay short and printable; existing and unknown client ids
- * are treated alike.
+ * Whether a value has the shape and checksum of a secret svcauth issues (client secret, API key,
+ * resource-server secret). Someone who sends one as a client id has pasted the wrong field: it must
+ * not end up in a key name, an index or a log line.
  */
-export function lockoutSubjects(clientId: string | null, ip: string | null): LockoutSubject[] {
+export function isSecretShaped(value: string): boolean {
+  return isClientSecretWellFormed(value) || parseApiKey(value).ok || isResourceServerSecretWellFormed(value);
+}
+
+/** The identifier a presented client id is counted and logged under (before any digest). */
+export function countedClientId(clientId: string): string {
+  return isSecretShaped(clientId) ? SECRET_SHAPED_CLIENT_ID : clientId;
+}
+
+/**
+ * The subjects an attempt is counted under: the pair (when a client id was presented) and the source.
+ * `digest` is a keyed hash (see LockoutService): key names reveal neither client ids nor sources.
+ */
+export function lockoutSubjects(
+  clientId: string | null,
+  source: LockoutSource | null,
+  digest: (value: string) => string,
+): LockoutSubject[] {
+  if (!source)
+    return clientId === null
+      ? []
+      : [{ kind: 'pair', key: `pair:${digest(`\0${countedClientId(clientId)}`)}` }];
+  const sourcePart = `${source.kind}\0${source.value}`;
   const subjects: LockoutSubject[] = [];
-  if (clientId) subjects.push({ kind: 'client', key: `client:${keyPart(clientId)}` });
-  if (ip) subjects.push({ kind: 'ip', key: `ip:${keyPart(ip)}` });
+  if (clientId !== null) {
+    subjects.push({ kind: 'pair', key: `pair:${digest(`${sourcePart}\0${countedClientId(clientId)}`)}` });
+  }
+  subjects.push({ kind: 'source', key: `source:${digest(sourcePart)}` });
   return subjects;
 }
 
-function keyPart(value: string): string {
-  return PLAIN_VALUE.test(value)
-    ? value
-    : `sha256-${createHash('sha256').update(value, 'utf8').digest('hex').slice(0, 32)}`;
+/** The number of failures within the window that locks a subject of this kind out. */
+export function limitOf(kind: LockoutKind, policy: LockoutPolicy): number {
+  return kind === 'pair' ? policy.maxFailuresPerClient : policy.maxFailuresPerIp;
 }
 
 /** Whether `failures` within the window lock the subject out. */
 export function reachesLimit(kind: LockoutKind, failures: number, policy: LockoutPolicy): boolean {
-  return failures >= (kind === 'client' ? policy.maxFailuresPerClient : policy.maxFailuresPerIp);
+  return failures >= limitOf(kind, policy);
 }
 
 /** Whole seconds until a lock ends, never less than 1 while it holds. */

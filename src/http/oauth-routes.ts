@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Router from '@koa/router';
 import type Koa from 'koa';
-import type { Context } from 'koa';
+import type { Context, Next } from 'koa';
 import type { Provider } from 'oidc-provider';
 import { PERMISSION_CATALOG } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
@@ -71,6 +71,7 @@ export function installTokenEndpointMiddleware(
 ): void {
   provider.use(requestContext(deps.logger));
   provider.use(deps.metrics.middleware());
+  provider.use(withoutCors);
   provider.use(async (ctx, next) => {
     if (ctx.path !== '/token') {
       // Only /token is ever routed here (see createRequestListener); anything else is not served.
@@ -89,6 +90,22 @@ export function installTokenEndpointMiddleware(
   });
   provider.use(bufferedTokenBody(deps.config.maxBodyBytes));
   provider.use(apiKeyBasicAuth(deps.config.issuer));
+}
+
+/**
+ * No CORS at /token: it serves integrations, never browsers. oidc-provider would otherwise answer any
+ * request with an Origin header with CORS headers and, for a live client id, check the origin against
+ * the client before its secret: a 400 naming the client, uncounted, where an unknown id gets the 401,
+ * which tells live client ids from unknown ones. The header is dropped before oidc-provider sees it,
+ * so such a request is authenticated (and counted) like any other; preflights get the 405 of any
+ * method but POST.
+ */
+async function withoutCors(ctx: Context, next: Next): Promise<void> {
+  delete ctx.req.headers.origin;
+  await next();
+  for (const header of Object.keys(ctx.response.headers)) {
+    if (header.toLowerCase().startsWith('access-control-')) ctx.remove(header);
+  }
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Logger } from '../logging/logger.ts';
 import { lockoutDescription } from '../domain/lockout.ts';
 import { type ClientAuthenticator, readClientCredentials } from '../oauth/client-authentication.ts';
 import type { IntrospectionService } from '../oauth/introspection.ts';
+import { attemptCredential, ipSource } from '../oauth/lockout-guard.ts';
 import type { ResourceServerAuthenticator } from '../oauth/resource-server-auth.ts';
 import type { TokenRevocationService } from '../oauth/token-revocation.ts';
 import type { AuditRepository } from '../persistence/repositories/audit-repository.ts';
@@ -45,20 +46,27 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
       if (!body.ok) return oauthError(ctx, body.status, 'invalid_request', body.description);
       const read = readClientCredentials(ctx.get('authorization'), body.params);
       const clientId = read.ok ? read.credentials.clientId : read.clientId;
-      const ip = ctx.ip || null;
-      const locked = deps.lockout.check(clientId, ip);
-      if (locked) {
-        ctx.set('Retry-After', String(locked.retryAfterSeconds));
-        return oauthError(ctx, 429, 'invalid_client', lockoutDescription(locked.retryAfterSeconds));
-      }
+      const source = ipSource(ctx);
+      const locked = deps.lockout.check(clientId, source);
+      if (locked) return lockedOut(ctx, locked.retryAfterSeconds);
       if (!read.ok) {
         return read.error === 'invalid_request'
           ? oauthError(ctx, 400, 'invalid_request', read.description)
           : oauthError(ctx, 401, 'invalid_client', read.description, config.issuer);
       }
+      // Counted before the secret is evaluated: at most the limit are evaluated, however many arrive.
+      const requestId = (ctx.state.requestId as string | undefined) ?? null;
+      const reserved = await deps.lockout.reserve({
+        clientId: read.credentials.clientId,
+        source,
+        endpoint: 'revoke',
+        requestId,
+      });
+      if (!reserved.ok) return lockedOut(ctx, reserved.retryAfterSeconds);
       const { authenticated, subject, description } = await deps.clients.authenticate(read.credentials);
       if (!authenticated) {
-        await recordFailedAuthentication(ctx, deps, read.credentials.clientId, subject);
+        void reserved.attempt.failed(attemptCredential(subject));
+        await recordFailedAuthentication(ctx, deps, subject);
         return oauthError(
           ctx,
           401,
@@ -67,6 +75,7 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
           config.issuer,
         );
       }
+      reserved.attempt.succeeded();
       const token = body.params.get('token');
       if (!token) return oauthError(ctx, 400, 'invalid_request', 'the token parameter is required');
       // token_type_hint is optional and only a hint: access tokens are the only revocable kind here.
@@ -80,7 +89,8 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
 
   router.all('/introspect', bodySizeLimit(config.maxBodyBytes), async (ctx) => {
     if (!allowPost(ctx, 'introspection')) return;
-    if (!deps.resourceServers.authenticate(ctx.get('authorization'))) {
+    const resourceServer = deps.resourceServers.authenticate(ctx.get('authorization'));
+    if (!resourceServer) {
       return oauthError(
         ctx,
         401,
@@ -94,7 +104,10 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
       if (!body.ok) return oauthError(ctx, body.status, 'invalid_request', body.description);
       const token = body.params.get('token');
       if (!token) return oauthError(ctx, 400, 'invalid_request', 'the token parameter is required');
-      const answer = await deps.introspection.introspect(token);
+      const answer = await deps.introspection.introspect(token, {
+        resourceServer,
+        requestId: (ctx.state.requestId as string | undefined) ?? null,
+      });
       ctx.set('Cache-Control', 'no-store');
       ctx.body = answer;
     });
@@ -164,21 +177,19 @@ async function unavailableOnFailure(ctx: Context, logger: Logger, work: () => Pr
   }
 }
 
+function lockedOut(ctx: Context, retryAfterSeconds: number): void {
+  ctx.set('Retry-After', String(retryAfterSeconds));
+  oauthError(ctx, 429, 'invalid_client', lockoutDescription(retryAfterSeconds));
+}
+
+/** The failure goes to the credential's organization's audit trail (counting is the lockout's). */
 async function recordFailedAuthentication(
   ctx: Context,
   deps: RevocationRoutesDependencies,
-  clientId: string,
   subject: Awaited<ReturnType<ClientAuthenticator['authenticate']>>['subject'],
 ): Promise<void> {
   const requestId = (ctx.state.requestId as string | undefined) ?? null;
-  const credential = subject
-    ? {
-        orgId: subject.organization.id,
-        accountId: subject.account.id,
-        credentialId: subject.credential.id,
-      }
-    : null;
-  void deps.lockout.recordFailure({ clientId, ip: ctx.ip || null, credential, requestId });
+  const credential = attemptCredential(subject);
   if (!credential) {
     (ctx.state.log as Logger).info({ ip: ctx.ip }, 'revocation request with an unknown or unusable client');
     return;

@@ -3,11 +3,13 @@ import type { Config } from '../config/index.ts';
 import { restrictToScopes } from '../domain/permissions.ts';
 import type { RevocationRepository } from '../persistence/repositories/revocation-repository.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
+import type { LockoutService } from '../services/lockout-service.ts';
 import type { UsageRecorder } from '../services/usage-recorder.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { looksLikeJwt } from './access-token-verifier.ts';
 import { keyIdOf } from './api-key-auth.ts';
 import { secretMatches } from './client-authentication.ts';
+import { attemptCredential } from './lockout-guard.ts';
 import type { SubjectResolver } from './request-subject.ts';
 import type { SecretVerifier } from './secret-verification.ts';
 
@@ -15,6 +17,12 @@ export type IntrospectionAnswer = { active: false } | ({ active: true } & Record
 
 const INACTIVE: IntrospectionAnswer = Object.freeze({ active: false as const });
 const PRODUCT = new Set<string>(PRODUCT_PERMISSIONS);
+
+/** Who asks: the resource server (by its RESOURCE_SERVERS name), the source API-key guesses are counted under. */
+export interface IntrospectionCaller {
+  resourceServer: string;
+  requestId: string | null;
+}
 
 /**
  * RFC 7662 for resource servers. A JWT is active while it verifies against the published keys, has not
@@ -30,6 +38,7 @@ export class IntrospectionService {
   readonly #secrets: SecretVerifier;
   readonly #revocations: RevocationRepository;
   readonly #usage: UsageRecorder | undefined;
+  readonly #lockout: LockoutService | undefined;
 
   constructor(deps: {
     config: Config;
@@ -39,7 +48,10 @@ export class IntrospectionService {
     revocations: RevocationRepository;
     /** An API key checked here is a use of that key: its last_used_at follows. */
     usage?: UsageRecorder;
+    /** API-key guesses are counted per (key id, resource server) and per resource server. */
+    lockout?: LockoutService;
   }) {
+    this.#lockout = deps.lockout;
     this.#config = deps.config;
     this.#tokens = deps.tokens;
     this.#subjects = deps.subjects;
@@ -48,8 +60,8 @@ export class IntrospectionService {
     this.#usage = deps.usage;
   }
 
-  async introspect(token: string): Promise<IntrospectionAnswer> {
-    return looksLikeJwt(token) ? this.#introspectJwt(token) : this.#introspectApiKey(token);
+  async introspect(token: string, caller?: IntrospectionCaller): Promise<IntrospectionAnswer> {
+    return looksLikeJwt(token) ? this.#introspectJwt(token) : this.#introspectApiKey(token, caller);
   }
 
   async #introspectJwt(token: string): Promise<IntrospectionAnswer> {
@@ -69,13 +81,53 @@ export class IntrospectionService {
     return { ...claims.payload, active: true, token_type: 'Bearer' };
   }
 
-  async #introspectApiKey(key: string): Promise<IntrospectionAnswer> {
+  /**
+   * An API key is a secret, and every resource server using the kit passes its callers' keys here: a
+   * guess is counted per (key id, resource server) and per resource server like a failed client
+   * authentication at /token, before bcrypt evaluates it, and a lockout answers inactive without
+   * evaluating. A key recognized from memory (verified before) is answered without counting.
+   */
+  async #introspectApiKey(
+    key: string,
+    caller: IntrospectionCaller | undefined,
+  ): Promise<IntrospectionAnswer> {
     if (key.length > 512) return INACTIVE;
     const keyId = keyIdOf(key);
+    // Fails its shape or checksum: refused for free, nothing evaluated, nothing to count.
     if (!keyId) return INACTIVE;
     const subject = await this.#subjects.findByClientId(keyId);
-    if (!subject || subject.credential.type !== 'api_key' || subject.refusal) return INACTIVE;
-    if (!(await secretMatches(this.#secrets, subject.credential, key))) return INACTIVE;
+    if (subject && (subject.credential.type !== 'api_key' || subject.refusal)) return INACTIVE;
+    const hash = subject?.credential.secret_hash;
+    if (subject && hash && this.#secrets.recognizes(subject.credential.id, key, hash)) {
+      return this.#active(subject);
+    }
+    const lockout = this.#lockout;
+    if (!lockout || !caller) {
+      return subject && (await secretMatches(this.#secrets, subject.credential, key))
+        ? this.#active(subject)
+        : INACTIVE;
+    }
+    const source = { kind: 'resource_server', value: caller.resourceServer } as const;
+    if (lockout.check(keyId, source)) return INACTIVE;
+    const reserved = await lockout.reserve({
+      clientId: keyId,
+      source,
+      endpoint: 'introspect',
+      requestId: caller.requestId,
+    });
+    if (!reserved.ok) return INACTIVE;
+    if (subject && (await secretMatches(this.#secrets, subject.credential, key))) {
+      reserved.attempt.succeeded();
+      return this.#active(subject);
+    }
+    if (!subject || !hash || this.#secrets.remembers(subject.credential.id, hash)) {
+      await this.#secrets.compareNothing();
+    }
+    void reserved.attempt.failed(attemptCredential(subject));
+    return INACTIVE;
+  }
+
+  #active(subject: TokenSubject): IntrospectionAnswer {
     // No address: the caller here is the resource server, not the integration holding the key.
     this.#usage?.record(subject.credential.id, null);
     return apiKeyClaims(subject, this.#config);

@@ -15,7 +15,7 @@ import {
 } from './client-authentication.ts';
 import { installClientInstanceCache } from './client-instances.ts';
 import { echo } from '../domain/text.ts';
-import { installLockoutGuard, type LockoutCheck } from './lockout-guard.ts';
+import { installLockoutGuard, installSecretLimits, type TokenLockout } from './lockout-guard.ts';
 import { getRequestSubject, type SubjectResolver } from './request-subject.ts';
 import type { SecretVerifier } from './secret-verification.ts';
 
@@ -28,8 +28,8 @@ export interface OAuthDependencies {
   /** Single-use assertion ids, shared with /revoke (see client-authentication.ts). */
   replay: SingleUseJwtIds;
   logger: Logger;
-  /** Brute-force limits checked before each client lookup (see lockout-guard.ts). */
-  lockout?: LockoutCheck;
+  /** Brute-force limits, checked before each client lookup and secret evaluation (see lockout-guard.ts). */
+  lockout?: TokenLockout;
 }
 
 /** The audiences svcauth issues tokens for, and the permissions each may carry. */
@@ -155,7 +155,11 @@ export function createProvider(deps: OAuthDependencies): Provider {
   });
   installClientInstanceCache(provider, deps.subjects, deps.logger);
   // Wraps the lookup above, so a locked-out client id or IP is refused before anything else happens.
-  if (deps.lockout) installLockoutGuard(provider, deps.lockout);
+  if (deps.lockout) {
+    // Wraps the comparison above: counted before it is evaluated (see checkSecretWithinLimits).
+    installSecretLimits(provider, deps.lockout, deps.secrets);
+    installLockoutGuard(provider, deps.lockout, deps.secrets);
+  }
   return provider;
 }
 

@@ -24,6 +24,8 @@ export class SecretVerifier {
   readonly #verified: BoundedCache<string, Buffer>;
   /** bcrypt compares in flight, by cache key and digest of the presented secret. */
   readonly #compares = new Map<string, Promise<boolean>>();
+  /** A bcrypt hash of nothing anyone knows, at the configured cost: see compareNothing. */
+  #decoy: Promise<string> | undefined;
 
   constructor(hasher: SecretHasher, options: { maxEntries?: number; ttlMs?: number } = {}) {
     this.#hasher = hasher;
@@ -66,6 +68,30 @@ export class SecretVerifier {
       else this.#verified.abandonFill(fill);
     }
     return matches;
+  }
+
+  /**
+   * Memory only: whether `secret` is the one already verified against `hash` (no bcrypt, no I/O). A
+   * warm success is decided here, before any lockout counting.
+   */
+  recognizes(credentialId: string, secret: string, hash: string): boolean {
+    const known = this.#verified.get(`${credentialId}:${hash}`);
+    return known !== undefined && timingSafeEqual(known, digestOf('sha256', this.#key + secret, 'buffer'));
+  }
+
+  /** Whether a check against `hash` is answered from memory (so a wrong secret would cost no bcrypt). */
+  remembers(credentialId: string, hash: string): boolean {
+    return this.#verified.get(`${credentialId}:${hash}`) !== undefined;
+  }
+
+  /**
+   * One bcrypt comparison that matches nothing, for failures that would otherwise cost none (an
+   * unknown client id, a wrong secret answered from memory): every failure then takes about as long,
+   * and timing does not tell live client ids from unknown ones.
+   */
+  async compareNothing(): Promise<void> {
+    this.#decoy ??= this.#hasher.hash(randomBytes(24).toString('base64url'));
+    await this.#hasher.verify(randomBytes(24).toString('base64url'), await this.#decoy);
   }
 
   /** Forgets a credential's verified secrets (revocation, regeneration), e.g. on a change event. */

@@ -3,14 +3,21 @@ import type { Logger } from '../logging/logger.ts';
 import type { AuditRepository } from '../persistence/repositories/audit-repository.ts';
 import type { LockoutService } from '../services/lockout-service.ts';
 import type { UsageRecorder } from '../services/usage-recorder.ts';
-import { isLockoutRefusal, presentedClientId } from './lockout-guard.ts';
+import {
+  attemptCredential,
+  isCounted,
+  isLockoutRefusal,
+  presentedClientId,
+  tokenAttempt,
+} from './lockout-guard.ts';
 import { getRequestSubject } from './request-subject.ts';
 
 /**
  * What happens after oidc-provider answers a token request: a success updates the credential's usage
  * (coalesced, off the request path); a failed authentication of a known credential goes to its
  * organization's audit trail. Unknown client ids belong to no organization and are only logged.
- * Every failed client authentication also counts towards the brute-force limits (LockoutService).
+ * Every failed client authentication also counts towards the brute-force limits (LockoutService):
+ * most before their secret is evaluated, the others here.
  */
 export function observeTokenOutcomes(
   provider: Provider,
@@ -24,19 +31,11 @@ export function observeTokenOutcomes(
     if (error.error !== 'invalid_client' || isLockoutRefusal(error)) return;
     const subject = getRequestSubject(ctx);
     const requestId = ctx.response.get('X-Request-Id') || null;
-    // Counted per client id (existing or not) and per source IP; off the response path.
-    void deps.lockout?.recordFailure({
-      clientId: presentedClientId(ctx),
-      ip: ctx.ip || null,
-      credential: subject
-        ? {
-            orgId: subject.organization.id,
-            accountId: subject.account.id,
-            credentialId: subject.credential.id,
-          }
-        : null,
-      requestId,
-    });
+    // Most failures were counted before their secret was evaluated (lockout-guard.ts); the rest, such
+    // as a private_key_jwt assertion oidc-provider refused, are counted here, off the response path.
+    if (!isCounted(ctx)) {
+      void deps.lockout?.recordFailure(tokenAttempt(ctx, presentedClientId(ctx)), attemptCredential(subject));
+    }
     if (!subject) {
       deps.logger.info(
         { request_id: requestId, ip: ctx.ip },

@@ -48,7 +48,7 @@ export class Metrics {
   });
   readonly lockouts = new Counter({
     name: 'svcauth_lockouts_total',
-    help: 'Client ids or source addresses locked out after repeated failed authentications',
+    help: 'Lockouts after repeated failed authentications, by kind: pair (one client id from one source) or source',
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });

@@ -7,7 +7,7 @@ export type { MemoryStateStoreOptions } from './memory-state-store.ts';
 export { MemoryStateStore } from './memory-state-store.ts';
 export type { RedisStateStoreOptions } from './redis-state-store.ts';
 export { RedisStateStore } from './redis-state-store.ts';
-export type { StateStore, Unsubscribe } from './state-store.ts';
+export type { Reservation, StateStore, Unsubscribe } from './state-store.ts';
 export { DEFAULT_STATE_STORE_PREFIX, StateStoreUnavailableError } from './state-store.ts';
 
 export interface CreateStateStoreOptions {

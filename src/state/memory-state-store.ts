@@ -1,4 +1,4 @@
-import type { IndexEntry, LogRead, StateStore, Unsubscribe } from './state-store.ts';
+import type { IndexEntry, LogRead, Reservation, StateStore, Unsubscribe } from './state-store.ts';
 import {
   assertLogArguments,
   assertScore,
@@ -107,6 +107,36 @@ export class MemoryStateStore implements StateStore {
     }
     entry.value = String(current + 1);
     return current + 1;
+  }
+
+  async reserve(key: string, limit: number, windowSeconds: number): Promise<Reservation> {
+    this.#assertOpen();
+    assertTtlSeconds(windowSeconds);
+    // Synchronous from the read to the write: atomic, as the Redis script is.
+    const name = this.#key(key);
+    const entry = this.#live(name);
+    const current = entry && INTEGER_PATTERN.test(entry.value) ? Number(entry.value) : 0;
+    if (entry && current >= limit) {
+      return { reserved: false, count: current, ttlSeconds: this.#secondsLeft(entry) };
+    }
+    if (!entry) {
+      const created = { value: '1', expiresAt: Date.now() + windowSeconds * 1000 };
+      this.#entries.set(name, created);
+      return { reserved: true, count: 1, ttlSeconds: windowSeconds };
+    }
+    entry.value = String(current + 1);
+    return { reserved: true, count: current + 1, ttlSeconds: this.#secondsLeft(entry) };
+  }
+
+  async release(key: string): Promise<void> {
+    this.#assertOpen();
+    const entry = this.#live(this.#key(key));
+    if (!entry || !INTEGER_PATTERN.test(entry.value)) return;
+    entry.value = String(Math.max(0, Number(entry.value) - 1));
+  }
+
+  #secondsLeft(entry: Entry): number {
+    return Math.max(1, Math.ceil((entry.expiresAt - Date.now()) / 1000));
   }
 
   async ttl(key: string): Promise<number | null> {

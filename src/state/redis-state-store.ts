@@ -1,5 +1,5 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions, ReplyError } from 'ioredis';
-import type { IndexEntry, LogRead, StateStore, Unsubscribe } from './state-store.ts';
+import type { IndexEntry, LogRead, Reservation, StateStore, Unsubscribe } from './state-store.ts';
 import {
   assertLogArguments,
   assertScore,
@@ -140,6 +140,31 @@ local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV
 return {trimmed, entries}
 `;
 
+/**
+ * reserve(): increments unless the counter reached the limit, starting the window on the first
+ * increment as INCREMENT_SCRIPT does. One script, so concurrent callers never pass the limit together.
+ */
+const RESERVE_SCRIPT = `
+local count = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if count >= tonumber(ARGV[1]) then
+  return {0, count, redis.call('TTL', KEYS[1])}
+end
+count = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) == -1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return {1, count, redis.call('TTL', KEYS[1])}
+`;
+
+/** release(): one back, never below zero, and never creating a key. */
+const RELEASE_SCRIPT = `
+local count = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if count > 0 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
+`;
+
 /** A scored index is a sorted set of members plus a hash of their values, changed together. */
 const INDEX_PUT_SCRIPT = `
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
@@ -247,6 +272,18 @@ export class RedisStateStore implements StateStore {
       redis.eval(INCREMENT_SCRIPT, 1, this.#key(key), String(windowSeconds)),
     );
     return Number(count);
+  }
+
+  async reserve(key: string, limit: number, windowSeconds: number): Promise<Reservation> {
+    assertTtlSeconds(windowSeconds);
+    const [reserved, count, ttl] = (await this.#command((redis) =>
+      redis.eval(RESERVE_SCRIPT, 1, this.#key(key), String(limit), String(windowSeconds)),
+    )) as [number, number, number];
+    return { reserved: reserved === 1, count: Number(count), ttlSeconds: Math.max(1, Number(ttl)) };
+  }
+
+  async release(key: string): Promise<void> {
+    await this.#command((redis) => redis.eval(RELEASE_SCRIPT, 1, this.#key(key)));
   }
 
   async ttl(key: string): Promise<number | null> {

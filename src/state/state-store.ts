@@ -15,6 +15,13 @@ export interface LogRead {
   truncated: boolean;
 }
 
+/** The outcome of StateStore.reserve. */
+export interface Reservation {
+  reserved: boolean;
+  count: number;
+  ttlSeconds: number;
+}
+
 /** One member of a scored index, with the value stored beside it. */
 export interface IndexEntry {
   member: string;
@@ -37,6 +44,15 @@ export interface StateStore {
   delete(key: string): Promise<void>;
   /** Fixed-window counter: increments and returns the new value; the window (ttl) starts at the first increment. */
   increment(key: string, windowSeconds: number): Promise<number>;
+  /**
+   * Fixed-window counter with a ceiling, atomically: increments unless the counter has reached
+   * `limit` already. `reserved` says whether it did; `count` is the value after; `ttlSeconds` the
+   * window's remaining time. Lockout reserves an attempt this way before a secret is evaluated, so
+   * however many requests arrive at once, no more than `limit` are evaluated per window.
+   */
+  reserve(key: string, limit: number, windowSeconds: number): Promise<Reservation>;
+  /** Takes one back from a counter (never below zero), e.g. a reserved attempt that succeeded. */
+  release(key: string): Promise<void>;
   /** Remaining time to live in seconds, or null when the key does not exist. */
   ttl(key: string): Promise<number | null>;
   publish(channel: string, message: string): Promise<void>;

@@ -138,6 +138,31 @@ export function describeStateStoreContract(name: string, makeStore: StateStoreFa
       });
     });
 
+    describe('reserve and release', () => {
+      it('never passes the limit, however many reserve at once, across instances', async () => {
+        const store = await open();
+        const peer = await openPeer(store);
+        const results = await Promise.all(
+          Array.from({ length: 30 }, (_, index) => (index % 2 ? peer : store).reserve('limit:burst', 7, 60)),
+        );
+        expect(results.filter((result) => result.reserved)).toHaveLength(7);
+        expect(results.every((result) => result.ttlSeconds > 0 && result.ttlSeconds <= 60)).toBe(true);
+        expect(await store.get('limit:burst')).toBe('7');
+      });
+
+      it('a release makes room for one more, never goes below zero and creates nothing', async () => {
+        const store = await open();
+        expect(await store.reserve('limit:one', 1, 60)).toMatchObject({ reserved: true, count: 1 });
+        expect(await store.reserve('limit:one', 1, 60)).toMatchObject({ reserved: false, count: 1 });
+        await store.release('limit:one');
+        await store.release('limit:one');
+        expect(await store.get('limit:one')).toBe('0');
+        expect(await store.reserve('limit:one', 1, 60)).toMatchObject({ reserved: true, count: 1 });
+        await store.release('limit:none');
+        expect(await store.get('limit:none')).toBeNull();
+      });
+    });
+
     describe('increment', () => {
       it('counts from 1', async () => {
         const store = await open();

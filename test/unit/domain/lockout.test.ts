@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { generateApiKey, generateClientSecret } from '../../../src/domain/credential-format.ts';
 import {
+  isSecretShaped,
   type LockoutPolicy,
   lockoutDescription,
   lockoutRefusal,
   lockoutSubjects,
   reachesLimit,
   retryAfterSeconds,
+  SECRET_SHAPED_CLIENT_ID,
 } from '../../../src/domain/lockout.ts';
 
 const policy: LockoutPolicy = {
@@ -14,46 +17,57 @@ const policy: LockoutPolicy = {
   windowSeconds: 300,
   lockSeconds: 900,
 };
+/** Stands in for the keyed digest: visible, so the test can read what was digested. */
+const digest = (value: string) => `<${value.replaceAll('\0', '|')}>`;
+const ip = (value: string) => ({ kind: 'ip', value }) as const;
 
 describe('lockout decisions', () => {
-  it('count a request under its client id and its source IP', () => {
-    expect(lockoutSubjects('svcc_abc', '10.0.0.1')).toEqual([
-      { kind: 'client', key: 'client:svcc_abc' },
-      { kind: 'ip', key: 'ip:10.0.0.1' },
+  it('count a request under its (client id, source) pair and its source, through the digest only', () => {
+    expect(lockoutSubjects('svcc_abc', ip('10.0.0.1'), digest)).toEqual([
+      { kind: 'pair', key: 'pair:<ip|10.0.0.1|svcc_abc>' },
+      { kind: 'source', key: 'source:<ip|10.0.0.1>' },
     ]);
-    expect(lockoutSubjects(null, '::1')).toEqual([{ kind: 'ip', key: 'ip:::1' }]);
-    expect(lockoutSubjects(null, null)).toEqual([]);
+    expect(lockoutSubjects(null, ip('::1'), digest)).toEqual([{ kind: 'source', key: 'source:<ip|::1>' }]);
+    expect(lockoutSubjects(null, null, digest)).toEqual([]);
+    // A resource server and an IP of the same spelling are different sources.
+    const [, rs] = lockoutSubjects('k', { kind: 'resource_server', value: '10.0.0.1' }, digest);
+    expect(rs!.key).toBe('source:<resource_server|10.0.0.1>');
   });
 
-  it('key odd or long client ids by a hash, so keys stay short and printable', () => {
-    const [odd] = lockoutSubjects('with space\n', null);
-    const [long] = lockoutSubjects('x'.repeat(500), null);
-    expect(odd!.key).toMatch(/^client:sha256-[0-9a-f]{32}$/);
-    expect(long!.key).toMatch(/^client:sha256-[0-9a-f]{32}$/);
-    expect(odd!.key).not.toBe(long!.key);
+  it('never use a value shaped like a secret as an identifier', () => {
+    const secrets = [generateClientSecret(), generateApiKey().key];
+    for (const secret of secrets) {
+      expect(isSecretShaped(secret)).toBe(true);
+      const [pair] = lockoutSubjects(secret, ip('10.0.0.1'), digest);
+      expect(pair!.key).not.toContain(secret);
+      expect(pair!.key).toContain(SECRET_SHAPED_CLIENT_ID);
+    }
+    // A mistyped secret (checksum off) is no secret, and client ids are not secrets.
+    expect(isSecretShaped(`${secrets[0]!.slice(0, -1)}${secrets[0]!.endsWith('A') ? 'B' : 'A'}`)).toBe(false);
+    expect(isSecretShaped('svcc_0000000000000000000000')).toBe(false);
   });
 
-  it('lock a client id at its limit and an IP at its own, higher limit', () => {
-    expect(reachesLimit('client', 9, policy)).toBe(false);
-    expect(reachesLimit('client', 10, policy)).toBe(true);
-    expect(reachesLimit('ip', 10, policy)).toBe(false);
-    expect(reachesLimit('ip', 50, policy)).toBe(true);
+  it('lock a pair at the per-client limit and a source at its own, higher limit', () => {
+    expect(reachesLimit('pair', 9, policy)).toBe(false);
+    expect(reachesLimit('pair', 10, policy)).toBe(true);
+    expect(reachesLimit('source', 10, policy)).toBe(false);
+    expect(reachesLimit('source', 50, policy)).toBe(true);
   });
 
-  it('refuse while a lock of the client id or the IP holds, with the longest remaining time', () => {
+  it('refuse while a lock of the pair or the source holds, with the longest remaining time', () => {
     const now = 1_000_000;
+    const subjects = (clientId: string | null, address: string) =>
+      lockoutSubjects(clientId, ip(address), digest);
     const locks = new Map([
-      ['client:svcc_a', now + 30_500],
-      ['ip:10.0.0.1', now + 600_000],
-      ['client:svcc_expired', now - 1],
+      [subjects('svcc_a', '10.0.0.2')[0]!.key, now + 30_500],
+      [subjects(null, '10.0.0.1')[0]!.key, now + 600_000],
+      [subjects('svcc_expired', '10.0.0.2')[0]!.key, now - 1],
     ]);
-    expect(lockoutRefusal(locks, lockoutSubjects('svcc_a', '10.0.0.2'), now)).toEqual({
-      subject: { kind: 'client', key: 'client:svcc_a' },
-      retryAfterSeconds: 31,
-    });
-    expect(lockoutRefusal(locks, lockoutSubjects('svcc_a', '10.0.0.1'), now)?.retryAfterSeconds).toBe(600);
-    expect(lockoutRefusal(locks, lockoutSubjects('svcc_b', '10.0.0.2'), now)).toBeNull();
-    expect(lockoutRefusal(locks, lockoutSubjects('svcc_expired', null), now)).toBeNull();
+    expect(lockoutRefusal(locks, subjects('svcc_a', '10.0.0.2'), now)?.retryAfterSeconds).toBe(31);
+    expect(lockoutRefusal(locks, subjects('svcc_a', '10.0.0.1'), now)?.retryAfterSeconds).toBe(600);
+    // The same client id from another source is not locked.
+    expect(lockoutRefusal(locks, subjects('svcc_a', '10.0.0.3'), now)).toBeNull();
+    expect(lockoutRefusal(locks, subjects('svcc_expired', '10.0.0.2'), now)).toBeNull();
   });
 
   it('never tells a caller to retry in zero seconds, and words every refusal the same way', () => {
