@@ -648,7 +648,16 @@ async function runFaults(world: World) {
   phase.injectedAt = performance.now();
   coldFirstUse();
   const { exitMs, code } = await terminated;
-  phase.notes.push(`exit ${code} after ${exitMs.toFixed(0)} ms`);
+  const termAt = phase.injectedAt!;
+  const servedAfterTerm = attempts.filter(
+    (t) => t.answer.instance === 'A' && typeof t.answer.status === 'number' && t.answer.startedAt > termAt,
+  ).length;
+  const resetAfterTerm = attempts.filter(
+    (t) => t.answer.instance === 'A' && t.answer.status === 'reset' && t.answer.endedAt > termAt,
+  ).length;
+  phase.notes.push(
+    `exit ${code} after ${exitMs.toFixed(0)} ms; A answered ${servedAfterTerm} token requests sent after SIGTERM and reset ${resetAfterTerm}`,
+  );
   await a.start();
   phase.repairedAt = performance.now();
   await measureRecovery(world, phase);
