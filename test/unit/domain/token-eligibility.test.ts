@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import {
+  issuedTokenRefusal,
+  type TokenEligibilityFacts,
+  tokenEligibility,
+} from '../../../src/domain/token-eligibility.ts';
+
+const NOW = new Date('2026-06-01T00:00:00Z');
+
+function facts(
+  overrides: {
+    credential?: Partial<TokenEligibilityFacts['credential']>;
+    account?: Partial<TokenEligibilityFacts['account']>;
+    organization?: Partial<TokenEligibilityFacts['organization']>;
+  } = {},
+): TokenEligibilityFacts {
+  return {
+    credential: { type: 'oauth_client', revokedAt: null, expiresAt: null, ...overrides.credential },
+    account: { archivedAt: null, isProtected: false, roleCount: 1, ...overrides.account },
+    organization: {
+      apiEnabled: true,
+      allowedCredentialTypes: ['oauth_client', 'api_key', 'private_key_jwt'],
+      ...overrides.organization,
+    },
+  };
+}
+
+describe('tokenEligibility', () => {
+  it('allows an active credential of an allowed type on an account with roles', () => {
+    expect(tokenEligibility(facts(), 'product', NOW)).toEqual({ allowed: true });
+    expect(tokenEligibility(facts(), 'management', NOW)).toEqual({ allowed: true });
+  });
+
+  it('calls revoked, expired and archived "gone", whatever the audience', () => {
+    for (const audience of ['product', 'management'] as const) {
+      expect(tokenEligibility(facts({ credential: { revokedAt: NOW } }), audience, NOW)).toMatchObject({
+        allowed: false,
+        gone: true,
+        reason: 'the credential is revoked',
+      });
+      expect(tokenEligibility(facts({ credential: { expiresAt: NOW } }), audience, NOW)).toMatchObject({
+        gone: true,
+        reason: 'the credential is expired',
+      });
+      expect(tokenEligibility(facts({ account: { archivedAt: NOW } }), audience, NOW)).toMatchObject({
+        gone: true,
+      });
+    }
+  });
+
+  it('refuses a disallowed type, the built-in account and an account without roles, saying why', () => {
+    const refusals = [
+      [facts({ organization: { allowedCredentialTypes: ['api_key'] } }), /type oauth_client are not allowed/],
+      [facts({ account: { isProtected: true } }), /built-in service account/],
+      [facts({ account: { roleCount: 0 } }), /no roles/],
+    ] as const;
+    for (const [input, reason] of refusals) {
+      for (const audience of ['product', 'management'] as const) {
+        const verdict = tokenEligibility(input, audience, NOW);
+        expect(verdict).toMatchObject({ allowed: false, gone: false });
+        expect(!verdict.allowed && verdict.reason).toMatch(reason);
+      }
+    }
+  });
+
+  it('applies the API module switch to product tokens only', () => {
+    const off = facts({ organization: { apiEnabled: false } });
+    expect(tokenEligibility(off, 'product', NOW)).toMatchObject({ allowed: false, gone: false });
+    expect(tokenEligibility(off, 'management', NOW)).toEqual({ allowed: true });
+  });
+});
+
+describe('issuedTokenRefusal', () => {
+  const token = { orgId: 'org', accountId: 'acct', permissionsVersion: 2 };
+  const current = { orgId: 'org', accountId: 'acct', permissionsVersion: 2, refusal: null };
+
+  it('accepts a token whose credential is as it was', () => {
+    expect(issuedTokenRefusal(token, current)).toBeNull();
+  });
+
+  it('refuses a gone credential, another owner, a current refusal and older permissions', () => {
+    expect(issuedTokenRefusal(token, null)).toMatch(/no longer active/);
+    expect(issuedTokenRefusal(token, { ...current, orgId: 'other' })).toMatch(/no longer active/);
+    expect(issuedTokenRefusal(token, { ...current, accountId: 'other' })).toMatch(/no longer active/);
+    expect(issuedTokenRefusal(token, { ...current, refusal: 'nope' })).toBe('nope');
+    expect(issuedTokenRefusal(token, { ...current, permissionsVersion: 3 })).toMatch(/permissions changed/);
+  });
+});
