@@ -155,6 +155,7 @@ export async function startServer(
       db: database.db,
       hasher,
       changes: notifier,
+      subjects,
       revocation,
       probes: [
         { name: 'database', check: () => database.ping() },

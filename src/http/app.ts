@@ -8,7 +8,7 @@ import type { Database } from '../persistence/schema.ts';
 import type { ChangePublisher } from '../services/admin-actor.ts';
 import type { SecretHasher } from '../services/secret-hasher.ts';
 import { echo } from '../domain/text.ts';
-import { adminRouter } from './admin/router.ts';
+import { type AdminDependencies, adminRouter } from './admin/router.ts';
 import { healthRoutes, type Probe } from './health-routes.ts';
 import { problemErrors, requestContext } from './middleware.ts';
 import { oauthRoutes } from './oauth-routes.ts';
@@ -24,6 +24,8 @@ export interface HttpAppDependencies {
   hasher: SecretHasher;
   changes: ChangePublisher;
   metrics: Metrics;
+  /** Token subjects (cached, change-invalidated), shared by /token and the management API. */
+  subjects: AdminDependencies['subjects'];
   /** POST /revoke, POST /introspect, GET /revocations. */
   revocation?: Omit<RevocationRoutesDependencies, 'config' | 'logger'>;
 }

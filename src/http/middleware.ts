@@ -3,6 +3,7 @@ import type { Context, Next } from 'koa';
 import { createRequestLineLogger, type Logger } from '../logging/logger.ts';
 import { RETRY_AFTER_SECONDS } from '../oauth/unavailable.ts';
 import { isDatabaseUnavailable } from '../persistence/errors.ts';
+import { SubjectLookupRacedError } from '../services/cached-subject-resolver.ts';
 import { HttpProblem, PROBLEM_TITLES } from './problem.ts';
 
 /**
@@ -72,7 +73,7 @@ export function problemErrors() {
       if (!(error instanceof HttpProblem)) {
         (ctx.state.log as Logger).error(
           { err: error },
-          problem.status === 503 ? 'the database is unavailable; answering 503' : 'unhandled error',
+          problem.status === 503 ? 'a dependency is unavailable; answering 503' : 'unhandled error',
         );
       }
       ctx.status = problem.status;
@@ -102,6 +103,14 @@ function unexpectedProblem(error: unknown): HttpProblem {
       503,
       'database_unavailable',
       `svcauth cannot reach its database right now; retry in ${RETRY_AFTER_SECONDS} seconds`,
+      { headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } },
+    );
+  }
+  if (error instanceof SubjectLookupRacedError) {
+    return new HttpProblem(
+      503,
+      'temporarily_unavailable',
+      `the credential kept changing while it was checked; retry in ${RETRY_AFTER_SECONDS} seconds`,
       { headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } },
     );
   }

@@ -1,9 +1,10 @@
 import { PRODUCT_PERMISSIONS } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
 import { restrictToScopes } from '../domain/permissions.ts';
+import { issuedTokenRefusal } from '../domain/token-eligibility.ts';
 import type { RevocationRepository } from '../persistence/repositories/revocation-repository.ts';
-import type { TokenSubject } from '../services/token-subject-service.ts';
 import type { LockoutService } from '../services/lockout-service.ts';
+import { currentSubjectFor, type TokenSubject } from '../services/token-subject-service.ts';
 import type { UsageRecorder } from '../services/usage-recorder.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { looksLikeJwt } from './access-token-verifier.ts';
@@ -68,15 +69,13 @@ export class IntrospectionService {
     const claims = await this.#tokens.verify(token);
     if (!claims) return INACTIVE;
     const subject = await this.#subjects.findByClientId(claims.client_id);
-    if (
-      !subject ||
-      subject.account.id !== claims.sub ||
-      subject.organization.id !== claims.org_id ||
-      !subject.organization.api_enabled ||
-      claims.permissions_version < subject.account.permissions_version
-    ) {
-      return INACTIVE;
-    }
+    // The same rule as the management API's (domain/token-eligibility.ts), for the token's audience.
+    const management = claims.payload.aud === this.#config.adminAudience;
+    const refusal = issuedTokenRefusal(
+      { orgId: claims.org_id, accountId: claims.sub, permissionsVersion: claims.permissions_version },
+      currentSubjectFor(subject, management ? 'management' : 'product'),
+    );
+    if (refusal) return INACTIVE;
     if (await this.#revocations.isTokenRevoked(claims.jti)) return INACTIVE;
     return { ...claims.payload, active: true, token_type: 'Bearer' };
   }

@@ -5,12 +5,14 @@ import { MANAGEMENT_PERMISSIONS } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
 import { DomainError } from '../domain/errors.ts';
 import { ALL_LOCATIONS } from '../domain/permissions.ts';
-import { credentialStatus } from '../domain/status.ts';
+import { issuedTokenRefusal } from '../domain/token-eligibility.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import { AuditRepository } from '../persistence/repositories/audit-repository.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
 import { RevocationRepository } from '../persistence/repositories/revocation-repository.ts';
 import type { Database } from '../persistence/schema.ts';
+import type { CachedSubjectResolver } from './cached-subject-resolver.ts';
+import { currentSubjectFor } from './token-subject-service.ts';
 
 /** The service account (and credential) an admin-API request acts as. */
 export interface AdminPrincipal {
@@ -38,19 +40,28 @@ const claimsSchema = z.object({
 
 /**
  * The management API dogfoods svcauth: its callers hold access tokens from /token for the admin
- * audience. A token is checked locally against the server's own published keys, then against the
- * database, because the token alone cannot know that its credential was revoked or that its account
- * was edited (its permissions_version is then older than the account's) since it was issued.
+ * audience. A token is checked locally against the server's own published keys, then against its
+ * credential's current state, because the token alone cannot know that its credential was revoked or
+ * that its account was edited (its permissions_version is then older than the account's) since it was
+ * issued. That state comes from the same token subject resolver /token uses (cached, dropped by change
+ * events) and is judged by the same rule (domain/token-eligibility.ts).
  */
 export class AdminAuthenticationService {
   readonly #db: Kysely<Database>;
+  readonly #subjects: Pick<CachedSubjectResolver, 'findByClientId'>;
   readonly #keyRing: KeyRing;
   readonly #config: Config;
 
-  constructor(db: Kysely<Database>, keyRing: KeyRing, config: Config) {
-    this.#db = db;
-    this.#keyRing = keyRing;
-    this.#config = config;
+  constructor(deps: {
+    db: Kysely<Database>;
+    subjects: Pick<CachedSubjectResolver, 'findByClientId'>;
+    keyRing: KeyRing;
+    config: Config;
+  }) {
+    this.#db = deps.db;
+    this.#subjects = deps.subjects;
+    this.#keyRing = deps.keyRing;
+    this.#config = deps.config;
   }
 
   /** Throws DomainError('invalid_token') with a reason safe to show the caller. */
@@ -59,23 +70,28 @@ export class AdminAuthenticationService {
     context: { sourceIp: string | null; requestId: string | null },
   ): Promise<AdminPrincipal> {
     const claims = await this.#verify(token);
-    const found = await new CredentialRepository(this.#db).findWithOwnerByClientId(claims.client_id);
+    const subject = await this.#subjects.findByClientId(claims.client_id);
     const refusal =
-      refusalOf(found, claims) ??
+      issuedTokenRefusal(
+        { orgId: claims.org_id, accountId: claims.sub, permissionsVersion: claims.permissions_version },
+        currentSubjectFor(subject, 'management'),
+      ) ??
       // Revoked by its client through POST /revoke (RFC 7009).
       (claims.jti && (await new RevocationRepository(this.#db).isTokenRevoked(claims.jti))
         ? 'the access token has been revoked'
         : null);
     if (refusal) {
       // The signature proved who is asking, so the failure belongs to that organization's audit trail.
+      const credentialId =
+        subject?.credential.id ?? (await this.#credentialIdOf(claims.client_id, claims.org_id));
       await new AuditRepository(this.#db).record({
         orgId: claims.org_id,
         action: 'admin_api.authentication_failed',
         outcome: 'failure',
         actorAccountId: claims.sub,
-        actorCredentialId: found?.credential.id ?? null,
+        actorCredentialId: credentialId,
         targetType: 'credential',
-        targetId: found?.credential.id ?? claims.client_id,
+        targetId: credentialId ?? claims.client_id,
         diff: { reason: refusal },
         sourceIp: context.sourceIp,
         requestId: context.requestId,
@@ -86,10 +102,19 @@ export class AdminAuthenticationService {
     return {
       orgId: claims.org_id,
       accountId: claims.sub,
-      credentialId: found!.credential.id,
+      credentialId: subject!.credential.id,
       management,
       groupsAdmin: claims.groups_admin === true,
     };
+  }
+
+  /**
+   * The credential a refused token was issued to, for the audit row: the resolver answers nothing for a
+   * revoked or expired credential, whose row still exists. Only on this failure path.
+   */
+  async #credentialIdOf(clientId: string, orgId: string): Promise<string | null> {
+    const found = await new CredentialRepository(this.#db).findWithOwnerByClientId(clientId);
+    return found?.credential.org_id === orgId ? found.credential.id : null;
   }
 
   async #verify(token: string): Promise<z.infer<typeof claimsSchema>> {
@@ -117,25 +142,6 @@ export class AdminAuthenticationService {
     if (!claims.success) throw invalidToken('the access token lacks the claims of an svcauth access token');
     return claims.data;
   }
-}
-
-function refusalOf(
-  found: Awaited<ReturnType<CredentialRepository['findWithOwnerByClientId']>>,
-  claims: z.infer<typeof claimsSchema>,
-): string | null {
-  if (!found || found.credential.org_id !== claims.org_id || found.account.id !== claims.sub) {
-    return 'the credential this token was issued to no longer exists';
-  }
-  const status = credentialStatus(
-    { revokedAt: found.credential.revoked_at, expiresAt: found.credential.expires_at },
-    new Date(),
-  );
-  if (status !== 'active') return `the credential this token was issued to is ${status}`;
-  if (found.account.archived_at) return 'the service account this token was issued to is archived';
-  if (claims.permissions_version < found.account.permissions_version) {
-    return "the service account's permissions changed after this token was issued; request a new token";
-  }
-  return null;
 }
 
 function invalidToken(reason: string): DomainError {

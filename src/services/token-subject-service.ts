@@ -1,7 +1,14 @@
 import type { Kysely } from 'kysely';
 import { isPlausibleClientId } from '../domain/credential-format.ts';
 import { permissionNames, type ResolvedPermissions, resolvePermissions } from '../domain/permissions.ts';
-import { accountStatus, credentialStatus } from '../domain/status.ts';
+import {
+  type CurrentSubject,
+  goneReason,
+  type TokenAudienceKind,
+  type TokenEligibility,
+  type TokenEligibilityFacts,
+  tokenEligibility,
+} from '../domain/token-eligibility.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
 import type { Credential, Database, Organization, ServiceAccount } from '../persistence/schema.ts';
@@ -25,6 +32,20 @@ export interface TokenSubject {
   adminRefusal: string | null;
 }
 
+/** The subject as issuedTokenRefusal judges a token of one audience against it (null: gone or unknown). */
+export function currentSubjectFor(
+  subject: TokenSubject | null,
+  audience: TokenAudienceKind,
+): CurrentSubject | null {
+  if (!subject) return null;
+  return {
+    orgId: subject.organization.id,
+    accountId: subject.account.id,
+    permissionsVersion: subject.account.permissions_version,
+    refusal: audience === 'management' ? subject.adminRefusal : subject.refusal,
+  };
+}
+
 export class TokenSubjectService {
   readonly #db: Kysely<Database>;
   constructor(db: Kysely<Database>) {
@@ -42,14 +63,25 @@ export class TokenSubjectService {
     const found = await new CredentialRepository(this.#db).findWithOwnerByClientId(clientId);
     if (!found) return null;
     const { credential, account, organization } = found;
-    if (
-      credentialStatus({ revokedAt: credential.revoked_at, expiresAt: credential.expires_at }, now) !==
-      'active'
-    ) {
-      return null;
-    }
-    if (account.archived_at) return null;
+    const owned = {
+      credential: {
+        type: credential.type,
+        revokedAt: credential.revoked_at,
+        expiresAt: credential.expires_at,
+      },
+      account: { archivedAt: account.archived_at },
+    };
+    // Gone credentials are answered before their account's grants are read.
+    if (goneReason(owned, now)) return null;
     const grants = await new ServiceAccountRepository(this.#db).loadGrants(account.id, account.all_locations);
+    const facts: TokenEligibilityFacts = {
+      credential: owned.credential,
+      account: { ...owned.account, isProtected: account.is_protected, roleCount: grants.roleCount },
+      organization: {
+        apiEnabled: organization.api_enabled,
+        allowedCredentialTypes: organization.allowed_credential_types,
+      },
+    };
     const permissions = resolvePermissions(grants);
     return {
       credential,
@@ -57,30 +89,12 @@ export class TokenSubjectService {
       organization,
       permissions,
       scopes: permissionNames(permissions),
-      refusal: refusalOf(credential, account, organization, grants.roleCount, true),
-      adminRefusal: refusalOf(credential, account, organization, grants.roleCount, false),
+      refusal: refusalOf(tokenEligibility(facts, 'product', now)),
+      adminRefusal: refusalOf(tokenEligibility(facts, 'management', now)),
     };
   }
 }
 
-function refusalOf(
-  credential: Credential,
-  account: ServiceAccount,
-  organization: Organization,
-  roleCount: number,
-  apiSwitchApplies: boolean,
-): string | null {
-  if (apiSwitchApplies && !organization.api_enabled) {
-    return 'the API module is turned off for this organization; an admin can turn it on in the API security settings';
-  }
-  if (!organization.allowed_credential_types.includes(credential.type)) {
-    return `credentials of type ${credential.type} are not allowed by this organization's API security settings`;
-  }
-  if (account.is_protected) {
-    return 'the built-in service account cannot obtain tokens';
-  }
-  if (accountStatus({ archivedAt: account.archived_at, roleCount }) === 'disabled') {
-    return 'the service account is disabled because it has no roles; an admin must assign it a role';
-  }
-  return null;
+function refusalOf(eligibility: TokenEligibility): string | null {
+  return eligibility.allowed ? null : eligibility.reason;
 }

@@ -11,6 +11,7 @@ import {
   AdminAuthenticationService,
   type AdminPrincipal,
 } from '../../services/admin-authentication-service.ts';
+import type { CachedSubjectResolver } from '../../services/cached-subject-resolver.ts';
 import { AuditQueryService } from '../../services/audit-query-service.ts';
 import { CredentialLifecycleService } from '../../services/credential-lifecycle-service.ts';
 import { LegacyKeyImportService } from '../../services/legacy-key-import-service.ts';
@@ -33,6 +34,8 @@ export interface AdminDependencies {
   hasher: SecretHasher;
   /** Announces committed changes so caches of every instance drop what they hold about them. */
   changes: ChangePublisher;
+  /** Token subjects, as /token sees them: admin tokens are judged against the same cached state. */
+  subjects: Pick<CachedSubjectResolver, 'findByClientId'>;
 }
 
 const uuid = z.uuid();
@@ -53,7 +56,12 @@ export function adminRouter(deps: AdminDependencies): Router {
     legacyKeys: new LegacyKeyImportService(deps.db, deps.hasher),
   };
   const authenticate = bearerAuthentication(
-    new AdminAuthenticationService(deps.db, deps.keyRing, deps.config),
+    new AdminAuthenticationService({
+      db: deps.db,
+      subjects: deps.subjects,
+      keyRing: deps.keyRing,
+      config: deps.config,
+    }),
     deps.config.adminAudience,
   );
   const document = buildOpenApiDocument(ADMIN_ROUTES, deps.config.issuer);
