@@ -27,6 +27,15 @@ export class HoldingProxy {
     this.#held ??= [];
   }
 
+  /**
+   * A partition between the clients and the target, which keeps running (and keeps its contents): open
+   * connections are reset, new ones wait until release().
+   */
+  cut(): void {
+    this.hold();
+    for (const socket of this.#sockets) socket.resetAndDestroy();
+  }
+
   release(): void {
     const held = this.#held ?? [];
     this.#held = null;
