@@ -1,9 +1,11 @@
 import type { Migration } from 'kysely/migration';
 import * as initial from './0001_initial.ts';
 import * as revocation from './0002_revocation.ts';
+import * as revocationOutbox from './0003_revocation_outbox.ts';
 
 /** Every migration, in order. Static imports keep the set identical on pg and PGlite and in bundles. */
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_revocation': revocation,
+  '0003_revocation_outbox': revocationOutbox,
 };

@@ -109,6 +109,15 @@ export interface RevokedTokensTable {
   revoked_at: GeneratedTimestamp;
 }
 
+/** Feed entries committed with their revocation and not yet written to the state store. */
+export interface RevocationOutboxTable {
+  /** bigserial: read as a string (see database.ts), so ids never lose precision. */
+  id: Generated<string>;
+  /** The RevocationEntry, as JSON. */
+  entry: string;
+  created_at: GeneratedTimestamp;
+}
+
 export interface AuditEventsTable {
   /** bigint identity, read as a string so cursors never lose precision. */
   id: ColumnType<string, never, never>;
@@ -136,6 +145,7 @@ export interface Database {
   credentials: CredentialsTable;
   audit_events: AuditEventsTable;
   revoked_tokens: RevokedTokensTable;
+  revocation_outbox: RevocationOutboxTable;
 }
 
 export type Organization = Selectable<OrganizationsTable>;

@@ -2,9 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import { randomBase62 } from '../domain/credential-format.ts';
 import type { Logger } from '../logging/logger.ts';
+import { RevocationOutboxRepository } from '../persistence/repositories/revocation-outbox-repository.ts';
 import { RevocationRepository } from '../persistence/repositories/revocation-repository.ts';
 import type { Database } from '../persistence/schema.ts';
-import type { ChangeEvent, ChangeNotifier } from '../services/change-notifier.ts';
+import type { ChangeNotifier } from '../services/change-notifier.ts';
 import type { LogRead, StateStore } from '../state/state-store.ts';
 import {
   entriesFromRecords,
@@ -27,13 +28,16 @@ const REBUILD_LOCK_KEY = 'revocations:rebuild-lock';
 /** The log keeps this many entries; a subscriber further behind gets a new snapshot. */
 export const FEED_LOG_LENGTH = 10_000;
 const CHECK_INTERVAL_MS = 5_000;
-const RETRY_INTERVAL_MS = 1_000;
+/** How often every instance looks for outbox rows no one relayed (their instance died, Redis was down). */
+const RELAY_POLL_INTERVAL_MS = 1_000;
+/** Another instance held the relay when this one committed: look again soon, not at the next poll. */
+const RELAY_BUSY_RETRY_MS = 50;
+const RELAY_BATCH = 100;
 const PRUNE_INTERVAL_MS = 60_000;
 /** The epoch key must outlive any deployment; it is replaced only by a rebuild. */
 const EPOCH_TTL_SECONDS = 10 * 365 * 24 * 3600;
 const REBUILD_LOCK_SECONDS = 60;
 const REBUILD_WAIT_MS = 10_000;
-const MAX_PENDING = 10_000;
 
 export interface LedgerSnapshot {
   epoch: string;
@@ -44,22 +48,28 @@ export interface LedgerSnapshot {
 }
 
 /**
- * The durable side of revocation. The instance that commits a revocation (a change event it publishes,
- * or a POST /revoke) records a feed entry once for all: into the index of active entries (what a
- * snapshot lists) and onto the log (what subscribers resume from), then nudges every instance over
- * pub/sub. Postgres stays the source of truth: when the state store comes back without the epoch key
- * (flushed, replaced, or the in-process store of a fresh process), one instance rebuilds the index
- * from the database under a new epoch, which makes every older cursor too old.
+ * The durable side of revocation. A revocation's feed entry is written to the outbox table in the same
+ * transaction as the revocation (transactionWithChanges, revokeToken), so it is durable before the
+ * caller is answered. The outbox is relayed to the state store, into the index of active entries (what
+ * a snapshot lists) and onto the log (what subscribers resume from), nudging every instance over
+ * pub/sub: at once by the instance that committed, and by any instance's poll when that failed (the
+ * state store did not answer, or the instance died). Postgres stays the source of truth: when the state
+ * store comes back without the epoch key (flushed, replaced, or the in-process store of a fresh
+ * process), one instance rebuilds the index from the database under a new epoch, which makes every
+ * older cursor too old.
  */
 export class RevocationLedger {
   readonly #state: StateStore;
   readonly #repository: RevocationRepository;
+  readonly #db: Kysely<Database>;
+  readonly #outbox: RevocationOutboxRepository;
   readonly #logger: Logger;
   readonly #instance = randomBase62(16);
   #epoch: string | null = null;
   readonly #epochListeners = new Set<(epoch: string) => void>();
-  #pending: RevocationEntry[] = [];
-  #flushing: Promise<void> | null = null;
+  #relaying: Promise<void> | null = null;
+  #relayAgain = false;
+  #busyRetry: NodeJS.Timeout | undefined;
   #checking: Promise<string> | null = null;
   readonly #timers: NodeJS.Timeout[] = [];
   #closed = false;
@@ -67,12 +77,15 @@ export class RevocationLedger {
   constructor(deps: { state: StateStore; db: Kysely<Database>; logger: Logger }) {
     this.#state = deps.state;
     this.#repository = new RevocationRepository(deps.db);
+    this.#db = deps.db;
+    this.#outbox = new RevocationOutboxRepository(deps.db);
     this.#logger = deps.logger;
   }
 
-  /** Records what this instance's committed changes call for, and keeps the index present and pruned. */
+  /** Relays what this instance's committed changes wrote to the outbox, and keeps the index present and pruned. */
   start(notifier: ChangeNotifier): void {
-    notifier.onLocalPublish((event) => this.recordChange(event));
+    // The entry is already in the outbox (same transaction as the change): relay it now.
+    notifier.onLocalPublish((event) => (entryForChange(event, Date.now()) ? this.relay() : undefined));
     // Heartbeats resumed after a gap: the state store may have been restarted empty.
     notifier.onResync(() => void this.#checkQuietly());
     const every = (ms: number, run: () => void) => {
@@ -81,9 +94,7 @@ export class RevocationLedger {
       this.#timers.push(timer);
     };
     every(CHECK_INTERVAL_MS, () => void this.#checkQuietly());
-    every(RETRY_INTERVAL_MS, () => {
-      if (this.#pending.length > 0) void this.#flushPending();
-    });
+    every(RELAY_POLL_INTERVAL_MS, () => void this.#pollOutbox());
     every(PRUNE_INTERVAL_MS, () => void this.#prune());
     void this.#checkQuietly();
   }
@@ -99,38 +110,47 @@ export class RevocationLedger {
     return () => this.#epochListeners.delete(listener);
   }
 
-  async recordChange(event: ChangeEvent): Promise<void> {
-    const entry = entryForChange(event, Date.now());
-    if (entry) await this.record(entry);
-  }
-
-  /** POST /revoke: the database first (source of truth), then the feed. */
+  /**
+   * POST /revoke: the revoked token and its feed entry in one transaction (the database is the source
+   * of truth; the outbox row makes the feed bound to carry it), then the relay.
+   */
   async revokeToken(token: {
     jti: string;
     orgId: string;
     clientId: string;
     expiresAt: number;
   }): Promise<void> {
-    await this.#repository.recordRevokedToken({ ...token, expiresAt: new Date(token.expiresAt * 1000) });
-    await this.record(tokenEntry(token));
+    await this.#db.transaction().execute(async (trx) => {
+      await new RevocationRepository(trx).recordRevokedToken({
+        ...token,
+        expiresAt: new Date(token.expiresAt * 1000),
+      });
+      await new RevocationOutboxRepository(trx).add([tokenEntry(token)]);
+    });
+    await this.relay();
   }
 
   /**
-   * Adds an entry to the index and the log and nudges every instance. When the state store cannot take
-   * it, the entry is kept and retried every second, in order, until it can.
+   * Writes every outbox row to the state store, oldest first, and deletes it. Never throws: what could
+   * not be written stays in the outbox, and the poll (of this or any instance) tries again. One relay at
+   * a time per instance; a call during one gets the pass after it.
    */
-  async record(entry: RevocationEntry): Promise<void> {
-    if (this.#pending.length > 0) {
-      this.#enqueue(entry);
-      await this.#flushPending();
-      return;
+  relay(): Promise<void> {
+    if (this.#relaying) {
+      this.#relayAgain = true;
+      return this.#relaying;
     }
-    try {
-      await this.#write(entry);
-    } catch (error) {
-      this.#logger.warn({ err: error, entry_type: entry.type }, 'could not record a revocation; retrying');
-      this.#enqueue(entry);
-    }
+    this.#relaying = (async () => {
+      try {
+        do {
+          this.#relayAgain = false;
+          await this.#relayOutbox();
+        } while (this.#relayAgain && !this.#closed);
+      } finally {
+        this.#relaying = null;
+      }
+    })();
+    return this.#relaying;
   }
 
   /** The current epoch; rebuilds the index from the database first if the state store lost it. */
@@ -181,15 +201,9 @@ export class RevocationLedger {
   async close(): Promise<void> {
     this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
-    if (this.#pending.length > 0) {
-      await this.#flushPending();
-      if (this.#pending.length > 0) {
-        this.#logger.error(
-          { entries: this.#pending.length },
-          'revocations not recorded in the state store at shutdown; they reach the feed when it is next rebuilt',
-        );
-      }
-    }
+    clearTimeout(this.#busyRetry);
+    // Whatever is still in the outbox is relayed by another instance (or this one's successor).
+    await this.#relaying;
   }
 
   async #write(entry: RevocationEntry): Promise<void> {
@@ -206,31 +220,48 @@ export class RevocationLedger {
     }
   }
 
-  #enqueue(entry: RevocationEntry): void {
-    this.#pending.push(entry);
-    if (this.#pending.length > MAX_PENDING) {
-      // Postgres has them all: a rebuild restores the index (subscribers then get a snapshot).
-      this.#pending.shift();
-      this.#logger.error(
-        'too many revocations waiting for the state store; dropping the oldest from the queue',
-      );
+  async #relayOutbox(): Promise<void> {
+    for (;;) {
+      let outcome: Awaited<ReturnType<RevocationOutboxRepository['relay']>>;
+      try {
+        outcome = await this.#outbox.relay(RELAY_BATCH, async (row) => {
+          const entry = parseStoredEntry(row.entry);
+          if (entry) await this.#write(entry);
+        });
+      } catch (error) {
+        this.#logger.warn({ err: error }, 'could not relay revocations from the outbox; retrying');
+        return;
+      }
+      if (outcome === null) {
+        // Another instance is relaying; rows committed after it read the outbox may wait for its next
+        // pass or our poll: look again shortly.
+        if (!this.#closed) {
+          clearTimeout(this.#busyRetry);
+          this.#busyRetry = setTimeout(() => void this.relay(), RELAY_BUSY_RETRY_MS);
+          this.#busyRetry.unref();
+        }
+        return;
+      }
+      if (outcome.failed) {
+        this.#logger.warn(
+          { err: outcome.failed, relayed: outcome.written },
+          'could not write revocations to the state store; they stay in the outbox and are retried',
+        );
+        return;
+      }
+      if (!outcome.more || this.#closed) return;
     }
   }
 
-  #flushPending(): Promise<void> {
-    this.#flushing ??= (async () => {
-      try {
-        while (this.#pending.length > 0) {
-          await this.#write(this.#pending[0]!);
-          this.#pending.shift();
-        }
-      } catch {
-        // Still unavailable: the retry timer tries again.
-      } finally {
-        this.#flushing = null;
-      }
-    })();
-    return this.#flushing;
+  async #pollOutbox(): Promise<void> {
+    if (this.#closed || this.#relaying) return;
+    try {
+      if (!(await this.#outbox.hasPending())) return;
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'could not read the revocation outbox');
+      return;
+    }
+    await this.relay();
   }
 
   async #check(): Promise<string> {

@@ -6,8 +6,10 @@ import type { Authority } from '../domain/escalation.ts';
 import { resolvePermissions } from '../domain/permissions.ts';
 import { AuditRepository } from '../persistence/repositories/audit-repository.ts';
 import { isUniqueViolation } from '../persistence/errors.ts';
+import { RevocationOutboxRepository } from '../persistence/repositories/revocation-outbox-repository.ts';
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
 import type { Database } from '../persistence/schema.ts';
+import { entryForChange } from '../revocation/entries.ts';
 import type { ChangeEvent } from './change-notifier.ts';
 
 /**
@@ -80,7 +82,10 @@ export interface ChangePublisher {
 
 /**
  * Runs `work` in a transaction, then (only once it committed) announces the changes it reported.
- * Announcing earlier could let another instance reload the old rows before the commit.
+ * Announcing earlier could let another instance reload the old rows before the commit. The feed
+ * entries the changes call for (a revoked credential, a permissions version, the API switched) are
+ * written to the revocation outbox in the same transaction: once the caller is answered, the feed is
+ * bound to carry them, even if this instance dies before the state store hears of them.
  */
 export async function transactionWithChanges<T>(
   db: Kysely<Database>,
@@ -88,7 +93,14 @@ export async function transactionWithChanges<T>(
   work: (trx: Kysely<Database>, changed: (event: ChangeEvent) => void) => Promise<T>,
 ): Promise<T> {
   const events: ChangeEvent[] = [];
-  const result = await db.transaction().execute((trx) => work(trx, (event) => events.push(event)));
+  const result = await db.transaction().execute(async (trx) => {
+    const result = await work(trx, (event) => events.push(event));
+    const now = Date.now();
+    await new RevocationOutboxRepository(trx).add(
+      events.flatMap((event) => entryForChange(event, now) ?? []),
+    );
+    return result;
+  });
   for (const event of events) await changes.publish(event);
   return result;
 }

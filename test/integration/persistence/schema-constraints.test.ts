@@ -23,7 +23,11 @@ describe('schema constraints', () => {
   beforeAll(async () => {
     testDatabase = await createTestDatabase(path.join(workDir, 'data'), { schema: 'empty' });
     handle = await openDatabase(testDatabase.config);
-    expect(await migrateToLatest(handle.db)).toEqual(['0001_initial', '0002_revocation']);
+    expect(await migrateToLatest(handle.db)).toEqual([
+      '0001_initial',
+      '0002_revocation',
+      '0003_revocation_outbox',
+    ]);
     fixtures = new Fixtures(handle.db);
   });
 

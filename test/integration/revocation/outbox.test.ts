@@ -122,6 +122,12 @@ it.skipIf(!privateRedisAvailable)(
       };
     };
     await eventually(async () => expect(await onFeed()).toEqual({ credential: true, token: true }), 20_000);
+    // Relayed rows leave the outbox; nothing is relayed twice by the next polls.
+    await eventually(
+      async () =>
+        expect(await b.database.db.selectFrom('revocation_outbox').select('id').execute()).toEqual([]),
+      20_000,
+    );
   },
   90_000,
 );
