@@ -1,8 +1,6 @@
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config/index.ts';
 import { createLogger } from './logging/logger.ts';
-import { startServer } from './server.ts';
-import { superviseWorkers, WORKER_LISTENING } from './workers/supervisor.ts';
 
 /**
  * `npm start`: validate configuration, start (one server, or with WORKERS > 1 a primary supervising
@@ -19,6 +17,12 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  // Loaded once the configuration is known to be good: a bad variable is reported at once, without
+  // first loading the whole server (oidc-provider, database drivers).
+  const [{ startServer }, { superviseWorkers, WORKER_LISTENING }] = await Promise.all([
+    import('./server.ts'),
+    import('./workers/supervisor.ts'),
+  ]);
   const rootLogger = createLogger({ level: config.logLevel });
   if (config.workers > 1 && cluster.isPrimary) {
     try {

@@ -44,24 +44,56 @@ const SIGNING_ALGS = new Set(['ES256', 'EdDSA', 'RS256']);
 // Longer than two polls of the key file, so every instance publishes a key before any signs with it.
 const DEFAULT_ACTIVATE_IN_SECONDS = Math.max(30, Math.ceil((KEY_FILE_POLL_MS * 3) / 1000));
 
-async function run(argv: string[]): Promise<void> {
+/** Where a command writes and what environment it is configured from: the process's, or a test's. */
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Runs one command and returns its exit code: 0, 1 (it failed, or a row could not be imported),
+ * 64 (usage), 78 (configuration). Refusals are one line on stderr; nothing here exits the process.
+ */
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  try {
+    return (await dispatch(argv, io)) ?? 0;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.stderr.write(`svcauth: configuration error: ${error.message}\n`);
+      return 78;
+    }
+    if (
+      error instanceof UsageError ||
+      error instanceof KeyFileError ||
+      error instanceof DataDirectoryInUseError
+    ) {
+      io.stderr.write(`svcauth: ${error.message}\n`);
+      return error instanceof UsageError ? 64 : 1;
+    }
+    io.stderr.write(`svcauth: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+async function dispatch(argv: string[], io: CliIo): Promise<number | void> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+    io.stdout.write(`${USAGE}\n`);
     return;
   }
-  const config = loadConfig();
+  const config = loadConfig(io.env);
   switch (command) {
     case 'migrate':
-      return migrate(config, rest);
+      return migrate(config, rest, io);
     case 'keys':
-      return keys(config, rest);
+      return keys(config, rest, io);
     case 'bootstrap':
-      return bootstrap(config, rest);
+      return bootstrap(config, rest, io);
     case 'import-legacy-keys':
-      return importLegacyKeys(config, rest);
+      return importLegacyKeys(config, rest, io);
     case 'resource-server-credential':
-      return resourceServerCredential(rest);
+      return resourceServerCredential(rest, io);
     default:
       throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }
@@ -79,22 +111,20 @@ async function withDatabase<T>(
   }
 }
 
-async function migrate(config: Config, args: string[]): Promise<void> {
+async function migrate(config: Config, args: string[], io: CliIo): Promise<void> {
   parse(args, {});
   const applied = await withDatabase(config, (database) => migrateToLatest(database.db));
-  process.stdout.write(
-    applied.length ? `applied: ${applied.join(', ')}\n` : 'database schema is up to date\n',
-  );
+  io.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database schema is up to date\n');
 }
 
-async function keys(config: Config, args: string[]): Promise<void> {
+async function keys(config: Config, args: string[], io: CliIo): Promise<void> {
   const [action, ...rest] = args;
   if (action === 'generate') {
     const { values } = parse(rest, { alg: { type: 'string' }, force: { type: 'boolean' } });
     const key = await generateSigningKeys(config.keysDir, signingAlg(values.alg, config), {
       force: Boolean(values.force),
     });
-    process.stdout.write(`wrote ${signingKeysPath(config.keysDir)}: ${key.alg} key ${key.kid}\n`);
+    io.stdout.write(`wrote ${signingKeysPath(config.keysDir)}: ${key.alg} key ${key.kid}\n`);
     return;
   }
   if (action === 'rotate') {
@@ -107,7 +137,7 @@ async function keys(config: Config, args: string[]): Promise<void> {
     const result = await rotateSigningKeys(config.keysDir, signingAlg(values.alg, config), {
       activateInSeconds: activateIn,
     });
-    process.stdout.write(
+    io.stdout.write(
       `published ${result.added.alg} key ${result.added.kid}; it signs from ${result.added.activates_at}\n` +
         (result.retiring.length
           ? `retiring ${result.retiring.join(', ')} after the longest token lifetime\n`
@@ -119,7 +149,7 @@ async function keys(config: Config, args: string[]): Promise<void> {
   throw new UsageError('usage: svcauth keys generate|rotate [options]');
 }
 
-async function bootstrap(config: Config, args: string[]): Promise<void> {
+async function bootstrap(config: Config, args: string[], io: CliIo): Promise<void> {
   const { values } = parse(args, {
     org: { type: 'string' },
     name: { type: 'string' },
@@ -139,10 +169,10 @@ async function bootstrap(config: Config, args: string[]): Promise<void> {
     });
   });
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    io.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
-  process.stdout.write(
+  io.stdout.write(
     `${result.created_organization ? 'created' : 'found'} organization ${result.org_slug} (${result.org_id})\n` +
       `admin service account: ${result.admin_account_id}\n` +
       `client_id:     ${result.client_id}\n` +
@@ -151,7 +181,7 @@ async function bootstrap(config: Config, args: string[]): Promise<void> {
   );
 }
 
-async function importLegacyKeys(config: Config, args: string[]): Promise<void> {
+async function importLegacyKeys(config: Config, args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(args, { org: { type: 'string' }, json: { type: 'boolean' } }, true);
   const [file, ...extra] = positionals;
   if (!file || extra.length > 0 || !values.org) {
@@ -187,27 +217,28 @@ async function importLegacyKeys(config: Config, args: string[]): Promise<void> {
     );
   });
   // A row that could not be imported makes the command fail, so scripts notice; the report says which.
-  if (report.summary.failed > 0) process.exitCode = 1;
+  const exitCode = report.summary.failed > 0 ? 1 : 0;
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(report)}\n`);
-    return;
+    io.stdout.write(`${JSON.stringify(report)}\n`);
+    return exitCode;
   }
   for (const row of report.results) {
     const detail =
       row.status === 'failed'
         ? `${row.error!.code}: ${row.error!.message}`
         : `service account ${row.service_account_id}, credential ${row.credential_id}`;
-    process.stdout.write(`#${row.index} ${row.name}: ${row.status} (${detail})\n`);
+    io.stdout.write(`#${row.index} ${row.name}: ${row.status} (${detail})\n`);
   }
   const { imported, already_imported, failed } = report.summary;
-  process.stdout.write(`imported ${imported}, already imported ${already_imported}, failed ${failed}\n`);
+  io.stdout.write(`imported ${imported}, already imported ${already_imported}, failed ${failed}\n`);
+  return exitCode;
 }
 
 /**
  * A resource server's secret, printed once. svcauth keeps only its SHA-256, in RESOURCE_SERVERS (the
  * operator's configuration), so nothing is written here.
  */
-function resourceServerCredential(args: string[]): void {
+function resourceServerCredential(args: string[], io: CliIo): void {
   const { values } = parse(args, { name: { type: 'string' }, json: { type: 'boolean' } });
   const name = values.name;
   if (!name || !/^[A-Za-z0-9._-]{1,64}$/.test(name)) {
@@ -216,10 +247,10 @@ function resourceServerCredential(args: string[]): void {
   const secret = generateResourceServerSecret();
   const entry = resourceServerEntry(name, secret);
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ name, secret, resource_servers_entry: entry })}\n`);
+    io.stdout.write(`${JSON.stringify({ name, secret, resource_servers_entry: entry })}\n`);
     return;
   }
-  process.stdout.write(
+  io.stdout.write(
     `resource server: ${name}\n` +
       `secret:          ${secret}\n` +
       'The secret is shown once; give it to the resource server (HTTP Basic name:secret).\n' +
@@ -241,21 +272,13 @@ function signingAlg(value: string | undefined, config: Config): SigningAlg {
   return value as SigningAlg;
 }
 
-try {
-  await run(process.argv.slice(2));
-} catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(`svcauth: configuration error: ${error.message}`);
-    process.exit(78);
-  }
-  if (
-    error instanceof UsageError ||
-    error instanceof KeyFileError ||
-    error instanceof DataDirectoryInUseError
-  ) {
-    console.error(`svcauth: ${error.message}`);
-    process.exit(error instanceof UsageError ? 64 : 1);
-  }
-  console.error(`svcauth: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
+/** The `svcauth` process: bin/svcauth.js, or `node src/cli/main.ts`. */
+export async function main(): Promise<void> {
+  process.exitCode = await run(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+  });
 }
+
+if (import.meta.main) await main();

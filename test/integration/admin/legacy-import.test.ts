@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +6,7 @@ import { openDatabase } from '../../../src/persistence/database.ts';
 import { LocationRepository } from '../../../src/persistence/repositories/location-repository.ts';
 import { OrganizationRepository } from '../../../src/persistence/repositories/organization-repository.ts';
 import { RoleRepository } from '../../../src/persistence/repositories/role-repository.ts';
+import { runCli } from '../../helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import {
@@ -24,9 +24,6 @@ import {
  * Seed 000's migration: keys of the old system become service accounts whose credential accepts the
  * old key string unchanged, through the API and through `svcauth import-legacy-keys`.
  */
-
-const ROOT = path.resolve(import.meta.dirname, '../../..');
-const NODE = path.join(ROOT, 'node_modules/.bin/node');
 
 const KEY_A = 'old-system-key-0001-aaaaaaaaaaaaaaaa';
 const KEY_B = 'old system key with spaces & symbols!';
@@ -140,21 +137,8 @@ describe('svcauth import-legacy-keys', () => {
   let server: TestServer | undefined;
   let file: string;
 
-  function svcauth(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(NODE, ['bin/svcauth.js', ...args], {
-        cwd: ROOT,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => (stdout += chunk));
-      child.stderr.on('data', (chunk) => (stderr += chunk));
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  /** The CLI in this process (test/integration/cli runs the real binary). */
+  const svcauth = (args: string[]) => runCli(args, env);
 
   beforeAll(async () => {
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-legacy-'));

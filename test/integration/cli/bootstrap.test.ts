@@ -6,11 +6,20 @@ import bcrypt from 'bcrypt';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DatabaseConfig, openDatabase } from '../../../src/persistence/database.ts';
-import { createTestDatabase, type TestDatabase, usingPostgres } from '../../helpers/test-database.ts';
+import { runCli } from '../../helpers/cli.ts';
+import {
+  copyPgliteTemplate,
+  createTestDatabase,
+  type TestDatabase,
+  usingPostgres,
+} from '../../helpers/test-database.ts';
 
 /**
- * The `svcauth` CLI and `node src/main.ts` as an operator runs them: child processes with nothing but
- * environment variables, on the embedded database and (when DATABASE_URL is set) on Postgres.
+ * The `svcauth` CLI and `node src/main.ts` as an operator runs them, with nothing but environment
+ * variables, on the embedded database and (when DATABASE_URL is set) on Postgres. CLI commands run in
+ * this process through the CLI's run(argv, io) (starting Node per command cost seconds each); the real
+ * binary is run once, on an empty DATA_DIR ("the embedded database is one process at a time"), and the
+ * server's refusals are child processes.
  */
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -18,7 +27,6 @@ const NODE = path.join(ROOT, 'node_modules/.bin/node');
 
 interface RunResult {
   code: number | null;
-  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
@@ -45,11 +53,14 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
       stderr += chunk;
     });
     child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
-const svcauth = (args: string[], env: NodeJS.ProcessEnv) => run(['bin/svcauth.js', ...args], env);
+/** The CLI in this process. */
+const svcauth = (args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> => runCli(args, env);
+/** The real binary, bin/svcauth.js, in a child process. */
+const svcauthBinary = (args: string[], env: NodeJS.ProcessEnv) => run(['bin/svcauth.js', ...args], env);
 
 function oneLine(text: string): string {
   const lines = text.trim().split('\n');
@@ -95,6 +106,8 @@ const backends: Backend[] = [
     name: 'the embedded database (no DATABASE_URL)',
     setup: async (workDir) => {
       const dataDir = path.join(workDir, 'data');
+      // Initialised but without a schema: the CLI still migrates it (initdb itself: the binary's test).
+      copyPgliteTemplate(dataDir, 'empty');
       return {
         env: { DATA_DIR: dataDir },
         database: { kind: 'pglite', dataDir },
@@ -228,21 +241,26 @@ describe('configuration errors', () => {
     ['WORKERS', { WORKERS: '2' }],
   ];
   for (const [variable, values] of cases) {
-    it(`node src/main.ts with ${Object.entries(values)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' ')} exits non-zero with one line naming ${variable}`, async () => {
-      const result = await run(['src/main.ts'], {
-        ...baseEnv(),
-        DATA_DIR: path.join(workDir, 'data'),
-        KEYS_DIR: path.join(workDir, 'keys'),
-        ...values,
-      });
-      expect(result.code).not.toBe(0);
-      expect(result.code).not.toBeNull();
-      expect(oneLine(result.stderr)).toContain(variable);
-      // The database URL may hold a password: it is never echoed back.
-      if (variable === 'DATABASE_URL') expect(result.stderr).not.toContain('nonsense');
-    }, 30_000);
+    // Each case is a process of its own: they run side by side.
+    it.concurrent(
+      `node src/main.ts with ${Object.entries(values)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')} exits non-zero with one line naming ${variable}`,
+      async () => {
+        const result = await run(['src/main.ts'], {
+          ...baseEnv(),
+          DATA_DIR: path.join(workDir, 'data'),
+          KEYS_DIR: path.join(workDir, 'keys'),
+          ...values,
+        });
+        expect(result.code).not.toBe(0);
+        expect(result.code).not.toBeNull();
+        expect(oneLine(result.stderr)).toContain(variable);
+        // The database URL may hold a password: it is never echoed back.
+        if (variable === 'DATABASE_URL') expect(result.stderr).not.toContain('nonsense');
+      },
+      30_000,
+    );
   }
 
   it('the CLI refuses bad configuration the same way', async () => {
@@ -306,7 +324,8 @@ describe('the embedded database is one process at a time', () => {
       HOST: '127.0.0.1',
       ISSUER,
     };
-    admin = parseBootstrap(await svcauth(['bootstrap', '--org', 'acme', '--json'], env));
+    // The smoke test of the real binary: `svcauth bootstrap` on an empty DATA_DIR (initdb included).
+    admin = parseBootstrap(await svcauthBinary(['bootstrap', '--org', 'acme', '--json'], env));
 
     const child = spawn(NODE, ['src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     server = child;

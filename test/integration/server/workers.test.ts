@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -12,6 +12,7 @@ import {
   startPrivatePostgres,
   startPrivateRedis,
 } from '../../helpers/private-services.ts';
+import { runCli } from '../../helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
 import { freePort } from '../../helpers/test-server.ts';
 
@@ -63,11 +64,15 @@ beforeAll(async () => {
     WORKERS: '2',
   };
   delete env.DATA_DIR;
-  const cli = (args: string[]) =>
-    execFileSync(NODE, ['bin/svcauth.js', ...args], { cwd: ROOT, env, encoding: 'utf8' });
-  cli(['keys', 'generate']);
-  cli(['migrate']);
-  credentials = JSON.parse(cli(['bootstrap', '--org', 'workers', '--json']));
+  // The CLI in this process (test/integration/cli runs the real binary).
+  const cli = async (args: string[]) => {
+    const result = await runCli(args, env);
+    if (result.code !== 0) throw new Error(`svcauth ${args.join(' ')}: ${result.stderr}`);
+    return result.stdout;
+  };
+  await cli(['keys', 'generate']);
+  await cli(['migrate']);
+  credentials = JSON.parse(await cli(['bootstrap', '--org', 'workers', '--json']));
 
   primary = spawn(NODE, ['src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let buffered = '';
