@@ -31,7 +31,8 @@ export class BoundedCache<K, V> {
   #seq = 0;
   /** Fills that began before this many invalidations are stale (the log above overflowed). */
   #forgottenBefore = 0;
-  #fillsInFlight = 0;
+  /** Fills in flight, counted by `since`; keys are inserted in increasing order, so the first is the oldest. */
+  readonly #fillsSince = new Map<number, number>();
   hits = 0;
   misses = 0;
 
@@ -70,7 +71,7 @@ export class BoundedCache<K, V> {
 
   /** Call before reading key's value from its source; every fill must end in completeFill or abandonFill. */
   beginFill(key: K): CacheFill<K> {
-    this.#fillsInFlight += 1;
+    this.#fillsSince.set(this.#seq, (this.#fillsSince.get(this.#seq) ?? 0) + 1);
     return { key, since: this.#seq, done: false };
   }
 
@@ -90,8 +91,21 @@ export class BoundedCache<K, V> {
   abandonFill(fill: CacheFill<K>): void {
     if (fill.done) return;
     fill.done = true;
-    this.#fillsInFlight -= 1;
-    if (this.#fillsInFlight === 0) this.#invalidations = [];
+    const count = this.#fillsSince.get(fill.since)! - 1;
+    if (count > 0) {
+      this.#fillsSince.set(fill.since, count);
+      return;
+    }
+    this.#fillsSince.delete(fill.since);
+    // Invalidations no fill in flight began before are of no further use.
+    const oldest = this.#fillsSince.keys().next().value;
+    if (oldest === undefined) {
+      this.#invalidations = [];
+      return;
+    }
+    let useless = 0;
+    while (useless < this.#invalidations.length && this.#invalidations[useless]!.seq <= oldest) useless++;
+    if (useless > 0) this.#invalidations.splice(0, useless);
   }
 
   delete(key: K): void {
@@ -111,7 +125,7 @@ export class BoundedCache<K, V> {
 
   #invalidated(touches: (value: V, key: K) => boolean): void {
     this.#seq += 1;
-    if (this.#fillsInFlight === 0) return;
+    if (this.#fillsSince.size === 0) return;
     if (this.#invalidations.length >= MAX_LOGGED_INVALIDATIONS) {
       this.#invalidations = [];
       this.#forgottenBefore = this.#seq;

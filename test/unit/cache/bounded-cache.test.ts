@@ -80,6 +80,19 @@ describe('BoundedCache', () => {
       expect(cache.completeFill(next, 1, true, 0)).toBe(true);
     });
 
+    it('forgets invalidations that no fill in flight began before, so a long fill does not age out others', () => {
+      const cache = new BoundedCache<number, number>({ maxEntries: 10, ttlMs: 60_000 });
+      // Fills keep starting and ending while invalidations of other keys keep coming: none is refused.
+      let previous = cache.beginFill(0);
+      for (let i = 1; i < 5000; i++) {
+        const next = cache.beginFill(i);
+        cache.delete(-i);
+        expect(cache.completeFill(previous, previous.key, true, 0)).toBe(true);
+        previous = next;
+      }
+      expect(cache.completeFill(previous, previous.key, true, 0)).toBe(true);
+    });
+
     it('a fill ends once; an abandoned or completed fill is never written', () => {
       const cache = new BoundedCache<string, number>({ maxEntries: 10, ttlMs: 60_000 });
       const fill = cache.beginFill('a');
