@@ -120,6 +120,8 @@ const violations: Violation[] = [];
 const otherAnswers: Array<{ what: string; phase: number; answer: Answer }> = [];
 const phases: Phase[] = [{ name: 'baseline', startedAt: performance.now(), notes: [] }];
 const currentPhase = () => phases.length - 1;
+/** /readyz of each running instance, sampled every 500 ms (issue 12, defect 8: degraded, not out). */
+const readiness: Array<{ instance: string; phase: number; status: Answer['status'] }> = [];
 let kitErrors = 0;
 let stopping = false;
 
@@ -513,6 +515,27 @@ async function steadyRevocations(world: World) {
   }
 }
 
+async function sampleReadiness(world: World) {
+  while (!stopping) {
+    for (const [index, instance] of world.balancer.instances.entries()) {
+      if (!instance.running()) continue;
+      const answer = await world.balancer.send(index, '/readyz', {}, { fallback: false, timeoutMs: 2000 });
+      readiness.push({ instance: instance.name, phase: currentPhase(), status: answer.status });
+    }
+    await sleep(500);
+  }
+}
+
+function readinessNote(phase: number): string | null {
+  const parts: string[] = [];
+  for (const name of ['A', 'B']) {
+    const samples = readiness.filter((r) => r.phase === phase && r.instance === name);
+    const notReady = samples.filter((r) => r.status !== 200).length;
+    if (notReady > 0) parts.push(`${name} ${notReady} of ${samples.length}`);
+  }
+  return parts.length > 0 ? `/readyz not 200: ${parts.join(', ')}` : null;
+}
+
 function beginPhase(name: string): Phase {
   const phase: Phase = { name, startedAt: performance.now(), notes: [] };
   phases.push(phase);
@@ -856,8 +879,9 @@ function report(totalMs: number, error?: unknown): { text: string; failed: boole
     const inPhase = <T extends { phase: number }>(xs: T[]) => xs.filter((x) => x.phase === index);
     const phaseRevocations = inPhase(revocations);
     const phaseAttempts = inPhase(attempts);
+    const notes = [...phase.notes, readinessNote(index)].filter(Boolean);
     lines.push(
-      `| ${index === 0 ? '-' : index === phases.length - 1 ? '-' : index} | ${phase.name} | ${index === 0 || index === phases.length - 1 ? '-' : fmtMs(phase.recoveryMs)} | ${phaseRevocations.filter((r) => r.acked).length} (${phaseRevocations.filter((r) => !r.acked).length}) | ${phaseAttempts.filter((t) => t.answer.status === 200).length} | ${inPhase(fivexx).length} | ${phaseAttempts.filter((t) => isUnavailable(t.answer)).length + inPhase(otherAnswers).filter((o) => isUnavailable(o.answer)).length} | ${phaseAttempts.filter((t) => typeof t.answer.status === 'string').length} | ${inPhase(violations).length} | ${phase.notes.join('; ')} |`,
+      `| ${index === 0 ? '-' : index === phases.length - 1 ? '-' : index} | ${phase.name} | ${index === 0 || index === phases.length - 1 ? '-' : fmtMs(phase.recoveryMs)} | ${phaseRevocations.filter((r) => r.acked).length} (${phaseRevocations.filter((r) => !r.acked).length}) | ${phaseAttempts.filter((t) => t.answer.status === 200).length} | ${inPhase(fivexx).length} | ${phaseAttempts.filter((t) => isUnavailable(t.answer)).length + inPhase(otherAnswers).filter((o) => isUnavailable(o.answer)).length} | ${phaseAttempts.filter((t) => typeof t.answer.status === 'string').length} | ${inPhase(violations).length} | ${notes.join('; ')} |`,
     );
   }
   lines.push('');
@@ -893,13 +917,14 @@ async function main(): Promise<number> {
     phases[0]!.startedAt = performance.now();
     const load = tokenLoad(world);
     const steady = steadyRevocations(world);
+    const ready = sampleReadiness(world);
     for (let k = 0; k < 4; k++) {
       await sleep(2000);
       await coldRevocation(world, k % 2);
     }
     await runFaults(world);
     stopping = true;
-    await Promise.all([load, steady]);
+    await Promise.all([load, steady, ready]);
     // Let pending revocation checks end (each is bounded).
     await sleep(MAX_STALENESS_MS + KIT_TOLERANCE_MS + 3500);
     await finalChecks(world);
