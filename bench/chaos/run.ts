@@ -530,8 +530,12 @@ function readinessNote(phase: number): string | null {
   const parts: string[] = [];
   for (const name of ['A', 'B']) {
     const samples = readiness.filter((r) => r.phase === phase && r.instance === name);
-    const notReady = samples.filter((r) => r.status !== 200).length;
-    if (notReady > 0) parts.push(`${name} ${notReady} of ${samples.length}`);
+    const notReady = samples.filter((r) => r.status !== 200);
+    if (notReady.length === 0) continue;
+    const byStatus = new Map<string, number>();
+    for (const r of notReady) byStatus.set(String(r.status), (byStatus.get(String(r.status)) ?? 0) + 1);
+    const statuses = [...byStatus].map(([status, n]) => `${status}: ${n}`).join(', ');
+    parts.push(`${name} ${notReady.length} of ${samples.length} (${statuses})`);
   }
   return parts.length > 0 ? `/readyz not 200: ${parts.join(', ')}` : null;
 }
@@ -848,6 +852,15 @@ function report(totalMs: number, error?: unknown): { text: string; failed: boole
   );
   lines.push(
     `| tokens issued | ${tokens.length} (A ${tokens.filter((t) => t.answer.instance === 'A').length}, B ${tokens.filter((t) => t.answer.instance === 'B').length}) of ${attempts.length} requests; answers: ${[...statusCounts].map(([s, n]) => `${s}: ${n}`).join(', ')} |`,
+  );
+  const latencies = attempts
+    .filter((t) => typeof t.answer.status === 'number')
+    .map((t) => t.answer.endedAt - t.answer.startedAt)
+    .sort((x, y) => x - y);
+  const at = (p: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
+  lines.push(
+    `| /token response time | p50 ${fmtMs(at(50))}, p99 ${fmtMs(at(99))}, max ${fmtMs(latencies.at(-1))} |`,
   );
   lines.push(`| **violations (must be 0)** | **${violations.length}** |`);
   for (const what of [
