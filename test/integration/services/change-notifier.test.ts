@@ -40,6 +40,19 @@ describe('ChangeNotifier on the in-process store', () => {
   });
 });
 
+describe('ChangeNotifier when its subscription is lost', () => {
+  it('stops vouching for caches at once, and its listeners start over', async () => {
+    const store = new MemoryStateStore({ prefix: `t:${randomUUID()}:` });
+    const notifier = await notifierOn(store);
+    await until(() => notifier.healthy, 'healthy');
+    let resyncs = 0;
+    notifier.onResync(() => (resyncs += 1));
+    await store.close();
+    expect(notifier.healthy).toBe(false);
+    expect(resyncs).toBe(1);
+  });
+});
+
 describe.skipIf(!process.env.REDIS_URL)('ChangeNotifier across instances on Redis', () => {
   it('delivers an event published on one instance to another, once', async () => {
     const prefix = `svcauth-test:${randomUUID()}:`;
