@@ -224,6 +224,30 @@ describe('lockout', () => {
     expect(compares.count).toBe(2);
   });
 
+  it('/revoke: an unknown client id and a wrong secret answered from memory cost a bcrypt comparison, as at /token', async () => {
+    const client = await credential();
+    const revoke = (clientId: string, secret: string) =>
+      fetch(`${server.issuer}/revoke`, {
+        method: 'POST',
+        headers: {
+          authorization: basicAuthorization(clientId, secret),
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-forwarded-for': newAddress(),
+        },
+        body: new URLSearchParams({ token: 'anything' }).toString(),
+      });
+    // Warm: the right secret once.
+    expect((await revoke(client.clientId, client.secret!)).status).toBe(200);
+    const compares = countCompares();
+    const unknown = await revoke('svcc_2222222222222222222222', 'wrong');
+    expect(unknown.status).toBe(401);
+    expect(compares.count).toBe(1);
+    const warmWrong = await revoke(client.clientId, 'wrong');
+    expect(warmWrong.status).toBe(401);
+    expect(compares.count).toBe(2);
+    expect(await warmWrong.json()).toEqual(await unknown.json());
+  });
+
   it('a secret sent as a client id never reaches a lockout key, the lockout index or a log line', async () => {
     const secrets = [generateClientSecret(), generateApiKey().key];
     for (const secret of secrets) {
