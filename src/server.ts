@@ -144,6 +144,7 @@ export async function startServer(
       clients: new ClientAuthenticator({ subjects, secrets, replay, issuer: config.issuer }),
       revocation: new TokenRevocationService({ tokens: accessTokens, ledger }),
       lockout,
+      secrets,
       feed,
       audit,
     };

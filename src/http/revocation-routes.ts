@@ -2,11 +2,12 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../logging/logger.ts';
-import { lockoutDescription } from '../domain/lockout.ts';
+import { isSecretShaped, lockoutDescription } from '../domain/lockout.ts';
 import { type ClientAuthenticator, readClientCredentials } from '../oauth/client-authentication.ts';
 import type { IntrospectionService } from '../oauth/introspection.ts';
 import { attemptCredential, ipSource } from '../oauth/lockout-guard.ts';
 import type { ResourceServerAuthenticator } from '../oauth/resource-server-auth.ts';
+import type { SecretVerifier } from '../oauth/secret-verification.ts';
 import type { TokenRevocationService } from '../oauth/token-revocation.ts';
 import type { AuditRepository } from '../persistence/repositories/audit-repository.ts';
 import { FeedUnavailableError, type RevocationFeedHub } from '../revocation/feed-hub.ts';
@@ -23,6 +24,8 @@ export interface RevocationRoutesDependencies {
   clients: ClientAuthenticator;
   revocation: TokenRevocationService;
   lockout: LockoutService;
+  /** For the decoy comparison of failures that would otherwise cost none. */
+  secrets: SecretVerifier;
   feed: RevocationFeedHub;
   audit: AuditRepository;
 }
@@ -63,8 +66,21 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
         requestId,
       });
       if (!reserved.ok) return lockedOut(ctx, reserved.retryAfterSeconds);
-      const { authenticated, subject, description } = await deps.clients.authenticate(read.credentials);
+      const { credentials } = read;
+      // A pasted secret names no client: never looked up (see isSecretShaped).
+      const { authenticated, subject, description } = isSecretShaped(credentials.clientId)
+        ? { authenticated: null, subject: null, description: undefined }
+        : await deps.clients.authenticate(credentials);
       if (!authenticated) {
+        // A failure that cost no bcrypt (unknown client id, wrong secret answered from memory) costs a
+        // decoy one, so the time taken does not tell live client ids from unknown ones.
+        const hash = subject?.credential.secret_hash;
+        if (
+          credentials.method !== 'private_key_jwt' &&
+          (!subject || !hash || deps.secrets.remembers(subject.credential.id, hash))
+        ) {
+          await deps.secrets.compareNothing();
+        }
         void reserved.attempt.failed(attemptCredential(subject));
         await recordFailedAuthentication(ctx, deps, subject);
         return oauthError(

@@ -97,10 +97,16 @@ export function installLockoutGuard(
     const reserved = await lockout.reserve(tokenAttempt(ctx, clientId));
     if (ctx) (ctx as WithLockoutState)[COUNTED] = true;
     if (!reserved.ok) throw lockoutError(ctx, reserved.retryAfterSeconds);
-    await secrets.compareNothing();
+    // An assertion of a live client costs a signature check, not bcrypt: no decoy for those.
+    if (!presentsAssertion(ctx)) await secrets.compareNothing();
     void reserved.attempt.failed(null);
     return undefined;
   } as typeof Client.find;
+}
+
+function presentsAssertion(ctx: Context | undefined): boolean {
+  const body = (ctx as { oidc?: { body?: Record<string, unknown> } } | undefined)?.oidc?.body;
+  return typeof body?.['client_assertion'] === 'string';
 }
 
 /**
