@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Provider } from 'oidc-provider';
 import type { Config } from './config/index.ts';
 import { createHttpApp } from './http/app.ts';
+import { ConnectionDrain } from './http/connection-drain.ts';
 import {
   createRequestListener,
   installTokenEndpointMiddleware,
@@ -164,7 +165,9 @@ export async function startServer(
         { name: 'state_store', check: () => state.ping(), optional: true },
       ],
     });
-    const server = http.createServer(createRequestListener(app, providerHolder));
+    const server = http.createServer();
+    const drain = new ConnectionDrain(server);
+    server.on('request', drain.track(createRequestListener(app, providerHolder)));
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -192,13 +195,10 @@ export async function startServer(
       notifier,
       close: () => {
         closing ??= (async () => {
-          await new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            // Event streams never end on their own: end them, subscribers reconnect to another instance.
-            void feed.close();
-            server.closeIdleConnections();
-            setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs).unref();
-          });
+          const drained = drain.drain(config.shutdownGraceMs);
+          // Event streams never end on their own: end them, subscribers reconnect to another instance.
+          void feed.close();
+          await drained;
           for (const close of closers.reverse()) await close();
         })();
         return closing;
