@@ -1,9 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import {
-  type PrivateService,
-  privateRedisAvailable,
-  startPrivateRedis,
-} from '../../helpers/private-services.ts';
+import { type PrivateService, startPrivateRedis } from '../../helpers/private-services.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import {
   backgroundLoad,
@@ -19,7 +15,6 @@ let redis: PrivateService;
 let server: TestServer;
 
 beforeAll(async () => {
-  if (!privateRedisAvailable) return;
   redis = await startPrivateRedis();
   server = await startTestServer({ REDIS_URL: redis.url });
 });
@@ -28,54 +23,50 @@ afterAll(async () => {
   await redis?.destroy();
 });
 
-it.skipIf(!privateRedisAvailable)(
-  'Redis killed under load and restarted: tokens stay correct, revocation still wins, recovery is automatic',
-  async () => {
-    const { org, account, warm, cold, spare } = await seedTwoCredentials(server);
-    expect((await tokenStatus(server, warm)).status).toBe(200);
-    expect((await tokenStatus(server, spare)).status).toBe(200);
+it('Redis killed under load and restarted: tokens stay correct, revocation still wins, recovery is automatic', async () => {
+  const { org, account, warm, cold, spare } = await seedTwoCredentials(server);
+  expect((await tokenStatus(server, warm)).status).toBe(200);
+  expect((await tokenStatus(server, spare)).status).toBe(200);
 
-    const load = backgroundLoad(server, warm);
-    await redis.stop();
-    const downDetected = await waitFor(
-      async () => (await readiness(server)).body.checks.state_store === 'unavailable',
-      '/readyz to report the state store unavailable',
-    );
-    // Tokens are still issued correctly (caches bypassed, the database answers): the instance stays in
-    // the load balancer and says it is degraded, instead of every replica leaving it at once.
-    const ready = await readiness(server);
-    expect(ready.status).toBe(200);
-    expect(ready.body).toMatchObject({
-      status: 'degraded',
-      degraded: ['state_store'],
-      checks: { state_store: 'unavailable', database: 'ok' },
-    });
-    report(`Redis down: /readyz answered 200 degraded after ${downDetected} ms`);
+  const load = backgroundLoad(server, warm);
+  await redis.stop();
+  const downDetected = await waitFor(
+    async () => (await readiness(server)).body.checks.state_store === 'unavailable',
+    '/readyz to report the state store unavailable',
+  );
+  // Tokens are still issued correctly (caches bypassed, the database answers): the instance stays in
+  // the load balancer and says it is degraded, instead of every replica leaving it at once.
+  const ready = await readiness(server);
+  expect(ready.status).toBe(200);
+  expect(ready.body).toMatchObject({
+    status: 'degraded',
+    degraded: ['state_store'],
+    checks: { state_store: 'unavailable', database: 'ok' },
+  });
+  report(`Redis down: /readyz answered 200 degraded after ${downDetected} ms`);
 
-    // The change bus is down, so caches are not trusted: answers come from Postgres, still correct.
-    expect((await tokenStatus(server, warm)).status).toBe(200);
-    expect((await tokenStatus(server, cold)).status).toBe(200);
-    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  // The change bus is down, so caches are not trusted: answers come from Postgres, still correct.
+  expect((await tokenStatus(server, warm)).status).toBe(200);
+  expect((await tokenStatus(server, cold)).status).toBe(200);
+  expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
 
-    // A revocation while Redis is down takes effect at once: the credential gets no token.
-    await revoke(server, { orgId: org.id, accountId: account.id }, spare);
-    const refused = await tokenStatus(server, spare);
-    expect(refused.status).toBe(401);
-    expect(refused.body.error).toBe('invalid_client');
+  // A revocation while Redis is down takes effect at once: the credential gets no token.
+  await revoke(server, { orgId: org.id, accountId: account.id }, spare);
+  const refused = await tokenStatus(server, spare);
+  expect(refused.status).toBe(401);
+  expect(refused.body.error).toBe('invalid_client');
 
-    await redis.start();
-    const seen = await load.stop();
-    report(`statuses under load while redis was down: ${JSON.stringify(Object.fromEntries(seen))}`);
-    // A valid credential under load got tokens or a clear 503: never a 500, never a refusal.
-    expect([...seen.keys()].every((status) => status === 200 || status === 503)).toBe(true);
-    const recovered = await waitFor(
-      async () => (await readiness(server)).body.status === 'ready',
-      '/readyz to recover',
-    );
-    report(`Redis back: /readyz answered 200 after ${recovered} ms, without a restart of svcauth`);
-    expect((await tokenStatus(server, warm)).status).toBe(200);
-    expect((await tokenStatus(server, cold)).status).toBe(200);
-    expect((await tokenStatus(server, spare)).status).toBe(401);
-  },
-  90_000,
-);
+  await redis.start();
+  const seen = await load.stop();
+  report(`statuses under load while redis was down: ${JSON.stringify(Object.fromEntries(seen))}`);
+  // A valid credential under load got tokens or a clear 503: never a 500, never a refusal.
+  expect([...seen.keys()].every((status) => status === 200 || status === 503)).toBe(true);
+  const recovered = await waitFor(
+    async () => (await readiness(server)).body.status === 'ready',
+    '/readyz to recover',
+  );
+  report(`Redis back: /readyz answered 200 after ${recovered} ms, without a restart of svcauth`);
+  expect((await tokenStatus(server, warm)).status).toBe(200);
+  expect((await tokenStatus(server, cold)).status).toBe(200);
+  expect((await tokenStatus(server, spare)).status).toBe(401);
+}, 90_000);

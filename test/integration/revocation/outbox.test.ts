@@ -16,11 +16,7 @@ import { type Config, loadConfig } from '../../../src/config/index.ts';
 import { generateSigningKeys } from '../../../src/keys/signing-keys.ts';
 import { createLogger } from '../../../src/logging/logger.ts';
 import { type RunningServer, startServer } from '../../../src/server.ts';
-import {
-  type PrivateService,
-  privateRedisAvailable,
-  startPrivateRedis,
-} from '../../helpers/private-services.ts';
+import { type PrivateService, startPrivateRedis } from '../../helpers/private-services.ts';
 import { HoldingProxy } from '../../helpers/tcp-proxy.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
 import { freePort } from '../../helpers/test-server.ts';
@@ -63,7 +59,6 @@ async function configFor(redisUrl: string): Promise<Config> {
 }
 
 beforeAll(async () => {
-  if (!privateRedisAvailable) return;
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-outbox-'));
   database = await createTestDatabase(path.join(workDir, 'data'));
   if (database.config.kind === 'postgres') await generateSigningKeys(path.join(workDir, 'keys'), 'ES256');
@@ -79,55 +74,51 @@ afterAll(async () => {
   if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
 });
 
-it.skipIf(!privateRedisAvailable)(
-  'revocations acknowledged while the state store was unreachable reach the feed after their instance died',
-  async () => {
-    const a = await startServer(await configFor(`redis://127.0.0.1:${proxy.port}`), silent);
-    running.push(a);
-    const deploymentA: Deployment = {
-      a: a.url,
-      b: a.url,
-      issuer: a.url,
-      db: a.database.db,
-      emptyStateStore: async () => {},
-      stop: async () => {},
-    };
-    const organization = await bootstrap(deploymentA, a.url, `outbox-${randomUUID().slice(0, 8)}`);
-    const revoked = await serviceAccount(organization, [organization.reader]);
-    const holder = await serviceAccount(organization, [organization.reader]);
-    const token = await accessToken(a.url, holder.clientId, holder.secret);
-    const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string;
-    // A is serving and its feed has an epoch in Redis: a later instance has no reason to rebuild.
-    expect((await feedSnapshot(a.url)).status).toBe(200);
+it('revocations acknowledged while the state store was unreachable reach the feed after their instance died', async () => {
+  const a = await startServer(await configFor(`redis://127.0.0.1:${proxy.port}`), silent);
+  running.push(a);
+  const deploymentA: Deployment = {
+    a: a.url,
+    b: a.url,
+    issuer: a.url,
+    db: a.database.db,
+    emptyStateStore: async () => {},
+    stop: async () => {},
+  };
+  const organization = await bootstrap(deploymentA, a.url, `outbox-${randomUUID().slice(0, 8)}`);
+  const revoked = await serviceAccount(organization, [organization.reader]);
+  const holder = await serviceAccount(organization, [organization.reader]);
+  const token = await accessToken(a.url, holder.clientId, holder.secret);
+  const jti = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).jti as string;
+  // A is serving and its feed has an epoch in Redis: a later instance has no reason to rebuild.
+  expect((await feedSnapshot(a.url)).status).toBe(200);
 
-    proxy.cut();
-    await organization.admin.ok(
-      'POST',
-      `/service-accounts/${revoked.accountId}/credentials/${revoked.credentialId}:revoke`,
-    );
-    expect((await revokeToken(a.url, holder.clientId, holder.secret, token)).status).toBe(200);
-    // A dies before Redis answers again: whatever it kept in memory is gone.
-    await a.close();
-    running.splice(running.indexOf(a), 1);
-    proxy.release();
+  proxy.cut();
+  await organization.admin.ok(
+    'POST',
+    `/service-accounts/${revoked.accountId}/credentials/${revoked.credentialId}:revoke`,
+  );
+  expect((await revokeToken(a.url, holder.clientId, holder.secret, token)).status).toBe(200);
+  // A dies before Redis answers again: whatever it kept in memory is gone.
+  await a.close();
+  running.splice(running.indexOf(a), 1);
+  proxy.release();
 
-    const b = await startServer(await configFor(redis.url), silent);
-    running.push(b);
-    const onFeed = async () => {
-      const snapshot = await feedSnapshot(b.url);
-      const entries = (snapshot.body.entries ?? []) as Array<Record<string, unknown>>;
-      return {
-        credential: entries.some((e) => e.type === 'credential' && e.client_id === revoked.clientId),
-        token: entries.some((e) => e.type === 'token' && e.jti === jti),
-      };
+  const b = await startServer(await configFor(redis.url), silent);
+  running.push(b);
+  const onFeed = async () => {
+    const snapshot = await feedSnapshot(b.url);
+    const entries = (snapshot.body.entries ?? []) as Array<Record<string, unknown>>;
+    return {
+      credential: entries.some((e) => e.type === 'credential' && e.client_id === revoked.clientId),
+      token: entries.some((e) => e.type === 'token' && e.jti === jti),
     };
-    await eventually(async () => expect(await onFeed()).toEqual({ credential: true, token: true }), 20_000);
-    // Relayed rows leave the outbox; nothing is relayed twice by the next polls.
-    await eventually(
-      async () =>
-        expect(await b.database.db.selectFrom('revocation_outbox').select('id').execute()).toEqual([]),
-      20_000,
-    );
-  },
-  90_000,
-);
+  };
+  await eventually(async () => expect(await onFeed()).toEqual({ credential: true, token: true }), 20_000);
+  // Relayed rows leave the outbox; nothing is relayed twice by the next polls.
+  await eventually(
+    async () =>
+      expect(await b.database.db.selectFrom('revocation_outbox').select('id').execute()).toEqual([]),
+    20_000,
+  );
+}, 90_000);

@@ -7,8 +7,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   type PrivateService,
-  privatePostgresAvailable,
-  privateRedisAvailable,
   startPrivatePostgres,
   startPrivateRedis,
 } from '../../helpers/private-services.ts';
@@ -24,9 +22,6 @@ import { freePort } from '../../helpers/test-server.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const NODE = path.join(ROOT, 'node_modules/.bin/node');
-const canRun = Boolean(
-  (process.env.DATABASE_URL || privatePostgresAvailable) && (process.env.REDIS_URL || privateRedisAvailable),
-);
 
 let workDir: string;
 let database: TestDatabase | undefined;
@@ -39,7 +34,6 @@ let baseUrl: string;
 let credentials: { client_id: string; client_secret: string };
 
 beforeAll(async () => {
-  if (!canRun) return;
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-workers-'));
   if (process.env.DATABASE_URL) {
     database = await createTestDatabase(path.join(workDir, 'unused'));
@@ -166,77 +160,69 @@ function issuedCount(metricsText: string): number {
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
-it.skipIf(!canRun)(
-  'two workers share the port, /metrics adds them up, a killed worker is replaced, SIGTERM stops all',
-  async () => {
-    const workers = listeningWorkers();
-    expect(new Set(workers).size).toBe(2);
+it('two workers share the port, /metrics adds them up, a killed worker is replaced, SIGTERM stops all', async () => {
+  const workers = listeningWorkers();
+  expect(new Set(workers).size).toBe(2);
 
-    const TOKENS = 40;
-    for (let i = 0; i < TOKENS; i++) expect((await tokenRequest()).status).toBe(200);
-    // Both workers served token requests (their request lines carry their worker id).
-    const served = new Set(
-      logLines.filter((l) => l.msg === 'request' && l.path === '/token').map((l) => l.worker),
-    );
-    expect(served.size).toBe(2);
+  const TOKENS = 40;
+  for (let i = 0; i < TOKENS; i++) expect((await tokenRequest()).status).toBe(200);
+  // Both workers served token requests (their request lines carry their worker id).
+  const served = new Set(
+    logLines.filter((l) => l.msg === 'request' && l.path === '/token').map((l) => l.worker),
+  );
+  expect(served.size).toBe(2);
 
-    // Whichever worker answers the scrape, the counter is the sum over both.
-    for (let i = 0; i < 4; i++) {
-      const metrics = await request('GET', '/metrics');
-      expect(metrics.status).toBe(200);
-      expect(issuedCount(metrics.body)).toBe(TOKENS);
-    }
+  // Whichever worker answers the scrape, the counter is the sum over both.
+  for (let i = 0; i < 4; i++) {
+    const metrics = await request('GET', '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(issuedCount(metrics.body)).toBe(TOKENS);
+  }
 
-    // A worker that dies is replaced; the port keeps answering meanwhile.
-    const victim = workers[0]!;
-    process.kill(victim, 'SIGKILL');
-    await waitFor(
-      () => logLines.some((l) => l.msg === 'worker exited; starting a replacement'),
-      'the primary to notice',
-    );
-    expect((await tokenRequest()).status).toBe(200);
-    await waitFor(() => listeningWorkers().length === 3, 'a replacement worker');
-    const replacement = listeningWorkers()[2]!;
-    expect(replacement).not.toBe(victim);
-    for (let i = 0; i < 6; i++) expect((await tokenRequest()).status).toBe(200);
+  // A worker that dies is replaced; the port keeps answering meanwhile.
+  const victim = workers[0]!;
+  process.kill(victim, 'SIGKILL');
+  await waitFor(
+    () => logLines.some((l) => l.msg === 'worker exited; starting a replacement'),
+    'the primary to notice',
+  );
+  expect((await tokenRequest()).status).toBe(200);
+  await waitFor(() => listeningWorkers().length === 3, 'a replacement worker');
+  const replacement = listeningWorkers()[2]!;
+  expect(replacement).not.toBe(victim);
+  for (let i = 0; i < 6; i++) expect((await tokenRequest()).status).toBe(200);
 
-    const exited = new Promise<number | null>((resolve) => primary!.once('exit', (code) => resolve(code)));
-    primary!.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    for (const pid of [workers[1]!, replacement]) {
-      await waitFor(() => !isAlive(pid), `worker ${pid} to stop`, 15_000);
-    }
-  },
-  120_000,
-);
+  const exited = new Promise<number | null>((resolve) => primary!.once('exit', (code) => resolve(code)));
+  primary!.kill('SIGTERM');
+  expect(await exited).toBe(0);
+  for (const pid of [workers[1]!, replacement]) {
+    await waitFor(() => !isAlive(pid), `worker ${pid} to stop`, 15_000);
+  }
+}, 120_000);
 
-it.skipIf(!canRun)(
-  'workers that cannot start (port taken) make the primary give up with exit code 1, not restart forever',
-  async () => {
-    const blocker = net.createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
-    const { port } = blocker.address() as net.AddressInfo;
-    try {
-      const child = spawn(NODE, ['src/main.ts'], {
-        cwd: ROOT,
-        env: { ...env, PORT: String(port), ISSUER: `http://127.0.0.1:${port}` },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.on('data', (chunk) => {
-        stdout += chunk;
-      });
-      child.stderr!.on('data', (chunk) => {
-        stderr += chunk;
-      });
-      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-      expect(code).toBe(1);
-      expect(stderr).toContain('EADDRINUSE');
-      expect(stdout).toContain('workers keep failing before they listen');
-    } finally {
-      blocker.close();
-    }
-  },
-  60_000,
-);
+it('workers that cannot start (port taken) make the primary give up with exit code 1, not restart forever', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const { port } = blocker.address() as net.AddressInfo;
+  try {
+    const child = spawn(NODE, ['src/main.ts'], {
+      cwd: ROOT,
+      env: { ...env, PORT: String(port), ISSUER: `http://127.0.0.1:${port}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toContain('EADDRINUSE');
+    expect(stdout).toContain('workers keep failing before they listen');
+  } finally {
+    blocker.close();
+  }
+}, 60_000);

@@ -21,11 +21,7 @@ import { TokenSubjectService } from '../../../src/services/token-subject-service
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../../../src/state/index.ts';
 import { eventually } from '../../helpers/eventually.ts';
 import { Fixtures } from '../../helpers/fixtures.ts';
-import {
-  type PrivateService,
-  privateRedisAvailable,
-  startPrivateRedis,
-} from '../../helpers/private-services.ts';
+import { type PrivateService, startPrivateRedis } from '../../helpers/private-services.ts';
 import { HoldingProxy } from '../../helpers/tcp-proxy.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
 
@@ -113,7 +109,7 @@ async function bothHealthy(a: Instance, b: Instance): Promise<void> {
   });
 }
 
-describe.skipIf(!privateRedisAvailable)('a Redis restart while another instance revokes', () => {
+describe('a Redis restart while another instance revokes', () => {
   let redis: PrivateService;
   beforeAll(async () => {
     redis = await startPrivateRedis();

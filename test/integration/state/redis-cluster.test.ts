@@ -7,11 +7,7 @@ import { createStateStore } from '../../../src/state/index.ts';
 import { RedisStateStore } from '../../../src/state/redis-state-store.ts';
 import { type StateStore, StateStoreUnavailableError } from '../../../src/state/state-store.ts';
 import { describeStateStoreContract } from '../../contract/state-store-contract.ts';
-import {
-  type PrivateRedisCluster,
-  privateRedisAvailable,
-  startPrivateRedisCluster,
-} from '../../helpers/private-services.ts';
+import { type PrivateRedisCluster, startPrivateRedisCluster } from '../../helpers/private-services.ts';
 import { startTestServer } from '../../helpers/test-server.ts';
 import { readiness, revoke, seedTwoCredentials, tokenStatus, waitFor } from '../outage/outage-helpers.ts';
 import { eventually } from '../../helpers/eventually.ts';
@@ -26,7 +22,6 @@ const runPrefix = `svcauth-test:${randomUUID()}:`;
 let cluster: PrivateRedisCluster;
 
 beforeAll(async () => {
-  if (!privateRedisAvailable) return;
   cluster = await startPrivateRedisCluster({ masters: 3, password });
 });
 
@@ -38,7 +33,7 @@ function clusterStore(namespace = 'shared'): RedisStateStore {
   return new RedisStateStore({ url, clusterNodes: cluster.nodes, prefix: `${runPrefix}${namespace}:` });
 }
 
-describe.skipIf(!privateRedisAvailable)('RedisStateStore on a Redis Cluster', () => {
+describe('RedisStateStore on a Redis Cluster', () => {
   describeStateStoreContract('RedisStateStore (Redis Cluster)', (options) =>
     clusterStore(options?.namespace),
   );

@@ -7,7 +7,7 @@ import { RedisStateStore } from '../../../src/state/redis-state-store.ts';
 import { StateStoreUnavailableError } from '../../../src/state/state-store.ts';
 import { describeStateStoreContract } from '../../contract/state-store-contract.ts';
 import { eventually } from '../../helpers/eventually.ts';
-import { privateRedisAvailable, startPrivateRedis } from '../../helpers/private-services.ts';
+import { startPrivateRedis } from '../../helpers/private-services.ts';
 import { deleteKeysWithPrefix } from '../../helpers/redis-keys.ts';
 import { freePort } from '../../helpers/test-server.ts';
 
@@ -73,7 +73,7 @@ describe('RedisStateStore without Redis', () => {
 });
 
 // A private, throw-away redis-server (not the shared one at REDIS_URL), because this test stops it.
-describe.skipIf(!redisUrl || !privateRedisAvailable)('RedisStateStore across a Redis outage', () => {
+describe.skipIf(!redisUrl)('RedisStateStore across a Redis outage', () => {
   it('fails while Redis is down, then recovers commands and subscriptions on its own', async () => {
     const server = await startPrivateRedis();
     const url = server.url;

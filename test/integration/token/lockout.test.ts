@@ -12,11 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { generateApiKey, generateClientSecret } from '../../../src/domain/credential-format.ts';
 import { eventually } from '../../helpers/eventually.ts';
 import { Fixtures, type TestCredential } from '../../helpers/fixtures.ts';
-import {
-  type PrivateService,
-  privateRedisAvailable,
-  startPrivateRedis,
-} from '../../helpers/private-services.ts';
+import { type PrivateService, startPrivateRedis } from '../../helpers/private-services.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import { basicAuthorization, postToken, type RawResponse } from './token-helpers.ts';
 
@@ -325,7 +321,7 @@ describe('lockout', () => {
   });
 });
 
-describe.skipIf(!privateRedisAvailable)('lockout while Redis is down', () => {
+describe('lockout while Redis is down', () => {
   let redis: PrivateService;
   let server: TestServer;
 
