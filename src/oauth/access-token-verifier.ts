@@ -1,4 +1,4 @@
-import { type JWTPayload, jwtVerify } from 'jose';
+import { errors as joseErrors, type JWTPayload, jwtVerify } from 'jose';
 import { z } from 'zod';
 import type { Config } from '../config/index.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
@@ -20,6 +20,11 @@ const claimsSchema = z.object({
 
 export type AccessTokenClaims = z.infer<typeof claimsSchema> & { payload: JWTPayload };
 
+/** A verified token's claims, or why the token is refused (for callers that may tell the bearer). */
+export type AccessTokenCheck =
+  | { ok: true; claims: AccessTokenClaims }
+  | { ok: false; reason: 'expired' | 'audience' | 'invalid' | 'claims' };
+
 /** Whether a presented value has the shape of a JWS compact serialization (as opposed to an API key). */
 export function looksLikeJwt(value: string): boolean {
   return value.length <= MAX_TOKEN_LENGTH && JWT_SHAPE.test(value);
@@ -27,7 +32,7 @@ export function looksLikeJwt(value: string): boolean {
 
 /**
  * Verifies access tokens this server issued, against its own published keys (no network): signature,
- * `typ: at+jwt`, `iss`, one of its audiences, `exp`. For /introspect and /revoke.
+ * `typ: at+jwt`, `iss`, one of its audiences, `exp`. For /introspect, /revoke and the management API.
  */
 export class AccessTokenVerifier {
   readonly #keyRing: KeyRing;
@@ -40,21 +45,38 @@ export class AccessTokenVerifier {
 
   /** The token's claims, or null when it is not a valid, unexpired access token of this server. */
   async verify(token: string): Promise<AccessTokenClaims | null> {
-    if (!looksLikeJwt(token)) return null;
+    const checked = await this.check(token);
+    return checked.ok ? checked.claims : null;
+  }
+
+  /**
+   * The same verification, for one audience or any of this server's, telling why a token is refused:
+   * `expired`, `audience` (valid, but for another audience), `claims` (lacks an svcauth claim),
+   * `invalid` (anything else).
+   */
+  async check(token: string, audience?: string): Promise<AccessTokenCheck> {
+    if (!looksLikeJwt(token)) return { ok: false, reason: 'invalid' };
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.#keyRing.verificationKeys(), {
         issuer: this.#config.issuer,
-        audience: [this.#config.defaultAudience, this.#config.adminAudience],
+        audience: audience ?? [this.#config.defaultAudience, this.#config.adminAudience],
         typ: 'at+jwt',
         algorithms: SIGNING_ALGS,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         requiredClaims: ['exp', 'iat', 'sub', 'jti'],
       }));
-    } catch {
-      return null;
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: 'expired' };
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') {
+        return { ok: false, reason: 'audience' };
+      }
+      // Anything else a hostile token could provoke is a refusal too, never a server error.
+      return { ok: false, reason: 'invalid' };
     }
     const claims = claimsSchema.safeParse(payload);
-    return claims.success ? { ...claims.data, payload } : null;
+    return claims.success
+      ? { ok: true, claims: { ...claims.data, payload } }
+      : { ok: false, reason: 'claims' };
   }
 }

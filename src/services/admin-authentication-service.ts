@@ -1,4 +1,3 @@
-import { errors as joseErrors, jwtVerify } from 'jose';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { MANAGEMENT_PERMISSIONS } from '../../config/permissions.ts';
@@ -7,6 +6,7 @@ import { DomainError } from '../domain/errors.ts';
 import { ALL_LOCATIONS } from '../domain/permissions.ts';
 import { issuedTokenRefusal } from '../domain/token-eligibility.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
+import { AccessTokenVerifier } from '../oauth/access-token-verifier.ts';
 import { AuditRepository } from '../persistence/repositories/audit-repository.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
 import { RevocationRepository } from '../persistence/repositories/revocation-repository.ts';
@@ -24,10 +24,9 @@ export interface AdminPrincipal {
   groupsAdmin: boolean;
 }
 
-const ACCEPTED_ALGS = ['ES256', 'EdDSA', 'RS256'];
-const CLOCK_TOLERANCE_SECONDS = 5;
 const MANAGEMENT = new Set<string>(MANAGEMENT_PERMISSIONS);
 
+/** What the management API reads from a verified token, beyond what every svcauth token carries. */
 const claimsSchema = z.object({
   sub: z.uuid(),
   client_id: z.string().min(1),
@@ -49,7 +48,7 @@ const claimsSchema = z.object({
 export class AdminAuthenticationService {
   readonly #db: Kysely<Database>;
   readonly #subjects: Pick<CachedSubjectResolver, 'findByClientId'>;
-  readonly #keyRing: KeyRing;
+  readonly #tokens: AccessTokenVerifier;
   readonly #config: Config;
 
   constructor(deps: {
@@ -60,7 +59,8 @@ export class AdminAuthenticationService {
   }) {
     this.#db = deps.db;
     this.#subjects = deps.subjects;
-    this.#keyRing = deps.keyRing;
+    // The verification /introspect and /revoke apply (keys, algorithms, typ, issuer, clock tolerance).
+    this.#tokens = new AccessTokenVerifier(deps.keyRing, deps.config);
     this.#config = deps.config;
   }
 
@@ -118,27 +118,22 @@ export class AdminAuthenticationService {
   }
 
   async #verify(token: string): Promise<z.infer<typeof claimsSchema>> {
-    let payload: unknown;
-    try {
-      ({ payload } = await jwtVerify(token, this.#keyRing.verificationKeys(), {
-        issuer: this.#config.issuer,
-        audience: this.#config.adminAudience,
-        typ: 'at+jwt',
-        algorithms: ACCEPTED_ALGS,
-        clockTolerance: CLOCK_TOLERANCE_SECONDS,
-        requiredClaims: ['exp', 'iat', 'sub'],
-      }));
-    } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw invalidToken('the access token has expired');
-      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') {
-        throw invalidToken(
-          `the access token is not for this API; request one with resource=${this.#config.adminAudience}`,
-        );
+    const checked = await this.#tokens.check(token, this.#config.adminAudience);
+    if (!checked.ok) {
+      switch (checked.reason) {
+        case 'expired':
+          throw invalidToken('the access token has expired');
+        case 'audience':
+          throw invalidToken(
+            `the access token is not for this API; request one with resource=${this.#config.adminAudience}`,
+          );
+        case 'claims':
+          throw invalidToken('the access token lacks the claims of an svcauth access token');
+        case 'invalid':
+          throw invalidToken('the access token is not valid');
       }
-      if (error instanceof joseErrors.JOSEError) throw invalidToken('the access token is not valid');
-      throw error;
     }
-    const claims = claimsSchema.safeParse(payload);
+    const claims = claimsSchema.safeParse(checked.claims.payload);
     if (!claims.success) throw invalidToken('the access token lacks the claims of an svcauth access token');
     return claims.data;
   }

@@ -93,4 +93,16 @@ describe('admin tokens are judged against the token subjects /token uses', () =>
     // The credential of an allowed type keeps working.
     expectStatus(await api.get('/settings'), 200);
   });
+
+  it('a valid token of another audience, or not a token at all, is told what to fix', async () => {
+    const product = await productToken(server, admin.clientId, admin.secret);
+    const wrongAudience = await adminApi(server, product).get('/settings');
+    expect(wrongAudience.status).toBe(401);
+    expect(wrongAudience.body.detail).toBe(
+      `the access token is not for this API; request one with resource=${server.issuer}/admin`,
+    );
+    const garbage = await adminApi(server, 'not.a.token').get('/settings');
+    expect(garbage.status).toBe(401);
+    expect(garbage.body.detail).toBe('the access token is not valid');
+  });
 });
