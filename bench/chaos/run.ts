@@ -48,6 +48,8 @@ const HARD_TIMEOUT_MS = Number(process.env.CHAOS_TIMEOUT_S ?? 420) * 1000;
 const WATCH_REVOKED_MS = 20_000;
 /** Steady revocations, alternating between the instances. */
 const REVOKE_EVERY_MS = 2000;
+/** Warm credentials kept for the revocations each fault places (16 in all), whatever the run's pace. */
+const FAULT_RESERVE = 20;
 /** A fault counts as recovered when every probe passes; past this it is reported as not recovered. */
 const RECOVERY_LIMIT_MS = 30_000;
 const WARM_ACCOUNTS = 28;
@@ -510,7 +512,9 @@ async function steadyRevocations(world: World) {
   while (!stopping) {
     await sleep(REVOKE_EVERY_MS);
     if (stopping) break;
-    const credential = take('warm', 'live');
+    // The faults' own revocations come out of the last FAULT_RESERVE warm credentials.
+    const live = credentials.filter((c) => c.kind === 'warm' && c.state === 'live').length;
+    const credential = live > FAULT_RESERVE ? take('warm', 'live') : undefined;
     if (credential) void revoke(world, credential, k++ % 2, 'steady');
   }
 }
@@ -520,6 +524,8 @@ async function sampleReadiness(world: World) {
     for (const [index, instance] of world.balancer.instances.entries()) {
       if (!instance.running()) continue;
       const answer = await world.balancer.send(index, '/readyz', {}, { fallback: false, timeoutMs: 2000 });
+      // Not listening (starting, or draining after SIGTERM): no load balancer would send it anything.
+      if (answer.status === 'refused') continue;
       readiness.push({ instance: instance.name, phase: currentPhase(), status: answer.status });
     }
     await sleep(500);
