@@ -132,6 +132,20 @@ describe('lockout', () => {
     expect(clients.map((client) => client.id)).toContain(events[0]!.target_id);
   });
 
+  it("a lockout of a revoked credential's client id is audited in its organization too", async () => {
+    const client = await credential();
+    await sql`update credentials set revoked_at = now() where id = ${client.id}`.execute(server.database.db);
+    const ip = newAddress();
+    for (let attempt = 0; attempt < PER_CLIENT; attempt++) {
+      expect((await token(server, client.clientId, client.secret!, ip)).status).toBe(401);
+    }
+    expect((await token(server, client.clientId, client.secret!, ip)).status).toBe(429);
+    await eventually(async () => {
+      const rows = await lockoutEvents(server, orgId);
+      expect(rows.filter((row) => row.target_id === client.id)).toHaveLength(1);
+    }, 5_000);
+  });
+
   it('N concurrent wrong secrets for one client from one source: at most the limit are evaluated', async () => {
     const client = await credential();
     const ip = newAddress();
