@@ -28,6 +28,8 @@ import { RevocationFeedHub } from './revocation/feed-hub.ts';
 import { RevocationLedger } from './revocation/ledger.ts';
 import { CachedSubjectResolver } from './services/cached-subject-resolver.ts';
 import { ChangeNotifier } from './services/change-notifier.ts';
+import { isPlausibleClientId } from './domain/credential-format.ts';
+import { CredentialRepository } from './persistence/repositories/credential-repository.ts';
 import { LockoutService } from './services/lockout-service.ts';
 import { SecretHasher } from './services/secret-hasher.ts';
 import { TokenSubjectService } from './services/token-subject-service.ts';
@@ -110,6 +112,13 @@ export async function startServer(
       audit,
       logger,
       onLockout: (kind) => metrics.lockouts.inc({ kind }),
+      ownerOf: async (clientId) => {
+        if (!isPlausibleClientId(clientId)) return null;
+        const found = await new CredentialRepository(database.db).findWithOwnerByClientId(clientId);
+        return found
+          ? { orgId: found.organization.id, accountId: found.account.id, credentialId: found.credential.id }
+          : null;
+      },
     });
     await lockout.start(notifier);
     closers.push(() => lockout.close());

@@ -1,6 +1,7 @@
 import { hash, randomBytes } from 'node:crypto';
 import {
   countedClientId,
+  isSecretShaped,
   limitOf,
   type LockoutPolicy,
   lockoutRefusal,
@@ -84,6 +85,7 @@ export class LockoutService {
   #timer: NodeJS.Timeout | undefined;
 
   readonly #onLockout: (kind: 'pair' | 'source') => void;
+  readonly #ownerOf: (clientId: string) => Promise<AttemptCredential | null>;
 
   constructor(deps: {
     state: StateStore;
@@ -92,7 +94,13 @@ export class LockoutService {
     logger: Logger;
     /** Told of every lockout this instance decides (metrics). */
     onLockout?: (kind: 'pair' | 'source') => void;
+    /**
+     * The credential a client id names even when it cannot authenticate (revoked, expired, archived
+     * account): asked only when a lockout is decided, so its organization hears of it too.
+     */
+    ownerOf?: (clientId: string) => Promise<AttemptCredential | null>;
   }) {
+    this.#ownerOf = deps.ownerOf ?? (async () => null);
     this.#onLockout = deps.onLockout ?? (() => {});
     this.#shared = deps.state;
     this.#policy = deps.policy;
@@ -275,7 +283,8 @@ export class LockoutService {
     subject: LockoutSubject,
     failure: { attempt: Attempt; credential: AttemptCredential | null; failures: number },
   ): Promise<void> {
-    const { attempt, credential, failures } = failure;
+    const { attempt, failures } = failure;
+    const credential = failure.credential ?? (await this.#owner(attempt));
     const scope = subject.kind === 'pair' ? 'client_and_source' : 'source';
     const source =
       attempt.source?.kind === 'resource_server'
@@ -326,6 +335,19 @@ export class LockoutService {
       });
     } catch (error) {
       this.#logger.error({ err: error, request_id: attempt.requestId }, 'could not audit a lockout');
+    }
+  }
+
+  async #owner(attempt: Attempt): Promise<AttemptCredential | null> {
+    if (attempt.clientId === null || isSecretShaped(attempt.clientId)) return null;
+    try {
+      return await this.#ownerOf(attempt.clientId);
+    } catch (error) {
+      this.#logger.warn(
+        { err: error, request_id: attempt.requestId },
+        'could not find whose client id was locked out',
+      );
+      return null;
     }
   }
 
