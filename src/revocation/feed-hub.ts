@@ -79,6 +79,7 @@ export class RevocationFeedHub {
 
   /** `Accept: application/json`: what is revoked now, with the cursor to resume from. */
   async snapshot(): Promise<FeedSnapshot> {
+    this.#refuseIfBehind();
     return toFeedSnapshot(await this.#readSnapshot());
   }
 
@@ -89,6 +90,7 @@ export class RevocationFeedHub {
    */
   async open(res: ServerResponse, cursorValue: string | null): Promise<void> {
     if (this.#closed) throw new FeedUnavailableError('the server is shutting down');
+    this.#refuseIfBehind();
     const cursor = parseCursor(cursorValue);
     let epoch: string;
     try {
@@ -175,8 +177,9 @@ export class RevocationFeedHub {
 
   /**
    * Heartbeat: read the log for every stream; when that worked, each stream is current and is told so
-   * (`event: heartbeat`). When it failed (the state store cannot be read), this instance can vouch for
-   * nothing: each stream gets `event: unavailable` and is ended, so its subscriber tries another
+   * (`event: heartbeat`). When it failed (the state store cannot be read), or committed revocations
+   * have waited in the outbox beyond its lag limit (the log is not all the database holds), this
+   * instance can vouch for nothing: each stream gets `event: unavailable` and is ended, so its subscriber tries another
    * instance and, failing that, lets its own staleness bound take effect. A read still running after a
    * whole interval counts as failed.
    */
@@ -192,15 +195,18 @@ export class RevocationFeedHub {
         }),
       ]).finally(() => clearTimeout(timer));
       if (this.#closed) return;
+      // Committed revocations stuck in the outbox: what the log holds is not everything.
+      const behind = read && this.#ledger.behind;
+      const current = read && !behind;
+      const detail = behind
+        ? 'revocations committed to the database have not reached the feed yet'
+        : 'the revocation state cannot be read now';
       for (const subscriber of this.#subscribers) {
         if (!subscriber.live) continue;
-        if (read) {
+        if (current) {
           this.#sendHeartbeat(subscriber);
         } else {
-          this.#write(
-            subscriber,
-            `event: unavailable\ndata: ${JSON.stringify({ detail: 'the revocation state cannot be read now' })}\n\n`,
-          );
+          this.#write(subscriber, `event: unavailable\ndata: ${JSON.stringify({ detail })}\n\n`);
           this.#subscribers.delete(subscriber);
           subscriber.res.end();
         }
@@ -279,6 +285,13 @@ export class RevocationFeedHub {
     subscriber.position = snapshot.position;
     const data = toFeedSnapshot(snapshot);
     this.#write(subscriber, `id: ${data.cursor}\nevent: snapshot\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  /** A snapshot now would vouch for a state that lacks committed revocations: refuse until relayed. */
+  #refuseIfBehind(): void {
+    if (this.#ledger.behind) {
+      throw new FeedUnavailableError('revocations committed to the database have not reached the feed yet');
+    }
   }
 
   #sendHeartbeat(subscriber: Subscriber): void {

@@ -33,6 +33,11 @@ const RELAY_POLL_INTERVAL_MS = 1_000;
 /** Another instance held the relay when this one committed: look again soon, not at the next poll. */
 const RELAY_BUSY_RETRY_MS = 50;
 const RELAY_BATCH = 100;
+/**
+ * A row waiting in the outbox longer than this means the feed is behind the database (the state store
+ * does not take writes, or the relay is stuck): feed streams stop vouching for freshness.
+ */
+const OUTBOX_LAG_LIMIT_MS = 5_000;
 const PRUNE_INTERVAL_MS = 60_000;
 /** The epoch key must outlive any deployment; it is replaced only by a rebuild. */
 const EPOCH_TTL_SECONDS = 10 * 365 * 24 * 3600;
@@ -70,6 +75,8 @@ export class RevocationLedger {
   #relaying: Promise<void> | null = null;
   #relayAgain = false;
   #busyRetry: NodeJS.Timeout | undefined;
+  /** The oldest outbox row the poll saw, and since when (this instance's clock) it has been waiting. */
+  #oldestPending: { id: string; since: number } | null = null;
   #checking: Promise<string> | null = null;
   readonly #timers: NodeJS.Timeout[] = [];
   #closed = false;
@@ -97,6 +104,14 @@ export class RevocationLedger {
     every(RELAY_POLL_INTERVAL_MS, () => void this.#pollOutbox());
     every(PRUNE_INTERVAL_MS, () => void this.#prune());
     void this.#checkQuietly();
+  }
+
+  /**
+   * Whether a committed revocation has waited in the outbox for longer than the lag limit, as of the
+   * last poll: the feed cannot then claim to carry everything the database holds.
+   */
+  get behind(): boolean {
+    return this.#oldestPending !== null && Date.now() - this.#oldestPending.since > OUTBOX_LAG_LIMIT_MS;
   }
 
   /** The epoch last seen; null before the first check. */
@@ -249,14 +264,23 @@ export class RevocationLedger {
         );
         return;
       }
-      if (!outcome.more || this.#closed) return;
+      if (!outcome.more) {
+        this.#oldestPending = null;
+        return;
+      }
+      if (this.#closed) return;
     }
   }
 
   async #pollOutbox(): Promise<void> {
     if (this.#closed || this.#relaying) return;
     try {
-      if (!(await this.#outbox.hasPending())) return;
+      const oldest = await this.#outbox.oldestPendingId();
+      if (oldest === null) {
+        this.#oldestPending = null;
+        return;
+      }
+      if (this.#oldestPending?.id !== oldest) this.#oldestPending = { id: oldest, since: Date.now() };
     } catch (error) {
       this.#logger.warn({ err: error }, 'could not read the revocation outbox');
       return;

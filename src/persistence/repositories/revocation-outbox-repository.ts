@@ -29,10 +29,15 @@ export class RevocationOutboxRepository {
       .execute();
   }
 
-  /** Whether anything waits to be relayed (one cheap query for the poll). */
-  async hasPending(): Promise<boolean> {
-    const row = await this.#db.selectFrom('revocation_outbox').select('id').limit(1).executeTakeFirst();
-    return row !== undefined;
+  /** The id of the oldest row waiting to be relayed, or null (one cheap query for the poll). */
+  async oldestPendingId(): Promise<string | null> {
+    const row = await this.#db
+      .selectFrom('revocation_outbox')
+      .select('id')
+      .orderBy('id')
+      .limit(1)
+      .executeTakeFirst();
+    return row?.id ?? null;
   }
 
   /**
