@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { generateKeyPair } from 'jose';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { generateKeyPair, SignJWT } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../../src/domain/credential-format.ts';
@@ -209,5 +209,37 @@ describe('the discovery document names what the endpoints accept', () => {
       as.token_endpoint_auth_signing_alg_values_supported,
     );
     expect(as.introspection_endpoint_auth_methods_supported).toEqual(['client_secret_basic']);
+  });
+});
+
+describe('malformed client authentication is answered alike at /token and /revoke', () => {
+  it('private_key_jwt whose client_id differs from the assertion’s sub: 400 invalid_request at both', async () => {
+    const sign = () =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'ES256', kid: jwtClient.kid! })
+        .setIssuer(jwtClient.clientId)
+        .setSubject(jwtClient.clientId)
+        .setAudience(server.issuer)
+        .setJti(randomUUID())
+        .setIssuedAt()
+        .setExpirationTime('60s')
+        .sign(jwtClient.privateKey!);
+    const params = async () => ({
+      client_id: oauthClient.clientId,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: await sign(),
+    });
+    for (const [path, extra] of [
+      ['/token', { grant_type: 'client_credentials' }],
+      ['/revoke', { token: 'not-a-token' }],
+    ] as const) {
+      const response = await fetch(`${server.issuer}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...extra, ...(await params()) }).toString(),
+      });
+      expect({ path, status: response.status }).toEqual({ path, status: 400 });
+      expect(await response.json()).toMatchObject({ error: 'invalid_request' });
+    }
   });
 });
