@@ -189,7 +189,17 @@ export function readClientCredentials(
     } catch {
       subject = undefined;
     }
-    const clientId = bodyClientId ?? (typeof subject === 'string' ? subject : null);
+    const assertedId = typeof subject === 'string' ? subject : null;
+    // As oidc-provider answers it at /token: the assertion's sub names the client.
+    if (bodyClientId !== null && assertedId !== null && bodyClientId !== assertedId) {
+      return {
+        ok: false,
+        error: 'invalid_request',
+        description: 'client_id differs from the sub of the client assertion',
+        clientId: null,
+      };
+    }
+    const clientId = bodyClientId ?? assertedId;
     if (!clientId) {
       return {
         ok: false,
