@@ -21,7 +21,15 @@ let server: TestServer;
 let org: Organization;
 
 beforeAll(async () => {
-  server = await startTestServer({ BCRYPT_COST: '10' });
+  // The lockout reserves each first attempt before its secret is checked and refuses those beyond
+  // LOCKOUT_MAX_FAILURES (per client id and source) or LOCKOUT_MAX_FAILURES_PER_IP in flight at once,
+  // so with the defaults a burst of 50 first requests is partly refused before bcrypt: a lockout
+  // policy this file does not test. It counts bcrypt compares.
+  server = await startTestServer({
+    BCRYPT_COST: '10',
+    LOCKOUT_MAX_FAILURES: '1000',
+    LOCKOUT_MAX_FAILURES_PER_IP: '1000',
+  });
   const deployment: Deployment = {
     a: server.url,
     b: server.url,
@@ -84,7 +92,7 @@ describe('/token across a revoke on the same instance', () => {
     const answers = await Promise.all(
       Array.from({ length: 50 }, () => requestToken(server.url, credential.clientId, credential.secret)),
     );
-    expect(answers.map((answer) => answer.status)).toEqual(Array.from({ length: 50 }, () => 200));
+    expect(answers.filter((answer) => answer.status !== 200).map((answer) => answer.body)).toEqual([]);
     expect(compare).toHaveBeenCalledTimes(1);
   });
 });
