@@ -25,6 +25,7 @@ const ERROR_RESPONSES: Record<string, string> = {
   '404': 'no such object in your organization',
   '409': 'the current state refuses the change (name taken, protected account, quota, ...)',
   '422': 'a domain rule refuses the request',
+  '503': 'the database does not answer right now; retry after `Retry-After` seconds',
 };
 
 /**
