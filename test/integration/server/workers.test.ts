@@ -77,7 +77,8 @@ beforeAll(async () => {
     for (const line of lines) if (line.trim()) logLines.push(JSON.parse(line));
   });
   primary.stderr!.on('data', (chunk: Buffer) => process.stderr.write(chunk));
-  await waitFor(() => listeningWorkers().length === 2, 'two workers listening');
+  // Three Node processes loading the whole server: generous, for a busy machine.
+  await waitFor(() => listeningWorkers().length === 2, 'two workers listening', 100_000);
 }, 120_000);
 
 afterAll(async () => {
