@@ -159,6 +159,22 @@ describe('lockout', () => {
     expect(compares.count).toBeLessThanOrEqual(PER_CLIENT);
   });
 
+  it('a burst of first requests with the right secret from one source is served, not counted against the limit', async () => {
+    const client = await credential();
+    const ip = newAddress();
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, () => token(server, client.clientId, client.secret!, ip)),
+    );
+    expect(answers.filter((answer) => answer.status !== 200).map((answer) => answer.json)).toEqual([]);
+    // The same for API keys a resource server checks at /introspect.
+    const key = await credential('api_key');
+    const [orders] = RESOURCE_SERVERS as [(typeof RESOURCE_SERVERS)[number]];
+    const introspections = await Promise.all(
+      Array.from({ length: 30 }, () => introspect(server, orders, key.secret!)),
+    );
+    expect(introspections.filter((answer) => answer['active'] !== true)).toEqual([]);
+  });
+
   it('N concurrent failures with different client ids from one source: at most the IP limit are evaluated', async () => {
     const ip = newAddress();
     // Fewer attempts per client than the per-client limit: only the IP's limit can stop them.
