@@ -108,22 +108,26 @@ export class IntrospectionService {
     }
     const source = { kind: 'resource_server', value: caller.resourceServer } as const;
     if (lockout.check(keyId, source)) return INACTIVE;
-    const reserved = await lockout.reserve({
-      clientId: keyId,
-      source,
-      endpoint: 'introspect',
-      requestId: caller.requestId,
+    // Per resource server: the same key checked by two of them is counted under each.
+    const matched = await lockout.once(`${caller.resourceServer}\0${keyId}`, key, async () => {
+      const reserved = await lockout.reserve({
+        clientId: keyId,
+        source,
+        endpoint: 'introspect',
+        requestId: caller.requestId,
+      });
+      if (!reserved.ok) return false;
+      if (subject && (await secretMatches(this.#secrets, subject.credential, key))) {
+        reserved.attempt.succeeded();
+        return true;
+      }
+      if (!subject || !hash || this.#secrets.remembers(subject.credential.id, hash)) {
+        await this.#secrets.compareNothing();
+      }
+      void reserved.attempt.failed(attemptCredential(subject));
+      return false;
     });
-    if (!reserved.ok) return INACTIVE;
-    if (subject && (await secretMatches(this.#secrets, subject.credential, key))) {
-      reserved.attempt.succeeded();
-      return this.#active(subject);
-    }
-    if (!subject || !hash || this.#secrets.remembers(subject.credential.id, hash)) {
-      await this.#secrets.compareNothing();
-    }
-    void reserved.attempt.failed(attemptCredential(subject));
-    return INACTIVE;
+    return matched && subject ? this.#active(subject) : INACTIVE;
   }
 
   #active(subject: TokenSubject): IntrospectionAnswer {

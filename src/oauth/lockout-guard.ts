@@ -11,6 +11,7 @@ import type { SecretVerifier } from './secret-verification.ts';
 export interface TokenLockout {
   check(clientId: string | null, source: LockoutSource | null): { retryAfterSeconds: number } | null;
   reserve(attempt: Attempt): Promise<Reserved>;
+  once<T>(clientId: string, secret: string, evaluate: () => Promise<T>): Promise<T>;
   recordFailure(attempt: Attempt, credential: AttemptCredential | null): Promise<void>;
 }
 
@@ -123,18 +124,22 @@ export async function checkSecretWithinLimits(
 ): Promise<boolean> {
   const { credential } = subject;
   if (recognized(deps.secrets, credential, secret)) return true;
-  const reserved = await deps.lockout.reserve(tokenAttempt(ctx, credential.client_id));
   if (ctx) (ctx as WithLockoutState)[COUNTED] = true;
-  if (!reserved.ok) throw lockoutError(ctx, reserved.retryAfterSeconds);
-  if (await deps.evaluate()) {
-    reserved.attempt.succeeded();
-    return true;
-  }
-  if (!credential.secret_hash || deps.secrets.remembers(credential.id, credential.secret_hash)) {
-    await deps.secrets.compareNothing();
-  }
-  void reserved.attempt.failed(attemptCredential(subject));
-  return false;
+  const outcome = await deps.lockout.once(credential.client_id, secret, async () => {
+    const reserved = await deps.lockout.reserve(tokenAttempt(ctx, credential.client_id));
+    if (!reserved.ok) return { retryAfterSeconds: reserved.retryAfterSeconds };
+    if (await deps.evaluate()) {
+      reserved.attempt.succeeded();
+      return true;
+    }
+    if (!credential.secret_hash || deps.secrets.remembers(credential.id, credential.secret_hash)) {
+      await deps.secrets.compareNothing();
+    }
+    void reserved.attempt.failed(attemptCredential(subject));
+    return false;
+  });
+  if (typeof outcome === 'object') throw lockoutError(ctx, outcome.retryAfterSeconds);
+  return outcome;
 }
 
 /**

@@ -80,6 +80,10 @@ export class LockoutService {
   /** Lock subject key -> when the lock ends (epoch ms). */
   readonly #locks = new Map<string, number>();
   #digestKey = randomBytes(32).toString('base64url');
+  /** Keys the in-flight map below; never leaves this process. */
+  readonly #flightKey = randomBytes(32).toString('base64url');
+  /** Identical attempts being evaluated now, by credential and a keyed digest of the presented secret. */
+  readonly #inFlight = new Map<string, Promise<unknown>>();
   #sharedDownUntil = 0;
   #unsubscribe: Unsubscribe | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -173,6 +177,21 @@ export class LockoutService {
         },
       },
     };
+  }
+
+  /**
+   * Identical attempts in flight at once (the same client id with the same secret: a burst of first
+   * requests, or the kit introspecting one API key many times) are evaluated, and counted, once; the
+   * others share the outcome. Without this each would take a slot of the limit, and a burst of right
+   * secrets from one source would be refused.
+   */
+  once<T>(clientId: string, secret: string, evaluate: () => Promise<T>): Promise<T> {
+    const key = `${clientId}\0${hash('sha256', this.#flightKey + secret, 'base64url')}`;
+    const running = this.#inFlight.get(key) as Promise<T> | undefined;
+    if (running) return running;
+    const started = evaluate().finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, started);
+    return started;
   }
 
   /**
