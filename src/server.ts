@@ -32,6 +32,8 @@ import { isPlausibleClientId } from './domain/credential-format.ts';
 import { CredentialRepository } from './persistence/repositories/credential-repository.ts';
 import { LockoutService } from './services/lockout-service.ts';
 import { SecretHasher } from './services/secret-hasher.ts';
+import { LegacyKeyLookup } from './services/legacy-key-lookup.ts';
+import { loadLegacyKeyIdSecrets } from './keys/legacy-key-id-secret.ts';
 import { TokenSubjectService } from './services/token-subject-service.ts';
 import { UsageRecorder } from './services/usage-recorder.ts';
 import { createStateStore } from './state/index.ts';
@@ -95,6 +97,7 @@ export async function startServer(
     notifier.onChange((event) => {
       if (event.type === 'credential') secrets.forget(event.credentialId);
     });
+    const legacyKeys = new LegacyKeyLookup(database.db, loadLegacyKeyIdSecrets(config));
     const subjects = new CachedSubjectResolver(new TokenSubjectService(database.db), notifier);
     metrics.observeCaches({ token_subjects: () => subjects.stats, verified_secrets: () => secrets.stats });
     const audit = new AuditRepository(database.db);
@@ -129,7 +132,7 @@ export async function startServer(
     const build = (provider: Provider) => {
       observeTokenOutcomes(provider, { usage, audit, logger, lockout });
       observeTokenMetrics(provider, metrics);
-      installTokenEndpointMiddleware(provider, { config, logger, metrics });
+      installTokenEndpointMiddleware(provider, { config, logger, metrics, legacyKeys });
       return { provider, handle: provider.callback() };
     };
     let current = build(createProvider(oauthDependencies));
@@ -148,6 +151,7 @@ export async function startServer(
         subjects,
         secrets,
         revocations: new RevocationRepository(database.db),
+        legacyKeys,
         usage,
         lockout,
       }),
@@ -157,6 +161,7 @@ export async function startServer(
       secrets,
       feed,
       audit,
+      legacyKeys,
     };
     const app = createHttpApp({
       config,
@@ -165,6 +170,7 @@ export async function startServer(
       metrics,
       db: database.db,
       hasher,
+      legacyKeys,
       changes: notifier,
       subjects,
       revocation,

@@ -13,6 +13,7 @@ import { DataDirectoryInUseError, migrateToLatest, openDatabase } from '../persi
 import { OrganizationRepository } from '../persistence/repositories/organization-repository.ts';
 import { bootstrapOrganization } from '../services/bootstrap-service.ts';
 import { LegacyKeyImportService, legacyKeyImportSchema } from '../services/legacy-key-import-service.ts';
+import { loadLegacyKeyIdSecrets } from '../keys/legacy-key-id-secret.ts';
 import { SecretHasher } from '../services/secret-hasher.ts';
 
 const USAGE = `usage: svcauth <command> [options]
@@ -211,10 +212,10 @@ async function importLegacyKeys(config: Config, args: string[], io: CliIo): Prom
         `no organization "${slug}"; create it first with "svcauth bootstrap --org ${slug}"`,
       );
     }
-    return new LegacyKeyImportService(database.db, new SecretHasher(config.bcryptCost)).import(
-      { kind: 'operator', orgId: organization.id },
-      input.data.keys,
-    );
+    // The same secret as the server (LEGACY_KEY_ID_SECRET, or the one generated in KEYS_DIR).
+    return new LegacyKeyImportService(database.db, new SecretHasher(config.bcryptCost), {
+      legacyKeyIdSecrets: loadLegacyKeyIdSecrets(config),
+    }).import({ kind: 'operator', orgId: organization.id }, input.data.keys);
   });
   // A row that could not be imported makes the command fail, so scripts notice; the report says which.
   const exitCode = report.summary.failed > 0 ? 1 : 0;

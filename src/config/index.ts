@@ -206,6 +206,14 @@ const environmentSchema = z.object({
     .regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'must be 1 to 64 letters, digits or : _ . -')
     .default(DEFAULTS.REDIS_KEY_PREFIX),
   KEYS_DIR: z.string().min(1).default(DEFAULTS.KEYS_DIR),
+  // Never echoed in a message: the value is a secret.
+  LEGACY_KEY_ID_SECRET: z
+    .string()
+    .regex(
+      /^[\x21-\x2b\x2d-\x7e]{32,256}(,[\x21-\x2b\x2d-\x7e]{32,256}){0,7}$/,
+      'must be 1 to 8 comma-separated secrets of 32 to 256 printable characters, the current one first',
+    )
+    .optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   MIGRATE_ON_START: boolean(DEFAULTS.MIGRATE_ON_START),
   SIGNING_ALG: z
@@ -259,6 +267,11 @@ export interface Config {
   workers: number;
   /** Callers of /introspect and /revocations (HTTP Basic name:secret). */
   resourceServers: ResourceServerEntry[];
+  /**
+   * Keys of the HMAC that finds an imported legacy key's row (LEGACY_KEY_ID_SECRET): the current one
+   * first, then earlier ones still accepted. Unset: a secret generated once in KEYS_DIR.
+   */
+  legacyKeyIdSecrets: string[] | undefined;
   /** Brute-force limits on client authentication at /token and /revoke. */
   lockout: {
     maxFailuresPerClient: number;
@@ -319,6 +332,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : undefined,
     redisClusterNodes: e.REDIS_CLUSTER_NODES,
     keysDir: path.resolve(e.KEYS_DIR),
+    legacyKeyIdSecrets: e.LEGACY_KEY_ID_SECRET?.split(','),
     logLevel: e.LOG_LEVEL,
     migrateOnStart: e.MIGRATE_ON_START,
     signingAlg: e.SIGNING_ALG,

@@ -6,7 +6,7 @@
  * mistyped or made-up value is refused before any database lookup or bcrypt comparison). The checksum
  * is not a security control: anyone can compute it. It only makes garbage cheap to reject.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 export const BASE62_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -28,7 +28,12 @@ const CHECKSUM_LENGTH = 6;
 
 const LEGACY_KEY_MIN_LENGTH = 16;
 const LEGACY_KEY_MAX_LENGTH = 512;
+/** The unsalted digest that identified legacy keys before migration 0004: 96 bits of SHA-256. */
 const LEGACY_KEY_ID_HEX_LENGTH = 24;
+const LEGACY_KEY_CLIENT_ID_BODY_LENGTH = 22;
+const LEGACY_KEY_MIN_DISTINCT_CHARS = 6;
+export const LEGACY_LOOKUP_HMAC_PREFIX = 'hmac:';
+export const LEGACY_LOOKUP_UNSALTED_PREFIX = 'sha256:';
 const HINT_VISIBLE_CHARS = 4;
 
 /**
@@ -183,15 +188,44 @@ export function resourceServerEntry(name: string, secret: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Legacy keys, imported from an older system: arbitrary strings, stored only as hashes.
+// Legacy keys, imported from an older system: arbitrary strings, stored only as a bcrypt hash (which
+// decides) and a keyed lookup value (which finds the row).
 
 /**
- * A stable lookup id for a legacy key, so the row can be found without storing the key itself. 96 bits
- * of SHA-256 make accidental collisions negligible; the stored bcrypt hash still decides.
+ * The public id of an imported legacy key: random, so nothing shown anywhere (tokens, introspection,
+ * listings, audit) says anything about the key. The row is found through its lookup value instead.
  */
-export function legacyKeyId(key: string): string {
+export function generateLegacyKeyClientId(): string {
+  return LEGACY_KEY_ID_PREFIX + randomBase62(LEGACY_KEY_CLIENT_ID_BODY_LENGTH);
+}
+
+/** A legacy key's lookup value under one server secret: HMAC-SHA256, useless without the secret. */
+export function legacyKeyLookup(key: string, secret: Uint8Array): string {
+  return LEGACY_LOOKUP_HMAC_PREFIX + createHmac('sha256', secret).update(key, 'utf8').digest('hex');
+}
+
+/**
+ * Every lookup value a legacy key's row may carry, current first: the HMAC under each server secret
+ * (current, then earlier ones still accepted), then the unsalted digest rows imported before migration
+ * 0004 keep until their key is first used (a new HMAC cannot be computed without the key).
+ */
+export function legacyKeyLookups(key: string, secrets: readonly Uint8Array[]): string[] {
   const digest = createHash('sha256').update(key, 'utf8').digest('hex');
-  return LEGACY_KEY_ID_PREFIX + digest.slice(0, LEGACY_KEY_ID_HEX_LENGTH);
+  return [
+    ...secrets.map((secret) => legacyKeyLookup(key, secret)),
+    LEGACY_LOOKUP_UNSALTED_PREFIX + digest.slice(0, LEGACY_KEY_ID_HEX_LENGTH),
+  ];
+}
+
+/** A legacy key's display hint shows none of its characters: it may be short and human-chosen. */
+export const LEGACY_KEY_DISPLAY_HINT = `${LEGACY_KEY_ID_PREFIX}…`;
+
+/**
+ * Refused as too guessable for a key that will keep working unchanged: fewer than 6 distinct
+ * characters. The import answers such a row exactly like a key it cannot take for any other reason.
+ */
+export function isGuessableLegacyKey(key: string): boolean {
+  return new Set(key).size < LEGACY_KEY_MIN_DISTINCT_CHARS;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import type { Database } from '../persistence/schema.ts';
 import type { ChangePublisher } from '../services/admin-actor.ts';
 import type { SecretHasher } from '../services/secret-hasher.ts';
+import type { LegacyKeyLookup } from '../services/legacy-key-lookup.ts';
 import { echo } from '../domain/text.ts';
 import { type AdminDependencies, adminRouter } from './admin/router.ts';
 import { healthRoutes, type Probe } from './health-routes.ts';
@@ -22,6 +23,7 @@ export interface HttpAppDependencies {
   probes: Probe[];
   db: Kysely<Database>;
   hasher: SecretHasher;
+  legacyKeys: LegacyKeyLookup;
   changes: ChangePublisher;
   metrics: Metrics;
   /** Token subjects (cached, change-invalidated), shared by /token and the management API. */

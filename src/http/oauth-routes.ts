@@ -7,7 +7,7 @@ import { PERMISSION_CATALOG } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
 import { echo } from '../domain/text.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
-import { apiKeyBasicAuth } from '../oauth/api-key-auth.ts';
+import { apiKeyBasicAuth, type LegacyKeyResolver } from '../oauth/api-key-auth.ts';
 import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS } from '../oauth/client-authentication.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -67,7 +67,7 @@ export function oauthRoutes(deps: { config: Config; keyRing: KeyRing }): Router 
  */
 export function installTokenEndpointMiddleware(
   provider: Provider,
-  deps: { config: Config; logger: Logger; metrics: Metrics },
+  deps: { config: Config; logger: Logger; metrics: Metrics; legacyKeys: LegacyKeyResolver },
 ): void {
   provider.use(requestContext(deps.logger));
   provider.use(deps.metrics.middleware());
@@ -89,7 +89,7 @@ export function installTokenEndpointMiddleware(
     await next();
   });
   provider.use(bufferedTokenBody(deps.config.maxBodyBytes));
-  provider.use(apiKeyBasicAuth(deps.config.issuer));
+  provider.use(apiKeyBasicAuth(deps.config.issuer, deps.legacyKeys));
 }
 
 /**

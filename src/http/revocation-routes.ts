@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../logging/logger.ts';
 import { isSecretShaped, lockoutDescription } from '../domain/lockout.ts';
+import type { LegacyKeyResolver } from '../oauth/api-key-auth.ts';
 import { type ClientAuthenticator, readClientCredentials } from '../oauth/client-authentication.ts';
 import type { IntrospectionService } from '../oauth/introspection.ts';
 import { attemptCredential, ipSource } from '../oauth/lockout-guard.ts';
@@ -28,6 +29,8 @@ export interface RevocationRoutesDependencies {
   secrets: SecretVerifier;
   feed: RevocationFeedHub;
   audit: AuditRepository;
+  /** Finds imported legacy keys presented as `api:<key>`. */
+  legacyKeys: LegacyKeyResolver;
 }
 
 const RESOURCE_SERVER_REALM = 'svcauth-resource-servers';
@@ -47,7 +50,7 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
     await unavailableOnFailure(ctx, deps.logger, async () => {
       const body = await readFormBody(ctx, config.maxBodyBytes);
       if (!body.ok) return oauthError(ctx, body.status, 'invalid_request', body.description);
-      const read = readClientCredentials(ctx.get('authorization'), body.params);
+      const read = await readClientCredentials(ctx.get('authorization'), body.params, deps.legacyKeys);
       const clientId = read.ok ? read.credentials.clientId : read.clientId;
       const source = ipSource(ctx);
       const locked = deps.lockout.check(clientId, source);

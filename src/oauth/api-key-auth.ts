@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { isLegacyKeyShape, legacyKeyId, parseApiKey } from '../domain/credential-format.ts';
+import { isLegacyKeyShape, parseApiKey } from '../domain/credential-format.ts';
 import { oauthError } from '../http/middleware.ts';
 import { readBasicCredentials } from './basic-credentials.ts';
 
@@ -23,12 +23,12 @@ export const API_KEY_USERNAME = 'api';
  * client_secret_basic client (bcrypt over the whole key). A key that fails its format or checksum is
  * refused here, before any database lookup or bcrypt call.
  */
-export function apiKeyBasicAuth(issuer: string) {
+export function apiKeyBasicAuth(issuer: string, legacyKeys: LegacyKeyResolver) {
   return async (ctx: Context, next: Next) => {
     const basic = readBasicCredentials(ctx.get('authorization'));
     if (basic?.id === API_KEY_USERNAME) {
       const key = basic.secret;
-      const keyId = key === null ? null : keyIdOf(key);
+      const keyId = key === null ? null : await keyIdOf(key, legacyKeys);
       if (key === null || keyId === null) {
         return oauthError(ctx, 401, 'invalid_client', 'client authentication failed', issuer);
       }
@@ -40,12 +40,21 @@ export function apiKeyBasicAuth(issuer: string) {
   };
 }
 
-/** The credential's client id an API key names (svcauth key id, or a legacy key's hash id); null for garbage. */
-export function keyIdOf(key: string): string | null {
+/** Finds the client id of an imported legacy key (src/services/legacy-key-lookup.ts). */
+export interface LegacyKeyResolver {
+  clientIdOf(key: string): Promise<string | null>;
+}
+
+/**
+ * The credential's client id an API key names: the key id embedded in an svcauth key, or the random
+ * id of the imported legacy key it is (found through a keyed hash of the key); null for garbage.
+ */
+export async function keyIdOf(key: string, legacyKeys: LegacyKeyResolver): Promise<string | null> {
   const parsed = parseApiKey(key);
   if (parsed.ok) return parsed.keyId;
-  // Keys imported from the legacy system keep working unchanged; they are found by a hash of the key.
-  if (parsed.reason === 'format' && !key.startsWith('svcak_') && isLegacyKeyShape(key))
-    return legacyKeyId(key);
+  // Keys imported from the legacy system keep working unchanged.
+  if (parsed.reason === 'format' && !key.startsWith('svcak_') && isLegacyKeyShape(key)) {
+    return legacyKeys.clientIdOf(key);
+  }
   return null;
 }

@@ -9,7 +9,7 @@ import {
 import type { Credential } from '../persistence/schema.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
 import type { StateStore } from '../state/state-store.ts';
-import { API_KEY_USERNAME, keyIdOf } from './api-key-auth.ts';
+import { API_KEY_USERNAME, keyIdOf, type LegacyKeyResolver } from './api-key-auth.ts';
 import { readBasicCredentials } from './basic-credentials.ts';
 import type { SubjectResolver } from './request-subject.ts';
 import type { SecretVerifier } from './secret-verification.ts';
@@ -126,10 +126,11 @@ export type ReadClientCredentials =
  * (form-encoded parts, RFC 6749 2.3.1), Basic `api:<API key>`, `client_id` + `client_secret` in the
  * body, or a `private_key_jwt` client assertion. One method per request.
  */
-export function readClientCredentials(
+export async function readClientCredentials(
   authorization: string | undefined,
   body: URLSearchParams,
-): ReadClientCredentials {
+  legacyKeys: LegacyKeyResolver,
+): Promise<ReadClientCredentials> {
   const bodyClientId = body.get('client_id');
   const bodySecret = body.get('client_secret');
   const assertion = body.get('client_assertion');
@@ -155,7 +156,7 @@ export function readClientCredentials(
         clientId: null,
       };
     }
-    const clientId = id === API_KEY_USERNAME ? keyIdOf(secret) : id;
+    const clientId = id === API_KEY_USERNAME ? await keyIdOf(secret, legacyKeys) : id;
     if (clientId === null) {
       return {
         ok: false,

@@ -8,7 +8,7 @@ import { currentSubjectFor, type TokenSubject } from '../services/token-subject-
 import type { UsageRecorder } from '../services/usage-recorder.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { looksLikeJwt } from './access-token-verifier.ts';
-import { keyIdOf } from './api-key-auth.ts';
+import { keyIdOf, type LegacyKeyResolver } from './api-key-auth.ts';
 import { secretMatches } from './client-authentication.ts';
 import { attemptCredential } from './lockout-guard.ts';
 import type { SubjectResolver } from './request-subject.ts';
@@ -40,6 +40,7 @@ export class IntrospectionService {
   readonly #revocations: RevocationRepository;
   readonly #usage: UsageRecorder | undefined;
   readonly #lockout: LockoutService | undefined;
+  readonly #legacyKeys: LegacyKeyResolver;
 
   constructor(deps: {
     config: Config;
@@ -47,6 +48,7 @@ export class IntrospectionService {
     subjects: SubjectResolver;
     secrets: SecretVerifier;
     revocations: RevocationRepository;
+    legacyKeys: LegacyKeyResolver;
     /** An API key checked here is a use of that key: its last_used_at follows. */
     usage?: UsageRecorder;
     /** API-key guesses are counted per (key id, resource server) and per resource server. */
@@ -59,6 +61,7 @@ export class IntrospectionService {
     this.#secrets = deps.secrets;
     this.#revocations = deps.revocations;
     this.#usage = deps.usage;
+    this.#legacyKeys = deps.legacyKeys;
   }
 
   async introspect(token: string, caller?: IntrospectionCaller): Promise<IntrospectionAnswer> {
@@ -91,8 +94,9 @@ export class IntrospectionService {
     caller: IntrospectionCaller | undefined,
   ): Promise<IntrospectionAnswer> {
     if (key.length > 512) return INACTIVE;
-    const keyId = keyIdOf(key);
-    // Fails its shape or checksum: refused for free, nothing evaluated, nothing to count.
+    const keyId = await keyIdOf(key, this.#legacyKeys);
+    // Fails its shape or checksum, or is a legacy-shaped key no import matches (its keyed lookup found
+    // nothing, so it is certainly wrong): refused without bcrypt, nothing evaluated, nothing to count.
     if (!keyId) return INACTIVE;
     const subject = await this.#subjects.findByClientId(keyId);
     if (subject && (subject.credential.type !== 'api_key' || subject.refusal)) return INACTIVE;

@@ -90,6 +90,8 @@ export interface CredentialsTable {
   lineage_id: string;
   slot: ColumnType<'primary' | 'secondary', 'primary' | 'secondary' | undefined, 'primary' | 'secondary'>;
   is_legacy: Generated<boolean>;
+  /** Legacy keys only: what finds the row (an HMAC of the key; see migration 0004). Never shown. */
+  legacy_lookup: string | null;
   created_by_account_id: string | null;
   created_by_credential_id: string | null;
   created_at: GeneratedTimestamp;

@@ -6,7 +6,8 @@ import {
   generateApiKey,
   generateClientId,
   generateClientSecret,
-  legacyKeyId,
+  generateLegacyKeyClientId,
+  LEGACY_KEY_DISPLAY_HINT,
 } from '../domain/credential-format.ts';
 import type { CredentialSlot, CredentialType } from '../domain/status.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
@@ -21,8 +22,6 @@ export interface CredentialRequest {
   expiresAt?: Date | null;
   /** private_key_jwt only: the client's public JWK set. */
   jwks?: unknown;
-  /** An existing key string from the legacy system, kept working unchanged (api_key only). */
-  legacyKey?: string;
   lineageId?: string;
   slot?: CredentialSlot;
   createdBy?: { accountId: string | null; credentialId: string | null };
@@ -40,27 +39,37 @@ export interface PreparedSecret {
   secret: string | null;
   secretHash: string | null;
   hint: string;
+  /** Imported legacy keys only: the keyed hash that finds the row (see LegacyKeyLookup). */
+  legacyLookup: string | null;
 }
 
 export async function prepareSecret(
   hasher: SecretHasher,
   type: CredentialType,
-  legacyKey?: string,
+  legacy?: { key: string; lookup: string },
 ): Promise<PreparedSecret> {
   if (type === 'private_key_jwt') {
-    return { clientId: generateClientId(), secret: null, secretHash: null, hint: '' };
+    return { clientId: generateClientId(), secret: null, secretHash: null, hint: '', legacyLookup: null };
   }
   if (type === 'api_key') {
-    if (legacyKey !== undefined) {
+    if (legacy !== undefined) {
+      // A random public id and a hint without characters: nothing shown says anything about the key.
       return {
-        clientId: legacyKeyId(legacyKey),
+        clientId: generateLegacyKeyClientId(),
         secret: null,
-        secretHash: await hasher.hash(legacyKey),
-        hint: displayHint(legacyKey),
+        secretHash: await hasher.hash(legacy.key),
+        hint: LEGACY_KEY_DISPLAY_HINT,
+        legacyLookup: legacy.lookup,
       };
     }
     const { keyId, key } = generateApiKey();
-    return { clientId: keyId, secret: key, secretHash: await hasher.hash(key), hint: displayHint(key) };
+    return {
+      clientId: keyId,
+      secret: key,
+      secretHash: await hasher.hash(key),
+      hint: displayHint(key),
+      legacyLookup: null,
+    };
   }
   const secret = generateClientSecret();
   return {
@@ -68,6 +77,7 @@ export async function prepareSecret(
     secret,
     secretHash: await hasher.hash(secret),
     hint: displayHint(secret),
+    legacyLookup: null,
   };
 }
 
@@ -91,7 +101,8 @@ export async function insertCredential(
     display_hint: prepared.hint,
     lineage_id: request.lineageId ?? id,
     slot: request.slot ?? 'primary',
-    is_legacy: request.legacyKey !== undefined,
+    is_legacy: prepared.legacyLookup !== null,
+    legacy_lookup: prepared.legacyLookup,
     expires_at: request.expiresAt ?? null,
     created_by_account_id: request.createdBy?.accountId ?? null,
     created_by_credential_id: request.createdBy?.credentialId ?? null,

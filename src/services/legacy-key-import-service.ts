@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
-import { checkAssignments } from '../domain/assignments.ts';
+import { type Assignments, checkAssignments } from '../domain/assignments.ts';
 import { assertCredentialTypeAllowed } from '../domain/credential-lifecycle.ts';
-import { isLegacyKeyShape, legacyKeyId } from '../domain/credential-format.ts';
+import { isGuessableLegacyKey, isLegacyKeyShape } from '../domain/credential-format.ts';
 import { DomainError, isDomainError } from '../domain/errors.ts';
 import {
   isMultiLineText,
@@ -13,15 +13,16 @@ import {
 import { assertNoEscalatingGrants, grantsBeyondAuthority } from '../domain/escalation.ts';
 import { checkCredentialExpiry } from '../domain/rotation.ts';
 import { isUniqueViolation } from '../persistence/errors.ts';
-import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
 import { LocationRepository } from '../persistence/repositories/location-repository.ts';
 import { OrganizationRepository } from '../persistence/repositories/organization-repository.ts';
 import { RoleRepository } from '../persistence/repositories/role-repository.ts';
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
-import type { Database } from '../persistence/schema.ts';
+import type { Database, Organization, Role } from '../persistence/schema.ts';
 import { type AdminActor, loadAuthority, recordAudit } from './admin-actor.ts';
 import { insertCredential, prepareSecret } from './credential-service.ts';
+import { type LegacyKeyMatch, LegacyKeyLookup } from './legacy-key-lookup.ts';
 import type { SecretHasher } from './secret-hasher.ts';
+import { Semaphore } from './semaphore.ts';
 import { describeAccounts, resolveWith, toStored } from './service-account-service.ts';
 
 const notBlank = (max: number) =>
@@ -70,17 +71,34 @@ export interface LegacyKeyImportReport {
 }
 
 /**
+ * Every import in this process hashes its keys one at a time: bcrypt runs on libuv's thread pool
+ * (4 threads), which /token shares, so a 1,000-row import must not take all of it.
+ */
+const importHashing = new Semaphore(1);
+
+/** How LegacyKeyImportService finds legacy keys: the server's shared lookup, or the secrets (CLI). */
+export type LegacyKeyLookupSource =
+  { lookup: LegacyKeyLookup } | { legacyKeyIdSecrets: readonly Uint8Array[] };
+
+type CheckedRow =
+  | { kind: 'done'; result: Pick<LegacyKeyRowResult, 'status' | 'service_account_id' | 'credential_id'> }
+  | { kind: 'take'; organization: Organization; assignments: Assignments; roles: Role[] };
+
+/**
  * Seed 000's migration: every legacy key becomes a service account with the same name, locations and
- * roles, holding one api_key credential that accepts the old key string. Each row is its own
- * transaction: a row that cannot be imported whole (unknown role or location, name taken, ...) writes
- * nothing and is reported; running the import again reports the rows already done.
+ * roles, holding one api_key credential that accepts the old key string. Each row is checked whole
+ * before its key is hashed (a row the import cannot take costs no bcrypt), then written in its own
+ * transaction, which checks it again: a row that cannot be imported writes nothing and is reported;
+ * running the import again reports the rows already done.
  */
 export class LegacyKeyImportService {
   readonly #db: Kysely<Database>;
   readonly #hasher: SecretHasher;
-  constructor(db: Kysely<Database>, hasher: SecretHasher) {
+  readonly #lookup: LegacyKeyLookup;
+  constructor(db: Kysely<Database>, hasher: SecretHasher, source: LegacyKeyLookupSource) {
     this.#db = db;
     this.#hasher = hasher;
+    this.#lookup = 'lookup' in source ? source.lookup : new LegacyKeyLookup(db, source.legacyKeyIdSecrets);
   }
 
   async import(actor: AdminActor, rows: readonly LegacyKeyRow[]): Promise<LegacyKeyImportReport> {
@@ -102,35 +120,17 @@ export class LegacyKeyImportService {
   async #importRow(actor: AdminActor, index: number, row: LegacyKeyRow): Promise<LegacyKeyRowResult> {
     const base = { index, name: row.name };
     try {
-      if (!isLegacyKeyShape(row.key)) {
-        throw new DomainError(
-          'invalid_legacy_key',
-          'key must be 16 to 512 printable ASCII characters and must not start with svcak_, svcc_ or svcs_',
-          { field: 'key' },
-        );
-      }
-      const existing = await this.#alreadyImported(actor, row.key);
-      if (existing) return { ...base, ...existing };
-      // bcrypt before the transaction, so no lock waits on it.
-      const prepared = await prepareSecret(this.#hasher, 'api_key', row.key);
+      const checked = await this.#check(this.#db, actor, row);
+      if (checked.kind === 'done') return { ...base, ...checked.result };
+      const prepared = await importHashing.run(() =>
+        prepareSecret(this.#hasher, 'api_key', { key: row.key, lookup: this.#lookup.currentLookup(row.key) }),
+      );
       return await this.#db.transaction().execute(async (trx) => {
+        // Checked again: another import or admin may have changed something while the key was hashed.
+        const again = await this.#check(trx, actor, row);
+        if (again.kind === 'done') return { ...base, ...again.result };
+        const { organization, assignments } = again;
         const accounts = new ServiceAccountRepository(trx);
-        const organization = (await new OrganizationRepository(trx).findById(actor.orgId))!;
-        assertCredentialTypeAllowed('api_key', organization.allowed_credential_types);
-        const { locationIds, roles } = await resolveRow(trx, actor.orgId, row);
-        const assignments = checkAssignments({
-          allLocations: row.all_locations ?? false,
-          locationIds,
-          roles: roles.map((r) => ({ roleId: r.id, locationIds: null })),
-        });
-        const authority = await loadAuthority(trx, actor);
-        if (authority) {
-          assertNoEscalatingGrants(
-            grantsBeyondAuthority(authority, {}, resolveWith(assignments, roles)),
-            'this key',
-          );
-        }
-        if (await accounts.findLiveByName(actor.orgId, row.name)) throw nameTaken(row.name);
         const account = await accounts.create(actor.orgId, {
           name: row.name,
           description: row.description ?? 'Imported legacy API key',
@@ -145,7 +145,6 @@ export class LegacyKeyImportService {
             accountId: account.id,
             type: 'api_key',
             name: `${row.name} (legacy key)`,
-            legacyKey: row.key,
             expiresAt: checkCredentialExpiry({
               now: new Date(),
               requestedExpiresAt: null,
@@ -182,9 +181,11 @@ export class LegacyKeyImportService {
         };
       });
     } catch (error) {
-      if (isUniqueViolation(error, 'credentials_client_id_key')) {
-        const existing = await this.#alreadyImported(actor, row.key);
-        if (existing) return { ...base, ...existing };
+      if (isUniqueViolation(error, 'credentials_legacy_lookup')) {
+        // Imported concurrently: here (then it is done), or elsewhere (answered like any key not taken).
+        const match = await this.#lookup.find(row.key);
+        if (match?.orgId === actor.orgId) return { ...base, ...alreadyImported(match) };
+        return failed(base, keyNotImportable());
       }
       if (isUniqueViolation(error, 'service_accounts_live_name')) return failed(base, nameTaken(row.name));
       if (isDomainError(error)) return failed(base, error);
@@ -192,25 +193,59 @@ export class LegacyKeyImportService {
     }
   }
 
-  /** A key whose lookup id already exists: done before in this organization, or not importable here. */
-  async #alreadyImported(
-    actor: AdminActor,
-    key: string,
-  ): Promise<Pick<LegacyKeyRowResult, 'status' | 'service_account_id' | 'credential_id' | 'error'> | null> {
-    const credential = await new CredentialRepository(this.#db).findByClientId(legacyKeyId(key));
-    if (!credential) return null;
-    if (credential.org_id !== actor.orgId) {
-      return {
-        status: 'failed',
-        error: { code: 'key_in_use', message: 'this key is already registered and cannot be imported again' },
-      };
+  /**
+   * Everything that decides whether a row can be imported, without hashing anything. The key is
+   * judged last, and a key registered in another organization gets the same answer as one too easy
+   * to guess, after every other check: the answer for a row never depends on whether some other
+   * organization holds its key (a key registered here is simply reported as already imported).
+   */
+  async #check(db: Kysely<Database>, actor: AdminActor, row: LegacyKeyRow): Promise<CheckedRow> {
+    if (!isLegacyKeyShape(row.key)) {
+      throw new DomainError(
+        'invalid_legacy_key',
+        'key must be 16 to 512 printable ASCII characters and must not start with svcak_, svcc_ or svcs_',
+        { field: 'key' },
+      );
     }
-    return {
-      status: 'already_imported',
-      service_account_id: credential.service_account_id,
-      credential_id: credential.id,
-    };
+    const match = await this.#lookup.find(row.key, db);
+    if (match?.orgId === actor.orgId) return { kind: 'done', result: alreadyImported(match) };
+    const organization = (await new OrganizationRepository(db).findById(actor.orgId))!;
+    assertCredentialTypeAllowed('api_key', organization.allowed_credential_types);
+    const { locationIds, roles } = await resolveRow(db, actor.orgId, row);
+    const assignments = checkAssignments({
+      allLocations: row.all_locations ?? false,
+      locationIds,
+      roles: roles.map((r) => ({ roleId: r.id, locationIds: null })),
+    });
+    const authority = await loadAuthority(db, actor);
+    if (authority) {
+      assertNoEscalatingGrants(
+        grantsBeyondAuthority(authority, {}, resolveWith(assignments, roles)),
+        'this key',
+      );
+    }
+    if (await new ServiceAccountRepository(db).findLiveByName(actor.orgId, row.name))
+      throw nameTaken(row.name);
+    if (match || isGuessableLegacyKey(row.key)) throw keyNotImportable();
+    return { kind: 'take', organization, assignments, roles };
   }
+}
+
+function alreadyImported(match: LegacyKeyMatch) {
+  return {
+    status: 'already_imported' as const,
+    service_account_id: match.serviceAccountId,
+    credential_id: match.credentialId,
+  };
+}
+
+/** One answer for every key the import will not take, whatever the reason. */
+function keyNotImportable(): DomainError {
+  return new DomainError(
+    'key_not_importable',
+    'this key cannot be imported (a legacy key must be unique and hard to guess); issue a new svcauth API key for this integration instead',
+    { field: 'key' },
+  );
 }
 
 /** Turns the row's ids and names into live locations and roles; every unknown one is named at once. */

@@ -13,6 +13,7 @@ import { provisionOrganization } from '../../src/services/bootstrap-service.ts';
 import { insertCredential, prepareSecret } from '../../src/services/credential-service.ts';
 import { SecretHasher } from '../../src/services/secret-hasher.ts';
 import { TEST_BCRYPT_COST } from './test-env.ts';
+import { legacyKeyLookups } from '../../src/domain/credential-format.ts';
 
 export interface TestCredential {
   id: string;
@@ -99,7 +100,15 @@ export class Fixtures {
       kid = this.#unique('kid');
       jwks = { keys: [{ ...(await exportJWK(pair.publicKey)), kid, alg: 'ES256', use: 'sig' }] };
     }
-    const prepared = await prepareSecret(this.hasher, type, options.legacyKey);
+    // A legacy key is stored as migration 0004 left keys imported before it (found by the unsalted
+    // digest until first use), which works whatever secret the server under test holds.
+    const prepared = await prepareSecret(
+      this.hasher,
+      type,
+      options.legacyKey !== undefined
+        ? { key: options.legacyKey, lookup: legacyKeyLookups(options.legacyKey, []).at(-1)! }
+        : undefined,
+    );
     const { credential, secret } = await insertCredential(
       this.db,
       {
@@ -108,7 +117,6 @@ export class Fixtures {
         type,
         name: this.#unique('credential'),
         jwks,
-        ...(options.legacyKey !== undefined ? { legacyKey: options.legacyKey } : {}),
         ...(options.expiresAt !== undefined ? { expiresAt: options.expiresAt } : {}),
       },
       prepared,

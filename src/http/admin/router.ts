@@ -18,6 +18,7 @@ import { LegacyKeyImportService } from '../../services/legacy-key-import-service
 import { LocationService } from '../../services/location-service.ts';
 import { RoleService } from '../../services/role-service.ts';
 import type { SecretHasher } from '../../services/secret-hasher.ts';
+import type { LegacyKeyLookup } from '../../services/legacy-key-lookup.ts';
 import { ServiceAccountService } from '../../services/service-account-service.ts';
 import { SettingsService } from '../../services/settings-service.ts';
 import { HttpProblem } from '../problem.ts';
@@ -32,6 +33,7 @@ export interface AdminDependencies {
   keyRing: KeyRing;
   db: Kysely<Database>;
   hasher: SecretHasher;
+  legacyKeys: LegacyKeyLookup;
   /** Announces committed changes so caches of every instance drop what they hold about them. */
   changes: ChangePublisher;
   /** Token subjects, as /token sees them: admin tokens are judged against the same cached state. */
@@ -53,7 +55,7 @@ export function adminRouter(deps: AdminDependencies): Router {
     credentials: new CredentialLifecycleService(deps.db, deps.hasher, deps.changes),
     settings: new SettingsService(deps.db, deps.changes),
     audit: new AuditQueryService(deps.db),
-    legacyKeys: new LegacyKeyImportService(deps.db, deps.hasher),
+    legacyKeys: new LegacyKeyImportService(deps.db, deps.hasher, { lookup: deps.legacyKeys }),
   };
   const authenticate = bearerAuthentication(
     new AdminAuthenticationService({

@@ -100,7 +100,7 @@ describe('legacy key import over HTTP', () => {
       200,
     );
     expect(credential).toMatchObject({ type: 'api_key', is_legacy: true, status: 'active' });
-    expect(credential.display_hint).toBe('…aaaa');
+    expect(credential.display_hint).toBe('legacy_…');
 
     const audit = expectStatus(await api.get('/audit-events?action=legacy_key.imported'), 200);
     expect(audit.items).toHaveLength(2);

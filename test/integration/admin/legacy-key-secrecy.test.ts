@@ -31,6 +31,7 @@ describe('legacy keys stay secret', () => {
     server = await startTestServer();
     acme = adminApi(server, await adminToken(server, await bootstrapAdmin(server, 'acme')));
     globex = adminApi(server, await adminToken(server, await bootstrapAdmin(server, 'globex')));
+    expectStatus(await acme.post('/roles', { name: 'Reader', permissions: ['items:read'] }), 201);
   });
 
   afterAll(async () => {
@@ -39,7 +40,9 @@ describe('legacy keys stay secret', () => {
 
   it('shows neither a hash of the key nor its characters in views, tokens, introspection or audit', async () => {
     const report = expectStatus(
-      await acme.post('/legacy-keys:import', { keys: [{ key: KEY, name: 'Old sync', all_locations: true }] }),
+      await acme.post('/legacy-keys:import', {
+        keys: [{ key: KEY, name: 'Old sync', all_locations: true, role_names: ['Reader'] }],
+      }),
       200,
     );
     expect(report.results[0]).toMatchObject({ status: 'imported' });

@@ -11,7 +11,11 @@ import {
   isClientIdFormat,
   isClientSecretWellFormed,
   isLegacyKeyShape,
-  legacyKeyId,
+  isGuessableLegacyKey,
+  LEGACY_KEY_DISPLAY_HINT,
+  legacyKeyLookup,
+  legacyKeyLookups,
+  generateLegacyKeyClientId,
   parseApiKey,
   randomBase62,
 } from '../../../src/domain/credential-format.ts';
@@ -254,17 +258,31 @@ describe('client secrets', () => {
 });
 
 describe('legacy keys', () => {
-  it('derives legacy_ + first 24 hex characters of SHA-256', () => {
-    // SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
-    expect(legacyKeyId('abc')).toBe('legacy_ba7816bf8f01cfea414140de');
+  it('gives an imported key a random public id, unrelated to the key', () => {
+    const ids = new Set(Array.from({ length: 50 }, () => generateLegacyKeyClientId()));
+    expect(ids.size).toBe(50);
+    for (const id of ids) expect(id).toMatch(/^legacy_[0-9A-Za-z]{22}$/);
   });
 
-  it('is deterministic, distinct per key, and does not contain the key', () => {
+  it('finds a key by an HMAC under each server secret, then by the digest rows kept before 0004', () => {
     const key = 'old-system-key-0123456789';
-    expect(legacyKeyId(key)).toBe(legacyKeyId(key));
-    expect(legacyKeyId(key)).not.toBe(legacyKeyId(`${key}x`));
-    expect(legacyKeyId(key)).toMatch(/^legacy_[0-9a-f]{24}$/);
-    expect(legacyKeyId(key)).not.toContain(key);
+    const current = Buffer.alloc(32, 1);
+    const previous = Buffer.alloc(32, 2);
+    const lookups = legacyKeyLookups(key, [current, previous]);
+    expect(lookups).toHaveLength(3);
+    expect(lookups[0]).toBe(legacyKeyLookup(key, current));
+    expect(lookups[0]).toMatch(/^hmac:[0-9a-f]{64}$/);
+    expect(lookups[1]).not.toBe(lookups[0]);
+    // SHA-256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
+    expect(legacyKeyLookups('abc', [])).toEqual(['sha256:ba7816bf8f01cfea414140de']);
+    expect(legacyKeyLookup(key, current)).not.toBe(legacyKeyLookup(`${key}x`, current));
+  });
+
+  it('shows none of a legacy key in its hint, and refuses keys of few distinct characters', () => {
+    expect(LEGACY_KEY_DISPLAY_HINT).toBe('legacy_…');
+    expect(isGuessableLegacyKey('aaaaaaaaaaaaaaaaaaaa')).toBe(true);
+    expect(isGuessableLegacyKey('abababababababababab')).toBe(true);
+    expect(isGuessableLegacyKey('old-system-key-0123456789')).toBe(false);
   });
 
   it.each([
