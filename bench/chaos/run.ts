@@ -651,7 +651,7 @@ async function runFaults(world: World) {
   phase.injectedAt = performance.now();
   coldFirstUse();
   await sleep(1500);
-  await b.start();
+  phase.notes.push(...(await b.start()));
   phase.repairedAt = performance.now();
   await measureRecovery(world, phase);
   await settle(4000);
@@ -668,7 +668,7 @@ async function runFaults(world: World) {
   await a.signal('SIGKILL');
   await sleep(1000);
   redis.resume();
-  await a.start();
+  phase.notes.push(...(await a.start()));
   phase.repairedAt = performance.now();
   await measureRecovery(world, phase);
   await settle(4000);
@@ -691,7 +691,7 @@ async function runFaults(world: World) {
   phase.notes.push(
     `exit ${code} after ${exitMs.toFixed(0)} ms; A answered ${servedAfterTerm} token requests sent after SIGTERM and reset ${resetAfterTerm}`,
   );
-  await a.start();
+  phase.notes.push(...(await a.start()));
   phase.repairedAt = performance.now();
   await measureRecovery(world, phase);
   await settle(6000);
@@ -823,6 +823,14 @@ async function finalChecks(world: World) {
   }
 }
 
+/** ' (503: 3, timeout: 1)' */
+function countBy(values: string[]): string {
+  if (values.length === 0) return '';
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return ` (${[...counts].map(([v, n]) => `${v}: ${n}`).join(', ')})`;
+}
+
 function fmtMs(ms: number | null | undefined): string {
   if (ms === undefined) return '-';
   if (ms === null) return 'never';
@@ -854,7 +862,7 @@ function report(totalMs: number, error?: unknown): { text: string; failed: boole
   lines.push('| measure | value |', '| --- | --- |');
   lines.push(`| faults injected | ${faults.length} |`);
   lines.push(
-    `| revocations acknowledged | ${acked.length} (via A ${acked.filter((r) => r.answer.instance === 'A').length}, via B ${acked.filter((r) => r.answer.instance === 'B').length}; ${revocations.length - acked.length} not acknowledged) |`,
+    `| revocations acknowledged | ${acked.length} (via A ${acked.filter((r) => r.answer.instance === 'A').length}, via B ${acked.filter((r) => r.answer.instance === 'B').length}); not acknowledged: ${revocations.length - acked.length}${countBy(revocations.filter((r) => !r.acked).map((r) => String(r.answer.status)))} |`,
   );
   lines.push(
     `| tokens issued | ${tokens.length} (A ${tokens.filter((t) => t.answer.instance === 'A').length}, B ${tokens.filter((t) => t.answer.instance === 'B').length}) of ${attempts.length} requests; answers: ${[...statusCounts].map(([s, n]) => `${s}: ${n}`).join(', ')} |`,

@@ -41,14 +41,16 @@ export function tempDir(prefix: string): string {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function until(
-  check: () => Promise<boolean> | boolean,
+/** Polls until check() answers something other than false; returns that answer. */
+async function until<T>(
+  check: () => Promise<T | false> | T | false,
   what: string,
   timeoutMs: number,
-): Promise<void> {
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await check()) return;
+    const answer = await check();
+    if (answer !== false) return answer;
     await sleep(50);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -193,7 +195,8 @@ export interface ChaosInstance {
   url: string;
   /** Whether a process is running now (between start and its exit). */
   running(): boolean;
-  start(): Promise<void>;
+  /** Starts the process (again, up to 3 times if it exits while starting); returns those exits. */
+  start(): Promise<string[]>;
   /** Sends the signal; resolves when the process has exited. */
   signal(signal: 'SIGKILL' | 'SIGTERM'): Promise<{ exitMs: number; code: number | null }>;
 }
@@ -225,29 +228,39 @@ export async function createInstance(
     url,
     running,
     start: async () => {
-      const log = fs.openSync(logFile, 'a');
-      fs.writeSync(log, `\n--- ${new Date().toISOString()} start ${name}\n`);
-      child = spawn(NODE, ['src/main.ts'], {
-        cwd: ROOT,
-        env: { ...process.env, ...env, HOST: '127.0.0.1', PORT: String(port) },
-        stdio: ['ignore', log, log],
-      });
-      fs.closeSync(log);
-      const current = child;
-      await until(
-        async () => {
-          if (current.exitCode !== null) throw new Error(`instance ${name} exited with ${current.exitCode}`);
-          try {
-            const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
-            await response.arrayBuffer();
-            return response.status === 200;
-          } catch {
-            return false;
-          }
-        },
-        `instance ${name} on ${url}/healthz`,
-        60_000,
-      );
+      // Like a supervisor (Kubernetes, systemd): a process that exits while starting is started
+      // again, a few times; each such exit is returned (the last line it wrote) for the report.
+      const failures: string[] = [];
+      for (let attempt = 1; ; attempt++) {
+        const log = fs.openSync(logFile, 'a');
+        fs.writeSync(log, `\n--- ${new Date().toISOString()} start ${name}\n`);
+        child = spawn(NODE, ['src/main.ts'], {
+          cwd: ROOT,
+          env: { ...process.env, ...env, HOST: '127.0.0.1', PORT: String(port) },
+          stdio: ['ignore', log, log],
+        });
+        fs.closeSync(log);
+        const current = child;
+        const started = await until(
+          async () => {
+            if (current.exitCode !== null) return 'exited';
+            try {
+              const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
+              await response.arrayBuffer();
+              return response.status === 200;
+            } catch {
+              return false;
+            }
+          },
+          `instance ${name} on ${url}/healthz`,
+          60_000,
+        );
+        if (started !== 'exited') return failures;
+        const lastLine = fs.readFileSync(logFile, 'utf8').trim().split('\n').at(-1) ?? '';
+        failures.push(`exited ${current.exitCode} while starting: ${lastLine.slice(0, 160)}`);
+        if (attempt === 3) throw new Error(`instance ${name}: ${failures.join('; ')}`);
+        await sleep(1000);
+      }
     },
     signal: async (signal) => {
       const current = child;
