@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { until } from './eventually.ts';
 import { freePort } from './test-server.ts';
 
 /**
@@ -47,15 +48,6 @@ function requireRedisServer(): void {
   }
 }
 
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 /**
  * A redis-server without persistence, in a temporary directory of its own (its working directory:
  * where a cluster node keeps its state file). serverArguments are appended to the command line.
@@ -91,7 +83,7 @@ export async function startPrivateRedis(serverArguments: string[] = []): Promise
       ],
       { stdio: 'ignore' },
     );
-    await until(ping, `private redis on ${port}`);
+    await until(ping, `private redis on ${port}`, 20_000);
   };
   const stop = async () => {
     if (!child || child.exitCode !== null) return;
@@ -184,11 +176,13 @@ export async function startPrivateRedisCluster(
         return 'unreachable';
       }
     };
-    const waitUntilServing = () =>
-      until(
+    const waitUntilServing = async (): Promise<void> => {
+      await until(
         async () => nodes.every(({ port }) => clusterState(port) === 'ok'),
         `cluster_state:ok on every node of the Redis Cluster ${addresses.join(',')}`,
+        20_000,
       );
+    };
     await waitUntilServing();
     return {
       nodes,

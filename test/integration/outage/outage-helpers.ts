@@ -1,3 +1,4 @@
+import { until } from '../../helpers/eventually.ts';
 import { Fixtures, type TestCredential } from '../../helpers/fixtures.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 
@@ -23,17 +24,8 @@ export async function readiness(server: TestServer) {
 }
 
 /** Polls until `check` holds; returns how long that took (reported by the tests, never asserted). */
-export async function waitFor(
-  check: () => Promise<boolean>,
-  what: string,
-  timeoutMs = 30_000,
-): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    if (await check()) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+export function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<number> {
+  return until(check, what, timeoutMs, 100);
 }
 
 /** One organization with a working account and two oauth_client credentials. */

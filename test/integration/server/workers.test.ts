@@ -11,6 +11,7 @@ import {
   startPrivateRedis,
 } from '../../helpers/private-services.ts';
 import { runCli } from '../../helpers/cli.ts';
+import { until } from '../../helpers/eventually.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
 import { freePort } from '../../helpers/test-server.ts';
 
@@ -114,13 +115,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000) =>
+  until(check, what, timeoutMs);
 
 /** One request on a connection of its own, so the cluster can hand it to either worker. */
 function request(

@@ -3,20 +3,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logging/logger.ts';
 import { type ChangeEvent, ChangeNotifier } from '../../../src/services/change-notifier.ts';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../../../src/state/index.ts';
+import { until } from '../../helpers/eventually.ts';
 
 const logger = createLogger({ level: 'silent' });
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function notifierOn(store: StateStore): Promise<ChangeNotifier> {
   const notifier = new ChangeNotifier(store, logger);

@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readSigningKeyFile } from '../../../src/keys/signing-keys.ts';
 import { Fixtures, type TestCredential } from '../../helpers/fixtures.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
@@ -56,18 +55,15 @@ async function publishedKids(): Promise<string[]> {
 }
 
 /** Polls `probe` until it returns a value, for at most `timeoutMs` (the server polls the key file every 2 s). */
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await sleep(200);
-  }
+function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  return vi.waitFor(
+    async () => {
+      const value = await probe();
+      if (value === undefined) throw new Error(`gave up waiting for ${what}`);
+      return value;
+    },
+    { timeout: timeoutMs, interval: 200 },
+  );
 }
 
 async function token(): Promise<{ token: string; kid: string; iat: number }> {

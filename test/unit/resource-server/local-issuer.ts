@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
+import { until } from '../../helpers/eventually.ts';
 
 export interface SigningKey {
   kid: string;
@@ -177,9 +178,5 @@ export function serveFeed(local: LocalIssuer): LocalFeed {
 
 /** Waits until `check` holds (polling), or fails after `timeoutMs`. */
 export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await until(check, 'the condition', timeoutMs, 10);
 }
