@@ -173,6 +173,7 @@ export async function startServer(
       legacyKeys,
       changes: notifier,
       subjects,
+      proofReplay: state,
       revocation,
       probes: [
         { name: 'database', check: () => database.ping() },

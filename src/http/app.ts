@@ -28,6 +28,7 @@ export interface HttpAppDependencies {
   metrics: Metrics;
   /** Token subjects (cached, change-invalidated), shared by /token and the management API. */
   subjects: AdminDependencies['subjects'];
+  proofReplay?: AdminDependencies['proofReplay'];
   /** POST /revoke, POST /introspect, GET /revocations. */
   revocation?: Omit<RevocationRoutesDependencies, 'config' | 'logger'>;
 }

@@ -9,6 +9,7 @@ import { echo } from '../domain/text.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import { apiKeyBasicAuth, type LegacyKeyResolver } from '../oauth/api-key-auth.ts';
 import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS } from '../oauth/client-authentication.ts';
+import { DPOP_SIGNING_ALGS } from '../oauth/provider.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { bufferedTokenBody, oauthError, requestContext } from './middleware.ts';
@@ -35,6 +36,8 @@ export function authorizationServerMetadata(config: Config): Record<string, unkn
     introspection_endpoint: `${config.issuer}/introspect`,
     introspection_endpoint_auth_methods_supported: ['client_secret_basic'],
     scopes_supported: PERMISSION_CATALOG,
+    // RFC 9449: a DPoP proof at /token binds the token to its key; it is then only accepted with one.
+    dpop_signing_alg_values_supported: DPOP_SIGNING_ALGS,
     service_documentation: `${config.issuer}/admin/v1/openapi.json`,
   };
 }

@@ -8,6 +8,7 @@ import { currentSubjectFor, type TokenSubject } from '../services/token-subject-
 import type { UsageRecorder } from '../services/usage-recorder.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { looksLikeJwt } from './access-token-verifier.ts';
+import { boundKeyThumbprint } from '../resource-server/dpop.ts';
 import { keyIdOf, type LegacyKeyResolver } from './api-key-auth.ts';
 import { secretMatches } from './client-authentication.ts';
 import { attemptCredential } from './lockout-guard.ts';
@@ -80,7 +81,9 @@ export class IntrospectionService {
     );
     if (refusal) return INACTIVE;
     if (await this.#revocations.isTokenRevoked(claims.jti)) return INACTIVE;
-    return { ...claims.payload, active: true, token_type: 'Bearer' };
+    // RFC 9449 section 6.2: a token bound to a key is a DPoP token; its cnf (already in the claims) says which.
+    const tokenType = boundKeyThumbprint(claims.payload) ? 'DPoP' : 'Bearer';
+    return { ...claims.payload, active: true, token_type: tokenType };
   }
 
   /**

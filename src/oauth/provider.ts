@@ -32,6 +32,9 @@ export interface OAuthDependencies {
   lockout?: TokenLockout;
 }
 
+/** Algorithms of DPoP proofs /token accepts (RFC 9449); the metadata advertises the same list. */
+export const DPOP_SIGNING_ALGS = ['ES256', 'EdDSA', 'Ed25519'] as const;
+
 /** The audiences svcauth issues tokens for, and the permissions each may carry. */
 function resourceServers(config: Config): Map<string, readonly string[]> {
   return new Map<string, readonly string[]>([
@@ -63,6 +66,7 @@ export function createProvider(deps: OAuthDependencies): Provider {
       clientAuthSigningAlgValues: clientAuthSigningAlgValues as NonNullable<
         Configuration['enabledJWA']
       >['clientAuthSigningAlgValues'],
+      dPoPSigningAlgValues: [...DPOP_SIGNING_ALGS],
     },
     // No ID tokens are ever issued; the default must still name an algorithm the key set can sign.
     clientDefaults: {

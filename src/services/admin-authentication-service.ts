@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { MANAGEMENT_PERMISSIONS } from '../../config/permissions.ts';
@@ -7,6 +8,7 @@ import { ALL_LOCATIONS } from '../domain/permissions.ts';
 import { issuedTokenRefusal } from '../domain/token-eligibility.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import { AccessTokenVerifier } from '../oauth/access-token-verifier.ts';
+import { checkDpopProof, type DpopRequest, ProofReplayCache } from '../resource-server/dpop.ts';
 import { AuditRepository } from '../persistence/repositories/audit-repository.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
 import { RevocationRepository } from '../persistence/repositories/revocation-repository.ts';
@@ -34,6 +36,7 @@ const claimsSchema = z.object({
   permissions: z.record(z.string(), z.array(z.string())),
   permissions_version: z.number().int().positive(),
   jti: z.string().optional(),
+  cnf: z.object({ jkt: z.string().optional() }).loose().optional(),
   groups_admin: z.boolean().optional(),
 });
 
@@ -50,13 +53,17 @@ export class AdminAuthenticationService {
   readonly #subjects: Pick<CachedSubjectResolver, 'findByClientId'>;
   readonly #tokens: AccessTokenVerifier;
   readonly #config: Config;
+  readonly #proofReplay: ProofReplayStore;
 
   constructor(deps: {
     db: Kysely<Database>;
     subjects: Pick<CachedSubjectResolver, 'findByClientId'>;
     keyRing: KeyRing;
     config: Config;
+    /** Where DPoP proof ids are remembered (the shared state store: a proof is used once, cluster-wide). */
+    proofReplay?: ProofReplayStore;
   }) {
+    this.#proofReplay = deps.proofReplay ?? inProcessProofReplay();
     this.#db = deps.db;
     this.#subjects = deps.subjects;
     // The verification /introspect and /revoke apply (keys, algorithms, typ, issuer, clock tolerance).
@@ -68,8 +75,10 @@ export class AdminAuthenticationService {
   async authenticate(
     token: string,
     context: { sourceIp: string | null; requestId: string | null },
+    presentation: TokenPresentation = { scheme: 'bearer' },
   ): Promise<AdminPrincipal> {
     const claims = await this.#verify(token);
+    await this.#checkBinding(token, claims.cnf?.jkt ?? null, presentation);
     const subject = await this.#subjects.findByClientId(claims.client_id);
     const refusal =
       issuedTokenRefusal(
@@ -117,6 +126,36 @@ export class AdminAuthenticationService {
     return found?.credential.org_id === orgId ? found.credential.id : null;
   }
 
+  /**
+   * RFC 9449: a token bound to a key (cnf.jkt) is only accepted with the DPoP scheme and a proof of
+   * that key for this request, used once; an unbound token only with the Bearer scheme.
+   */
+  async #checkBinding(token: string, jkt: string | null, presentation: TokenPresentation): Promise<void> {
+    if (presentation.scheme === 'bearer') {
+      if (jkt) {
+        throw dpopRefusal(
+          'the access token is bound to a key (DPoP): send it as "Authorization: DPoP <token>" with a DPoP proof',
+        );
+      }
+      return;
+    }
+    if (!jkt)
+      throw invalidToken('the access token is not DPoP-bound; send it as "Authorization: Bearer <token>"');
+    const checked = await checkDpopProof(presentation.request, token, jkt, {
+      clockToleranceSeconds: DPOP_CLOCK_TOLERANCE_SECONDS,
+    });
+    if (!checked.ok) throw dpopRefusal(checked.reason, 'invalid_dpop_proof');
+    const ttl = Math.max(1, checked.expiresAt - Math.floor(Date.now() / 1000));
+    // The key is a digest: proof ids are client-chosen text.
+    const key = `dpop:jti:${createHash('sha256').update(`${jkt}:${checked.jti}`).digest('base64url')}`;
+    if (!(await this.#proofReplay.setIfAbsent(key, '1', ttl))) {
+      throw dpopRefusal(
+        'the DPoP proof was already used; make a new proof for each request',
+        'invalid_dpop_proof',
+      );
+    }
+  }
+
   async #verify(token: string): Promise<z.infer<typeof claimsSchema>> {
     const checked = await this.#tokens.check(token, this.#config.adminAudience);
     if (!checked.ok) {
@@ -141,4 +180,32 @@ export class AdminAuthenticationService {
 
 function invalidToken(reason: string): DomainError {
   return new DomainError('invalid_token', reason);
+}
+
+/** A refusal about DPoP: the HTTP layer answers it with a DPoP challenge first. */
+function dpopRefusal(
+  reason: string,
+  error: 'invalid_token' | 'invalid_dpop_proof' = 'invalid_token',
+): DomainError {
+  return new DomainError('invalid_token', reason, { dpop: true, error });
+}
+
+const DPOP_CLOCK_TOLERANCE_SECONDS = 5;
+
+/** How the token was presented: `Authorization: Bearer`, or `Authorization: DPoP` with the request it proves. */
+export type TokenPresentation = { scheme: 'bearer' } | { scheme: 'dpop'; request: DpopRequest };
+
+export interface ProofReplayStore {
+  /** True when the key was absent (and is now set), false when it was there: a replay. */
+  setIfAbsent(key: string, value: string, ttlSeconds: number): Promise<boolean>;
+}
+
+function inProcessProofReplay(): ProofReplayStore {
+  const cache = new ProofReplayCache();
+  return {
+    setIfAbsent: async (key, _value, ttlSeconds) => {
+      const now = Math.floor(Date.now() / 1000);
+      return cache.remember(key, now + ttlSeconds, now);
+    },
+  };
 }

@@ -5,9 +5,12 @@ import type {
   AdminAuthenticationService,
   AdminPrincipal,
 } from '../../services/admin-authentication-service.ts';
+import { DPOP_ALGORITHMS } from '../../resource-server/dpop.ts';
+import type { TokenPresentation } from '../../services/admin-authentication-service.ts';
 import { HttpProblem } from '../problem.ts';
 
 const REALM = 'svcauth-admin';
+const DPOP_CHALLENGE = `DPoP realm="${REALM}", algs="${DPOP_ALGORITHMS.join(' ')}"`;
 
 /**
  * RFC 6750 bearer authentication. Without a token the challenge carries no error code; a token that
@@ -15,25 +18,42 @@ const REALM = 'svcauth-admin';
  */
 export function bearerAuthentication(authenticator: AdminAuthenticationService, adminAudience: string) {
   return async (ctx: Context, next: Next) => {
-    const match = /^bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(ctx.get('authorization'));
+    const match = /^(bearer|dpop) +([A-Za-z0-9._~+/-]+=*) *$/i.exec(ctx.get('authorization'));
     if (!match) {
       throw new HttpProblem(
         401,
         'unauthorized',
-        `send an access token for ${adminAudience} from the token endpoint as "Authorization: Bearer <token>"`,
-        { headers: { 'WWW-Authenticate': `Bearer realm="${REALM}"` } },
+        `send an access token for ${adminAudience} from the token endpoint as "Authorization: Bearer <token>" (or "Authorization: DPoP <token>" with a DPoP proof, for a DPoP-bound token)`,
+        { headers: { 'WWW-Authenticate': `Bearer realm="${REALM}", ${DPOP_CHALLENGE}` } },
       );
     }
+    const presentation: TokenPresentation =
+      match[1]!.toLowerCase() === 'dpop'
+        ? {
+            scheme: 'dpop',
+            request: { method: ctx.method, url: ctx.href, proof: ctx.req.headers.dpop },
+          }
+        : { scheme: 'bearer' };
     try {
-      ctx.state.principal = await authenticator.authenticate(match[1]!, {
-        sourceIp: ctx.ip || null,
-        requestId: ctx.state.requestId ?? null,
-      });
+      ctx.state.principal = await authenticator.authenticate(
+        match[2]!,
+        { sourceIp: ctx.ip || null, requestId: ctx.state.requestId ?? null },
+        presentation,
+      );
     } catch (error) {
       if (isDomainError(error) && error.code === 'invalid_token') {
+        const description = error.message.replace(/["\\]/g, '');
+        const dpop = error.details?.dpop === true;
+        const code = typeof error.details?.error === 'string' ? error.details.error : 'invalid_token';
+        const bearer = `Bearer realm="${REALM}", error="invalid_token", error_description="${description}"`;
+        const dpopChallenge = `${DPOP_CHALLENGE}, error="${code}", error_description="${description}"`;
         throw new HttpProblem(401, 'invalid_token', error.message, {
           headers: {
-            'WWW-Authenticate': `Bearer realm="${REALM}", error="invalid_token", error_description="${error.message.replace(/["\\]/g, '')}"`,
+            // The challenge for the scheme the client must use comes first.
+            'WWW-Authenticate':
+              dpop || presentation.scheme === 'dpop'
+                ? `${dpopChallenge}, ${bearer}`
+                : `${bearer}, ${DPOP_CHALLENGE}`,
           },
         });
       }

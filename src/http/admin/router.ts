@@ -10,6 +10,7 @@ import type { ChangePublisher } from '../../services/admin-actor.ts';
 import {
   AdminAuthenticationService,
   type AdminPrincipal,
+  type ProofReplayStore,
 } from '../../services/admin-authentication-service.ts';
 import type { CachedSubjectResolver } from '../../services/cached-subject-resolver.ts';
 import { AuditQueryService } from '../../services/audit-query-service.ts';
@@ -38,6 +39,8 @@ export interface AdminDependencies {
   changes: ChangePublisher;
   /** Token subjects, as /token sees them: admin tokens are judged against the same cached state. */
   subjects: Pick<CachedSubjectResolver, 'findByClientId'>;
+  /** The state store, where DPoP proof ids are remembered across instances (in-process without it). */
+  proofReplay?: ProofReplayStore;
 }
 
 const uuid = z.uuid();
@@ -63,6 +66,7 @@ export function adminRouter(deps: AdminDependencies): Router {
       subjects: deps.subjects,
       keyRing: deps.keyRing,
       config: deps.config,
+      ...(deps.proofReplay ? { proofReplay: deps.proofReplay } : {}),
     }),
     deps.config.adminAudience,
   );

@@ -359,7 +359,9 @@ describe('management API input', () => {
     it('require a valid admin access token', async () => {
       const anonymous = await fetch(`${server.issuer}/admin/v1/service-accounts`);
       expect(anonymous.status).toBe(401);
-      expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="svcauth-admin"');
+      expect(anonymous.headers.get('www-authenticate')).toMatch(
+        /^Bearer realm="svcauth-admin", DPoP realm="svcauth-admin", algs="[^"]+"$/,
+      );
       expect(((await anonymous.json()) as { type: string }).type).toBe(`${PROBLEM}unauthorized`);
       const garbage = await adminApi(server, 'not.a.token').get('/service-accounts');
       expectProblem(garbage, 401, 'invalid_token');
