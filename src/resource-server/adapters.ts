@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type PresentedCredentials, readAuthorization } from './authorization-header.ts';
 import { refusalFor, requirePermissions } from './challenge.ts';
+import type { DpopRequest } from './dpop.ts';
 import { invalidToken, VerificationError } from './errors.ts';
 import type { Principal } from './principal.ts';
 import type { Verifier } from './verifier.ts';
@@ -30,6 +31,7 @@ async function authenticateHeader(
   verifier: Verifier,
   header: string | readonly string[] | undefined,
   options: AuthenticateOptions,
+  request: DpopRequest,
 ): Promise<Outcome> {
   const presented = readAuthorization(header);
   try {
@@ -37,6 +39,9 @@ async function authenticateHeader(
     switch (presented.scheme) {
       case 'bearer':
         principal = await verifier.verify(presented.token);
+        break;
+      case 'dpop':
+        principal = await verifier.verify(presented.token, request);
         break;
       case 'api_key':
         if (options.allowApiKeys === false)
@@ -61,6 +66,9 @@ export interface KoaLikeContext {
   get(field: string): string;
   set(field: string, value: string | string[]): void;
   state: Record<string, unknown>;
+  /** The request method and absolute URL (Koa's ctx.method and ctx.href), for DPoP proofs. */
+  method: string;
+  href: string;
   status: number;
   body: unknown;
 }
@@ -73,7 +81,12 @@ export function koaMiddleware(verifier: Verifier, options: AuthenticateOptions =
   const realm = options.realm ?? verifier.audiences[0]!;
   return async (ctx: KoaLikeContext, next: () => Promise<unknown>): Promise<void> => {
     const header = ctx.get('authorization');
-    const outcome = await authenticateHeader(verifier, header === '' ? undefined : header, options);
+    const proof = ctx.get('dpop');
+    const outcome = await authenticateHeader(verifier, header === '' ? undefined : header, options, {
+      method: ctx.method,
+      url: ctx.href,
+      proof: proof === '' ? undefined : proof,
+    });
     if (!outcome.ok) {
       const refusal = refusalFor(outcome.error, outcome.presented, realm);
       ctx.status = refusal.status;
@@ -100,7 +113,12 @@ export async function nodeHttpAuthenticate(
   res: ServerResponse,
   options: AuthenticateOptions = {},
 ): Promise<Principal | null> {
-  const outcome = await authenticateHeader(verifier, req.headers.authorization, options);
+  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
+  const outcome = await authenticateHeader(verifier, req.headers.authorization, options, {
+    method: req.method ?? 'GET',
+    url: `${encrypted ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`,
+    proof: req.headers.dpop,
+  });
   if (outcome.ok) return outcome.principal;
   const refusal = refusalFor(outcome.error, outcome.presented, options.realm ?? verifier.audiences[0]!);
   const body = JSON.stringify(refusal.body);

@@ -1,4 +1,7 @@
-/** Reads an `Authorization` header: a Bearer token (RFC 6750) or an API key as Basic `api:<key>`. */
+/**
+ * Reads an `Authorization` header: a Bearer token (RFC 6750), a DPoP-bound token (RFC 9449) or an API
+ * key as Basic `api:<key>`.
+ */
 
 /** The Basic username under which an API key is presented as the password. */
 export const API_KEY_USERNAME = 'api';
@@ -6,10 +9,12 @@ export const API_KEY_USERNAME = 'api';
 export type PresentedCredentials =
   | { scheme: 'none' }
   | { scheme: 'bearer'; token: string }
+  | { scheme: 'dpop'; token: string }
   | { scheme: 'api_key'; key: string }
   | { scheme: 'invalid'; basic: boolean; reason: string };
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+const DPOP = /^DPoP +([A-Za-z0-9\-._~+/]+=*)$/i;
 const BASIC = /^Basic +([A-Za-z0-9+/]+=*)$/i;
 
 export function readAuthorization(
@@ -24,6 +29,8 @@ export function readAuthorization(
   if (value === '') return { scheme: 'none' };
   const bearer = BEARER.exec(value);
   if (bearer) return { scheme: 'bearer', token: bearer[1]! };
+  const dpop = DPOP.exec(value);
+  if (dpop) return { scheme: 'dpop', token: dpop[1]! };
   const basic = BASIC.exec(value);
   if (basic) {
     let decoded: string;
@@ -46,6 +53,8 @@ export function readAuthorization(
     }
     return { scheme: 'api_key', key: password };
   }
+  if (/^DPoP\b/i.test(value))
+    return { scheme: 'invalid', basic: false, reason: 'the DPoP token is malformed' };
   if (/^Bearer\b/i.test(value))
     return { scheme: 'invalid', basic: false, reason: 'the Bearer token is malformed' };
   if (/^Basic\b/i.test(value))

@@ -4,6 +4,7 @@
  * API-key request, or one without credentials, also gets a `Basic` challenge, since keys are accepted.
  */
 import type { PresentedCredentials } from './authorization-header.ts';
+import { DPOP_ALGORITHMS } from './dpop.ts';
 import { VerificationError } from './errors.ts';
 import { holdsAnywhere, type Principal } from './principal.ts';
 
@@ -39,9 +40,20 @@ export function refusalFor(
             ? [`scope=${quoted(error.requiredPermissions.join(' '))}`]
             : []),
         ].join(', ');
+  // RFC 9449 section 7.1: DPoP-bound tokens are accepted too. The error goes with the scheme used.
+  const dpopBare = `DPoP realm=${quoted(realm)}, algs="${DPOP_ALGORITHMS.join(' ')}"`;
+  const tokenChallenges =
+    presented.scheme === 'dpop'
+      ? [
+          `${dpopBare}, error=${quoted(error.code)}, error_description=${quoted(error.description)}`,
+          `Bearer realm=${quoted(realm)}`,
+        ]
+      : [bearer, dpopBare];
   return {
     status: error.code === 'insufficient_scope' ? 403 : 401,
-    wwwAuthenticate: basic ? [bearer, `Basic realm=${quoted(realm)}, charset="UTF-8"`] : [bearer],
+    wwwAuthenticate: basic
+      ? [...tokenChallenges, `Basic realm=${quoted(realm)}, charset="UTF-8"`]
+      : tokenChallenges,
     body: { error: error.code, error_description: error.description },
   };
 }

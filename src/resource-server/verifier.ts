@@ -3,8 +3,10 @@
  * locally (keys from the issuer's JWKS), then checked against the revocation state the feed keeps. An
  * API key is checked by `/introspect`, with a short cache that feed events invalidate.
  */
+import { decodeJwt } from 'jose';
 import { classifyApiKey } from './api-key.ts';
 import { readAuthorization } from './authorization-header.ts';
+import { boundKeyThumbprint, checkDpopProof, type DpopRequest, ProofReplayCache } from './dpop.ts';
 import { invalidToken } from './errors.ts';
 import { basicAuthorization } from './http.ts';
 import { createIntrospectionClient, type IntrospectionClient } from './introspection.ts';
@@ -25,12 +27,21 @@ import { TtlCache } from './ttl-cache.ts';
 export interface Verifier {
   readonly issuer: string;
   readonly audiences: readonly string[];
-  /** Verifies a Bearer access token (the JWT itself, without "Bearer "). */
-  verify(token: string): Promise<Principal>;
+  /**
+   * Verifies an access token (the JWT itself, without the scheme). Without `dpop` it was presented as
+   * Bearer, and a DPoP-bound token is refused; with it, the token must be bound to the proof's key.
+   */
+  verify(token: string, dpop?: DpopRequest): Promise<Principal>;
   /** Checks an API key (the value presented as the Basic password with username `api`). */
   verifyApiKey(key: string): Promise<Principal>;
-  /** Reads an `Authorization` header (Bearer JWT or Basic `api:<key>`) and verifies what it holds. */
-  authenticate(authorization: string | readonly string[] | null | undefined): Promise<Principal>;
+  /**
+   * Reads an `Authorization` header (Bearer or DPoP JWT, or Basic `api:<key>`) and verifies what it
+   * holds; `request` (method, absolute URL, DPoP header) is needed for DPoP-bound tokens.
+   */
+  authenticate(
+    authorization: string | readonly string[] | null | undefined,
+    request?: DpopRequest,
+  ): Promise<Principal>;
   /**
    * Resolves once the metadata and keys are loaded and, in feed mode, the first revocation snapshot
    * is applied. Rejects if the metadata or keys cannot be loaded, or the feed refuses the subscription
@@ -127,7 +138,30 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
   };
 
-  const verify = async (token: string): Promise<Principal> => {
+  const proofs = new ProofReplayCache();
+  /** RFC 9449: a bound token needs the DPoP scheme and a fresh proof of its key; an unbound one, Bearer. */
+  const checkBinding = async (token: string, dpop: DpopRequest | undefined): Promise<void> => {
+    const jkt = boundKeyThumbprint(decodeJwt(token));
+    if (!dpop) {
+      if (jkt) {
+        throw invalidToken(
+          'the token is bound to a key (DPoP): send it as "Authorization: DPoP <token>" with a DPoP proof',
+        );
+      }
+      return;
+    }
+    if (!jkt) throw invalidToken('the token is not DPoP-bound; send it as "Authorization: Bearer <token>"');
+    const checked = await checkDpopProof(dpop, token, jkt, {
+      clockToleranceSeconds: o.clockToleranceSeconds,
+    });
+    if (!checked.ok) throw invalidToken(checked.reason);
+    const nowSeconds = Math.floor(now() / 1000);
+    if (!proofs.remember(`${jkt}:${checked.jti}`, checked.expiresAt, nowSeconds)) {
+      throw invalidToken('the DPoP proof was already used; make a new proof for each request');
+    }
+  };
+
+  const verify = async (token: string, dpop?: DpopRequest): Promise<Principal> => {
     const claims = await verifyAccessToken(token, {
       issuer: o.issuer,
       audiences: o.audiences,
@@ -138,6 +172,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       getKey: (header, input) =>
         jwksCache ? jwksCache.getKey(header, input) : keys().then((cache) => cache.getKey(header, input)),
     });
+    // After the signature: the binding of an unverified token means nothing.
+    await checkBinding(token, dpop);
     const principal = createPrincipal(claims, 'jwt');
     if (o.revocation.mode === 'none') return principal;
 
@@ -198,11 +234,14 @@ export function createVerifier(options: VerifierOptions): Verifier {
     audiences: o.audiences,
     verify,
     verifyApiKey,
-    async authenticate(header) {
+    async authenticate(header, request) {
       const presented = readAuthorization(header);
       switch (presented.scheme) {
         case 'bearer':
           return verify(presented.token);
+        case 'dpop':
+          if (!request) throw invalidToken('a DPoP token cannot be checked without its request');
+          return verify(presented.token, request);
         case 'api_key':
           return verifyApiKey(presented.key);
         case 'none':

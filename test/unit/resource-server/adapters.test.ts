@@ -1,3 +1,4 @@
+import { DPOP_ALGORITHMS } from '../../../src/resource-server/dpop.ts';
 /** The koa middleware and the node:http helper answer refusals per RFC 6750. */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -82,7 +83,9 @@ describe.each(['koa', 'node'] as const)('%s adapter', (adapter) => {
   it('answers a request without credentials with bare challenges (no error code)', async () => {
     const response = await call(urls[adapter]);
     expect(response.status).toBe(401);
-    expect(response.challenges).toBe('Bearer realm="items", Basic realm="items", charset="UTF-8"');
+    expect(response.challenges).toBe(
+      `Bearer realm="items", DPoP realm="items", algs="${DPOP_ALGORITHMS.join(' ')}", Basic realm="items", charset="UTF-8"`,
+    );
   });
 
   it('answers a bad token with 401 invalid_token and a description', async () => {
@@ -91,7 +94,7 @@ describe.each(['koa', 'node'] as const)('%s adapter', (adapter) => {
     const response = await call(urls[adapter], `Bearer ${expired}`);
     expect(response.status).toBe(401);
     expect(response.challenges).toBe(
-      'Bearer realm="items", error="invalid_token", error_description="the token has expired"',
+      `Bearer realm="items", error="invalid_token", error_description="the token has expired", DPoP realm="items", algs="${DPOP_ALGORITHMS.join(' ')}"`,
     );
     expect(response.body).toEqual({ error: 'invalid_token', error_description: 'the token has expired' });
   });
