@@ -1,0 +1,185 @@
+import { createHash, randomBytes } from 'node:crypto';
+import * as oauth from 'oauth4webapi';
+import * as client from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Fixtures, type TestCredential } from '../../helpers/fixtures.ts';
+import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+import { postToken, readResponse } from '../token/token-helpers.ts';
+
+/**
+ * What strict outside clients check (issue 18): each item over HTTP, through openid-client or
+ * oauth4webapi where they cover it, with fetch otherwise.
+ */
+
+const RESOURCE_SERVER = { name: 'standards-rs', secret: randomBytes(24).toString('base64url') };
+const insecure = { [oauth.allowInsecureRequests]: true } as const;
+
+let server: TestServer;
+let as: oauth.AuthorizationServer;
+let orgId: string;
+let accountId: string;
+let oauthClient: TestCredential;
+let apiKey: TestCredential;
+
+beforeAll(async () => {
+  server = await startTestServer({
+    RESOURCE_SERVERS: `${RESOURCE_SERVER.name}:${createHash('sha256').update(RESOURCE_SERVER.secret).digest('hex')}`,
+    LOCKOUT_MAX_FAILURES_PER_IP: '100000',
+    LOCKOUT_MAX_FAILURES: '10000',
+  });
+  const fixtures = new Fixtures(server.database.db);
+  orgId = (await fixtures.organization()).id;
+  const role = await fixtures.role(orgId, ['items:read', 'items:write']);
+  const account = await fixtures.account(orgId, { allLocations: true, roles: [{ roleId: role.id }] });
+  accountId = account.id;
+  [oauthClient, apiKey] = await Promise.all([
+    fixtures.credential(orgId, account.id, 'oauth_client'),
+    fixtures.credential(orgId, account.id, 'api_key'),
+  ]);
+  const issuer = new URL(server.issuer);
+  as = await oauth.processDiscoveryResponse(
+    issuer,
+    await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', ...insecure }),
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await server?.stop();
+}, 60_000);
+
+const basic = (name: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(name)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+
+async function introspect(token: string) {
+  const response = await fetch(`${server.issuer}/introspect`, {
+    method: 'POST',
+    headers: {
+      authorization: basic(RESOURCE_SERVER.name, RESOURCE_SERVER.secret),
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  return readResponse(response);
+}
+
+describe('RFC 6749 5.1: the token response', () => {
+  it('carries the granted scope when nothing was requested (it differs from the requested one)', async () => {
+    const config = await client.discovery(
+      new URL(server.issuer),
+      oauthClient.clientId,
+      undefined,
+      client.ClientSecretBasic(oauthClient.secret!),
+      { execute: [client.allowInsecureRequests], algorithm: 'oauth2' },
+    );
+    const response = await client.clientCredentialsGrant(config);
+    expect(response.scope).toBe('items:read items:write');
+  });
+
+  it('carries the granted scope when a subset was requested', async () => {
+    const response = await oauth.processClientCredentialsResponse(
+      as,
+      { client_id: oauthClient.clientId },
+      await oauth.clientCredentialsGrantRequest(
+        as,
+        { client_id: oauthClient.clientId },
+        oauth.ClientSecretBasic(oauthClient.secret!),
+        { scope: 'items:read' },
+        insecure,
+      ),
+    );
+    expect(response.scope).toBe('items:read');
+  });
+});
+
+describe('RFC 6749 5.2 / RFC 9110: refused client authentication at /token', () => {
+  it('a request with no client authentication is invalid_client with a challenge', async () => {
+    const answer = await postToken(server, { grant_type: 'client_credentials' });
+    expect(answer.status).toBe(401);
+    expect(answer.json).toMatchObject({ error: 'invalid_client' });
+    expect(answer.headers.get('www-authenticate')).toMatch(/^Basic realm="/);
+  });
+
+  it('a failed client_secret_post gets a 401 with a WWW-Authenticate header', async () => {
+    const answer = await postToken(server, {
+      grant_type: 'client_credentials',
+      client_id: oauthClient.clientId,
+      client_secret: `${oauthClient.secret!}x`,
+    });
+    expect(answer.status).toBe(401);
+    expect(answer.json).toMatchObject({ error: 'invalid_client' });
+    expect(answer.headers.get('www-authenticate')).toMatch(/^Basic realm="/);
+  });
+
+  it('a bare client_id gets a 401 with a WWW-Authenticate header', async () => {
+    const answer = await postToken(server, {
+      grant_type: 'client_credentials',
+      client_id: oauthClient.clientId,
+    });
+    expect(answer.status).toBe(401);
+    expect(answer.json).toMatchObject({ error: 'invalid_client' });
+    expect(answer.headers.get('www-authenticate')).toMatch(/^Basic realm="/);
+  });
+
+  it('oauth4webapi reads the refusal of a wrong client_secret_post as invalid_client', async () => {
+    const response = await oauth.clientCredentialsGrantRequest(
+      as,
+      { client_id: oauthClient.clientId },
+      oauth.ClientSecretPost(`${oauthClient.secret!}x`),
+      {},
+      insecure,
+    );
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBeTruthy();
+    await expect(
+      oauth.processClientCredentialsResponse(as, { client_id: oauthClient.clientId }, response),
+    ).rejects.toMatchObject({ error: 'invalid_client' });
+  });
+});
+
+describe('RFC 8414: metadata', () => {
+  it('omits empty members (no response_types_supported: [])', async () => {
+    const response = await fetch(`${server.issuer}/.well-known/oauth-authorization-server`);
+    const metadata = (await response.json()) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(metadata)) {
+      if (Array.isArray(value)) expect(value.length, name).toBeGreaterThan(0);
+    }
+    expect(metadata).not.toHaveProperty('response_types_supported');
+    expect(as.issuer).toBe(server.issuer);
+  });
+
+  it('serves no OpenID discovery document: svcauth is no OpenID Provider', async () => {
+    const response = await fetch(`${server.issuer}/.well-known/openid-configuration`);
+    expect(response.status).toBe(404);
+    // openid-client's OpenID discovery fails; its OAuth 2.0 discovery works.
+    await expect(
+      client.discovery(new URL(server.issuer), oauthClient.clientId, undefined, undefined, {
+        execute: [client.allowInsecureRequests],
+      }),
+    ).rejects.toThrow();
+  });
+});
+
+describe('RFC 7662: introspection of API keys', () => {
+  it('uses no made-up token_type; the credential type is a member of its own', async () => {
+    const answer = await introspect(apiKey.secret!);
+    expect(answer.status).toBe(200);
+    expect(answer.json).toMatchObject({ active: true, svcauth_credential_type: 'api_key', sub: accountId });
+    expect(answer.json).not.toHaveProperty('token_type');
+    // oauth4webapi accepts the answer.
+    const response = await oauth.introspectionRequest(
+      as,
+      { client_id: RESOURCE_SERVER.name },
+      oauth.ClientSecretBasic(RESOURCE_SERVER.secret),
+      apiKey.secret!,
+      insecure,
+    );
+    const claims = await oauth.processIntrospectionResponse(
+      as,
+      { client_id: RESOURCE_SERVER.name },
+      response,
+    );
+    expect(claims.active).toBe(true);
+    expect(claims.token_type).toBeUndefined();
+    expect(orgId).toBeTruthy();
+  });
+});
