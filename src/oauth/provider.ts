@@ -120,6 +120,9 @@ export function createProvider(deps: OAuthDependencies): Provider {
           jwt.payload.sub = subject.account.id;
           if (claims.scope) jwt.payload.scope = claims.scope;
           else delete jwt.payload.scope;
+          // The token response's scope is read from the token after this runs: RFC 6749 5.1 wants the
+          // granted scope there whenever it differs from the requested one (nothing requested included).
+          token.scope = claims.scope || undefined;
           jwt.payload.org_id = subject.organization.id;
           jwt.payload.permissions = claims.permissions;
           jwt.payload.permissions_version = subject.account.permissions_version;
