@@ -107,6 +107,6 @@ export async function startBareProvider(extraClaims: Record<string, unknown>): P
     env: { ...process.env, PORT: String(port), ISSUER: url, EXTRA_CLAIMS: JSON.stringify(extraClaims) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  await waitForHttp(`${url}/.well-known/openid-configuration`, child);
+  await waitForHttp(`${url}/.well-known/oauth-authorization-server`, child);
   return track(child, url);
 }

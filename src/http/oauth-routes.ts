@@ -26,7 +26,6 @@ export function authorizationServerMetadata(config: Config): Record<string, unkn
     token_endpoint: `${config.issuer}/token`,
     jwks_uri: `${config.issuer}/jwks`,
     grant_types_supported: ['client_credentials'],
-    response_types_supported: [],
     token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGS,
     revocation_endpoint: `${config.issuer}/revoke`,
@@ -49,7 +48,8 @@ export function oauthRoutes(deps: { config: Config; keyRing: KeyRing }): Router 
     ctx.body = authorizationServerMetadata(deps.config);
   };
   router.get('/.well-known/oauth-authorization-server', metadata);
-  router.get('/.well-known/openid-configuration', metadata);
+  // No /.well-known/openid-configuration: svcauth is no OpenID Provider (no authorization endpoint, no
+  // ID tokens, no userinfo), and OpenID Discovery requires fields that would all be false (README).
 
   router.get('/jwks', (ctx) => {
     const keys = deps.keyRing.publicJwks();
@@ -91,8 +91,43 @@ export function installTokenEndpointMiddleware(
     }
     await next();
   });
+  provider.use(clientAuthenticationChallenge(deps.config.issuer));
   provider.use(bufferedTokenBody(deps.config.maxBodyBytes));
   provider.use(apiKeyBasicAuth(deps.config.issuer, deps.legacyKeys));
+}
+
+/** What oidc-provider answers to a token request that presents no client authentication at all. */
+const NO_CLIENT_AUTHENTICATION = 'no client authentication mechanism provided';
+
+/**
+ * RFC 6749 5.2: a request without client authentication is invalid_client (oidc-provider says
+ * invalid_request), and a 401 carries a WWW-Authenticate challenge whatever method failed (RFC 9110
+ * 15.5.2; oidc-provider sets one only when the failed attempt used the Authorization header). Basic is
+ * the challenge: it is a method every client may use here.
+ */
+function clientAuthenticationChallenge(issuer: string) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    await next();
+    const body = ctx.body as { error?: unknown; error_description?: unknown } | null | undefined;
+    if (
+      ctx.status === 400 &&
+      // A malformed Authorization header (an empty client id included) stays a malformed request.
+      !ctx.get('authorization') &&
+      body?.error === 'invalid_request' &&
+      body.error_description === NO_CLIENT_AUTHENTICATION
+    ) {
+      return oauthError(
+        ctx,
+        401,
+        'invalid_client',
+        'client authentication is required (HTTP Basic, client_secret_post or private_key_jwt)',
+        issuer,
+      );
+    }
+    if (ctx.status === 401 && !ctx.response.get('WWW-Authenticate')) {
+      ctx.set('WWW-Authenticate', `Basic realm="${issuer}", error="invalid_client"`);
+    }
+  };
 }
 
 /**

@@ -161,6 +161,8 @@ export function apiKeyClaims(
     permissions: restrictToScopes(subject.permissions, new Set(granted)),
     permissions_version: subject.account.permissions_version,
     ...(subject.account.groups_admin ? { groups_admin: true } : {}),
-    token_type: 'api_key',
+    // RFC 7662 2.2: token_type is an OAuth token type (RFC 6749 7.1), which an API key is not; what
+    // kind of credential it is goes in a member of svcauth's own.
+    svcauth_credential_type: 'api_key',
   };
 }

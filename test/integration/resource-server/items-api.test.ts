@@ -61,7 +61,7 @@ async function grant(credential: TestCredential, parameters: Record<string, stri
     credential.clientId,
     undefined,
     client.ClientSecretBasic(credential.secret!),
-    { execute: [client.allowInsecureRequests] },
+    { execute: [client.allowInsecureRequests], algorithm: 'oauth2' },
   );
   return (await client.clientCredentialsGrant(config, parameters)).access_token;
 }

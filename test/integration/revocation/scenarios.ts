@@ -178,7 +178,7 @@ export function describeRevocationScenarios(name: string, start: () => Promise<D
         scope: 'items:read',
         permissions: { '*': ['items:read'] },
         permissions_version: expect.any(Number),
-        token_type: 'api_key',
+        svcauth_credential_type: 'api_key',
       });
       expect(answer.headers.get('cache-control')).toBe('no-store');
       // A mistyped key: a different last character (a fixed 'x' left a key ending in 'x' unchanged).

@@ -222,10 +222,11 @@ describe('authentication failures: 401 invalid_client, one answer for all', () =
     expect(response.json).toEqual(genericRefusal.json);
   });
 
-  it('no client authentication at all', async () => {
+  it('no client authentication at all (RFC 6749 5.2: invalid_client, with a challenge)', async () => {
     const response = await postToken(server, GRANT);
-    expect(response.status).toBe(400);
-    expect(response.json?.error).toBe('invalid_request');
+    expect(response.status).toBe(401);
+    expect(response.json?.error).toBe('invalid_client');
+    expect(response.headers.get('www-authenticate')).toMatch(/^Basic realm="/);
   });
 });
 

@@ -44,6 +44,7 @@ export async function discover(
         : client.PrivateKeyJwt({ key: credential.privateKey!, kid: credential.kid! });
   return client.discovery(new URL(server.issuer), credential.clientId, undefined, auth, {
     execute: [client.allowInsecureRequests],
+    algorithm: 'oauth2',
   });
 }
 
