@@ -1,8 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Provider } from 'oidc-provider';
+import { createAdminServices } from './composition.ts';
 import type { Config } from './config/index.ts';
 import { createHttpApp } from './http/app.ts';
+import { isApiKeyRequest } from './http/api-key-basic-auth.ts';
 import { ConnectionDrain } from './http/connection-drain.ts';
 import {
   createRequestListener,
@@ -22,6 +24,7 @@ import { TokenRevocationService } from './oauth/token-revocation.ts';
 import { Metrics } from './observability/metrics.ts';
 import { observeTokenMetrics } from './observability/token-metrics.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './persistence/database.ts';
+import { isDatabaseUnavailable } from './persistence/errors.ts';
 import { AuditRepository } from './persistence/repositories/audit-repository.ts';
 import { RevocationRepository } from './persistence/repositories/revocation-repository.ts';
 import { RevocationFeedHub } from './revocation/feed-hub.ts';
@@ -131,7 +134,7 @@ export async function startServer(
     closers.push(() => usage.close());
     const build = (provider: Provider) => {
       observeTokenOutcomes(provider, { usage, audit, logger, lockout });
-      observeTokenMetrics(provider, metrics);
+      observeTokenMetrics(provider, metrics, isApiKeyRequest);
       installTokenEndpointMiddleware(provider, { config, logger, metrics, legacyKeys });
       return { provider, handle: provider.callback() };
     };
@@ -156,11 +159,10 @@ export async function startServer(
         lockout,
       }),
       clients: new ClientAuthenticator({ subjects, secrets, replay, issuer: config.issuer }),
-      revocation: new TokenRevocationService({ tokens: accessTokens, ledger }),
+      revocation: new TokenRevocationService({ tokens: accessTokens, ledger, audit }),
       lockout,
       secrets,
       feed,
-      audit,
       legacyKeys,
     };
     const app = createHttpApp({
@@ -168,12 +170,17 @@ export async function startServer(
       logger,
       keyRing,
       metrics,
-      db: database.db,
-      hasher,
-      legacyKeys,
-      changes: notifier,
-      subjects,
-      proofReplay: state,
+      admin: createAdminServices({
+        config,
+        keyRing,
+        db: database.db,
+        hasher,
+        legacyKeys,
+        changes: notifier,
+        subjects,
+        proofReplay: state,
+      }),
+      isDatabaseUnavailable,
       revocation,
       probes: [
         { name: 'database', check: () => database.ping() },

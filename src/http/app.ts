@@ -1,13 +1,8 @@
 import Koa from 'koa';
-import type { Kysely } from 'kysely';
 import type { Config } from '../config/index.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
-import type { Database } from '../persistence/schema.ts';
-import type { ChangePublisher } from '../services/admin-actor.ts';
-import type { SecretHasher } from '../services/secret-hasher.ts';
-import type { LegacyKeyLookup } from '../services/legacy-key-lookup.ts';
 import { echo } from '../domain/text.ts';
 import { type AdminDependencies, adminRouter } from './admin/router.ts';
 import { healthRoutes, type Probe } from './health-routes.ts';
@@ -21,14 +16,11 @@ export interface HttpAppDependencies {
   logger: Logger;
   keyRing: KeyRing;
   probes: Probe[];
-  db: Kysely<Database>;
-  hasher: SecretHasher;
-  legacyKeys: LegacyKeyLookup;
-  changes: ChangePublisher;
   metrics: Metrics;
-  /** Token subjects (cached, change-invalidated), shared by /token and the management API. */
-  subjects: AdminDependencies['subjects'];
-  proofReplay?: AdminDependencies['proofReplay'];
+  /** The management API's use cases and its bearer authentication. */
+  admin: Omit<AdminDependencies, 'config'>;
+  /** The persistence layer's test for a database that did not answer (503, not 500). */
+  isDatabaseUnavailable: (error: unknown) => boolean;
   /** POST /revoke, POST /introspect, GET /revocations. */
   revocation?: Omit<RevocationRoutesDependencies, 'config' | 'logger'>;
 }
@@ -39,7 +31,7 @@ export function createHttpApp(deps: HttpAppDependencies): Koa {
   app.silent = true;
   app.use(requestContext(deps.logger));
   app.use(deps.metrics.middleware());
-  app.use(problemErrors());
+  app.use(problemErrors(deps.isDatabaseUnavailable));
   const routers = [healthRoutes(deps.probes, deps.metrics), oauthRoutes(deps)];
   if (deps.revocation)
     routers.push(revocationRoutes({ config: deps.config, logger: deps.logger, ...deps.revocation }));
@@ -47,7 +39,7 @@ export function createHttpApp(deps: HttpAppDependencies): Koa {
     app.use(router.routes());
     app.use(router.allowedMethods());
   }
-  app.use(adminRouter(deps).routes());
+  app.use(adminRouter({ config: deps.config, ...deps.admin }).routes());
   app.use((ctx) => {
     throw new HttpProblem(404, 'not_found', `nothing is served at ${ctx.method} ${echo(ctx.path, 200)}`);
   });

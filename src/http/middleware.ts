@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { createRequestLineLogger, type Logger } from '../logging/logger.ts';
 import { RETRY_AFTER_SECONDS } from '../oauth/unavailable.ts';
-import { isDatabaseUnavailable } from '../persistence/errors.ts';
 import { SubjectLookupRacedError } from '../services/cached-subject-resolver.ts';
 import { HttpProblem, PROBLEM_TITLES } from './problem.ts';
 
@@ -63,13 +62,17 @@ export function requestContext(logger: Logger) {
 
 const MAX_ECHOED_PATH = 200;
 
-/** Renders HttpProblem (and anything unexpected) for the management and operational routes. */
-export function problemErrors() {
+/**
+ * Renders HttpProblem (and anything unexpected) for the management and operational routes.
+ * `isDatabaseUnavailable` tells a database that did not answer (a 503 to retry) from a defect (500);
+ * it is the persistence layer's, handed in so that HTTP never imports storage.
+ */
+export function problemErrors(isDatabaseUnavailable: (error: unknown) => boolean) {
   return async (ctx: Context, next: Next) => {
     try {
       await next();
     } catch (error) {
-      const problem = error instanceof HttpProblem ? error : unexpectedProblem(error);
+      const problem = error instanceof HttpProblem ? error : unexpectedProblem(error, isDatabaseUnavailable);
       if (!(error instanceof HttpProblem)) {
         (ctx.state.log as Logger).error(
           { err: error },
@@ -97,7 +100,7 @@ export function problemErrors() {
  * An error no route translated: the database not answering is a 503 the client may retry (as /token and
  * /introspect answer it), anything else a 500.
  */
-function unexpectedProblem(error: unknown): HttpProblem {
+function unexpectedProblem(error: unknown, isDatabaseUnavailable: (error: unknown) => boolean): HttpProblem {
   if (isDatabaseUnavailable(error)) {
     return new HttpProblem(
       503,

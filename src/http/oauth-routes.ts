@@ -7,11 +7,12 @@ import { PERMISSION_CATALOG } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
 import { echo } from '../domain/text.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
-import { apiKeyBasicAuth, type LegacyKeyResolver } from '../oauth/api-key-auth.ts';
+import type { LegacyKeyResolver } from '../oauth/api-key-auth.ts';
 import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS } from '../oauth/client-authentication.ts';
 import { DPOP_SIGNING_ALGS } from '../oauth/provider.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { apiKeyBasicAuth } from './api-key-basic-auth.ts';
 import { bufferedTokenBody, oauthError, requestContext } from './middleware.ts';
 
 /** Holds the current oidc-provider; it is rebuilt when the published signing keys change. */

@@ -10,7 +10,6 @@ import { attemptCredential, ipSource } from '../oauth/lockout-guard.ts';
 import type { ResourceServerAuthenticator } from '../oauth/resource-server-auth.ts';
 import type { SecretVerifier } from '../oauth/secret-verification.ts';
 import type { TokenRevocationService } from '../oauth/token-revocation.ts';
-import type { AuditRepository } from '../persistence/repositories/audit-repository.ts';
 import { FeedUnavailableError, type RevocationFeedHub } from '../revocation/feed-hub.ts';
 import type { LockoutService } from '../services/lockout-service.ts';
 import { readFormBody } from './form-body.ts';
@@ -28,7 +27,6 @@ export interface RevocationRoutesDependencies {
   /** For the decoy comparison of failures that would otherwise cost none. */
   secrets: SecretVerifier;
   feed: RevocationFeedHub;
-  audit: AuditRepository;
   /** Finds imported legacy keys presented as `api:<key>`. */
   legacyKeys: LegacyKeyResolver;
 }
@@ -207,25 +205,17 @@ async function recordFailedAuthentication(
   deps: RevocationRoutesDependencies,
   subject: Awaited<ReturnType<ClientAuthenticator['authenticate']>>['subject'],
 ): Promise<void> {
-  const requestId = (ctx.state.requestId as string | undefined) ?? null;
-  const credential = attemptCredential(subject);
-  if (!credential) {
+  const request = {
+    sourceIp: ctx.ip || null,
+    requestId: (ctx.state.requestId as string | undefined) ?? null,
+  };
+  const recorded = await deps.revocation
+    .recordFailedAuthentication(subject, request)
+    .catch((error: unknown) => {
+      (ctx.state.log as Logger).error({ err: error }, 'could not audit a failed authentication');
+      return true;
+    });
+  if (!recorded) {
     (ctx.state.log as Logger).info({ ip: ctx.ip }, 'revocation request with an unknown or unusable client');
-    return;
   }
-  await deps.audit
-    .record({
-      orgId: credential.orgId,
-      action: 'revocation.authentication_failed',
-      outcome: 'failure',
-      actorAccountId: credential.accountId,
-      actorCredentialId: credential.credentialId,
-      targetType: 'credential',
-      targetId: credential.credentialId,
-      sourceIp: ctx.ip || null,
-      requestId,
-    })
-    .catch((error: unknown) =>
-      (ctx.state.log as Logger).error({ err: error }, 'could not audit a failed authentication'),
-    );
 }

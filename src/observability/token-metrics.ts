@@ -1,19 +1,25 @@
 import type { IncomingMessage } from 'node:http';
 import type { Provider } from 'oidc-provider';
-import { isApiKeyRequest } from '../oauth/api-key-auth.ts';
 import type { Metrics } from './metrics.ts';
 
-/** How the client authenticated, for the token request counter. */
-function authMethod(ctx: {
-  req: IncomingMessage;
-  oidc?: { client?: { clientAuthMethod?: string } };
-}): string {
-  if (isApiKeyRequest(ctx.req)) return 'api_key';
-  return ctx.oidc?.client?.clientAuthMethod ?? 'unknown';
-}
-
-/** Counts every token request by outcome (issued, or the OAuth error) and client authentication method. */
-export function observeTokenMetrics(provider: Provider, metrics: Metrics): void {
+/**
+ * Counts every token request by outcome (issued, or the OAuth error) and client authentication method.
+ * `isApiKeyRequest` tells the requests whose Basic credentials were an API key (the HTTP layer marks
+ * them before oidc-provider sees a rewritten client_secret_basic header).
+ */
+export function observeTokenMetrics(
+  provider: Provider,
+  metrics: Metrics,
+  isApiKeyRequest: (req: IncomingMessage) => boolean,
+): void {
+  /** How the client authenticated, for the token request counter. */
+  const authMethod = (ctx: {
+    req: IncomingMessage;
+    oidc?: { client?: { clientAuthMethod?: string } };
+  }): string => {
+    if (isApiKeyRequest(ctx.req)) return 'api_key';
+    return ctx.oidc?.client?.clientAuthMethod ?? 'unknown';
+  };
   provider.on('grant.success', (ctx) => {
     metrics.tokenRequests.inc({ outcome: 'issued', auth_method: authMethod(ctx) });
   });

@@ -3,6 +3,7 @@
  * I/O, time comes in as an argument.
  */
 import { LIMITS } from '../../config/defaults.ts';
+import type { RevocationRecords } from '../persistence/repositories/revocation-repository.ts';
 import type { ChangeEvent } from '../services/change-notifier.ts';
 
 /**
@@ -77,14 +78,6 @@ export function entryMember(entry: RevocationEntry): string {
     case 'organization':
       return `organization:${entry.org_id}`;
   }
-}
-
-/** What Postgres holds about revocations that may still matter (see RevocationRepository). */
-export interface RevocationRecords {
-  credentials: Array<{ client_id: string; org_id: string; account_id: string; revoked_at: Date }>;
-  accounts: Array<{ account_id: string; org_id: string; permissions_version: number; changed_at: Date }>;
-  disabledOrganizations: Array<{ org_id: string }>;
-  tokens: Array<{ jti: string; org_id: string; expires_at: Date }>;
 }
 
 /**

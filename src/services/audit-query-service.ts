@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { Page } from '../persistence/pagination.ts';
+import type { Page } from '../domain/pagination.ts';
 import { AuditRepository, type AuditFilter } from '../persistence/repositories/audit-repository.ts';
 import type { Database } from '../persistence/schema.ts';
 import type { AdminActor } from './admin-actor.ts';

@@ -16,7 +16,7 @@ import {
   planRotation,
 } from '../domain/rotation.ts';
 import { type CredentialType, credentialStatus } from '../domain/status.ts';
-import type { Page, PageRequest } from '../persistence/pagination.ts';
+import type { Page, PageRequest } from '../domain/pagination.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
 import { OrganizationRepository } from '../persistence/repositories/organization-repository.ts';
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';

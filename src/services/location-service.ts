@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { changedFields, hasChanges } from '../domain/audit-diff.ts';
 import { DomainError, NotFoundError } from '../domain/errors.ts';
-import type { Page, PageRequest } from '../persistence/pagination.ts';
+import type { Page, PageRequest } from '../domain/pagination.ts';
 import { LocationRepository } from '../persistence/repositories/location-repository.ts';
 import type { Database } from '../persistence/schema.ts';
 import {

@@ -10,7 +10,7 @@ import {
   grantsBeyondAuthority,
   permissionsBeyondAuthority,
 } from '../domain/escalation.ts';
-import type { Page, PageRequest } from '../persistence/pagination.ts';
+import type { Page, PageRequest } from '../domain/pagination.ts';
 import { RoleRepository, type RoleUpdate } from '../persistence/repositories/role-repository.ts';
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
 import type { Database, Role } from '../persistence/schema.ts';

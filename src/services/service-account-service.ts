@@ -16,7 +16,7 @@ import {
 } from '../domain/escalation.ts';
 import { type ResolvedPermissions, resolvePermissions } from '../domain/permissions.ts';
 import { accountStatus } from '../domain/status.ts';
-import type { Page, PageRequest } from '../persistence/pagination.ts';
+import type { Page, PageRequest } from '../domain/pagination.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
 import { LocationRepository } from '../persistence/repositories/location-repository.ts';
 import { RoleRepository } from '../persistence/repositories/role-repository.ts';

@@ -4,7 +4,7 @@
  */
 import type { Context } from 'koa';
 import type { z } from 'zod';
-import type { Page, PageRequest } from '../../persistence/pagination.ts';
+import type { Page, PageRequest } from '../../domain/pagination.ts';
 import { HttpProblem } from '../problem.ts';
 import { fieldErrors, validationProblem } from './errors.ts';
 

@@ -1,27 +1,12 @@
 import Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Config } from '../../config/index.ts';
 import { NotFoundError } from '../../domain/errors.ts';
-import type { KeyRing } from '../../keys/key-ring.ts';
-import type { Database } from '../../persistence/schema.ts';
-import type { ChangePublisher } from '../../services/admin-actor.ts';
-import {
+import type {
   AdminAuthenticationService,
-  type AdminPrincipal,
-  type ProofReplayStore,
+  AdminPrincipal,
 } from '../../services/admin-authentication-service.ts';
-import type { CachedSubjectResolver } from '../../services/cached-subject-resolver.ts';
-import { AuditQueryService } from '../../services/audit-query-service.ts';
-import { CredentialLifecycleService } from '../../services/credential-lifecycle-service.ts';
-import { LegacyKeyImportService } from '../../services/legacy-key-import-service.ts';
-import { LocationService } from '../../services/location-service.ts';
-import { RoleService } from '../../services/role-service.ts';
-import type { SecretHasher } from '../../services/secret-hasher.ts';
-import type { LegacyKeyLookup } from '../../services/legacy-key-lookup.ts';
-import { ServiceAccountService } from '../../services/service-account-service.ts';
-import { SettingsService } from '../../services/settings-service.ts';
 import { HttpProblem } from '../problem.ts';
 import { actorOf, bearerAuthentication, requirePermission } from './authentication.ts';
 import { toHttpProblem } from './errors.ts';
@@ -30,17 +15,10 @@ import { parseInput, readJsonBody } from './request.ts';
 import { ADMIN_ROUTES, type AdminRoute, type AdminServices } from './routes.ts';
 
 export interface AdminDependencies {
-  config: Config;
-  keyRing: KeyRing;
-  db: Kysely<Database>;
-  hasher: SecretHasher;
-  legacyKeys: LegacyKeyLookup;
-  /** Announces committed changes so caches of every instance drop what they hold about them. */
-  changes: ChangePublisher;
-  /** Token subjects, as /token sees them: admin tokens are judged against the same cached state. */
-  subjects: Pick<CachedSubjectResolver, 'findByClientId'>;
-  /** The state store, where DPoP proof ids are remembered across instances (in-process without it). */
-  proofReplay?: ProofReplayStore;
+  config: Pick<Config, 'issuer' | 'adminAudience'>;
+  /** The use cases the route table calls (built once, by the composition root). */
+  services: AdminServices;
+  authentication: AdminAuthenticationService;
 }
 
 const uuid = z.uuid();
@@ -51,25 +29,8 @@ const uuid = z.uuid();
  * query and body -> one service call -> JSON.
  */
 export function adminRouter(deps: AdminDependencies): Router {
-  const services: AdminServices = {
-    locations: new LocationService(deps.db, deps.changes),
-    roles: new RoleService(deps.db, deps.changes),
-    accounts: new ServiceAccountService(deps.db, deps.changes),
-    credentials: new CredentialLifecycleService(deps.db, deps.hasher, deps.changes),
-    settings: new SettingsService(deps.db, deps.changes),
-    audit: new AuditQueryService(deps.db),
-    legacyKeys: new LegacyKeyImportService(deps.db, deps.hasher, { lookup: deps.legacyKeys }),
-  };
-  const authenticate = bearerAuthentication(
-    new AdminAuthenticationService({
-      db: deps.db,
-      subjects: deps.subjects,
-      keyRing: deps.keyRing,
-      config: deps.config,
-      ...(deps.proofReplay ? { proofReplay: deps.proofReplay } : {}),
-    }),
-    deps.config.adminAudience,
-  );
+  const { services } = deps;
+  const authenticate = bearerAuthentication(deps.authentication, deps.config.adminAudience);
   const document = buildOpenApiDocument(ADMIN_ROUTES, deps.config.issuer);
 
   const router = new Router({ prefix: ADMIN_PREFIX });

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { type Page, toPage } from '../pagination.ts';
+import { type Page, toPage } from '../../domain/pagination.ts';
 import type { AuditEvent, Database } from '../schema.ts';
 
 export interface AuditRecord {

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { CredentialSlot } from '../../domain/status.ts';
-import { fetchPage, type Page, type PageRequest } from '../pagination.ts';
+import type { Page, PageRequest } from '../../domain/pagination.ts';
+import { fetchPage } from '../pagination.ts';
 import type { Credential, Database, NewCredential, Organization, ServiceAccount } from '../schema.ts';
 
 /** A credential with the account and organization it acts for: what the token endpoint needs. */

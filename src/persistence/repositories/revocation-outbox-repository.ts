@@ -1,5 +1,4 @@
 import { type Kysely, sql } from 'kysely';
-import type { RevocationEntry } from '../../revocation/entries.ts';
 import type { Database } from '../schema.ts';
 
 export interface OutboxRow {
@@ -21,7 +20,8 @@ export class RevocationOutboxRepository {
     this.#db = db;
   }
 
-  async add(entries: readonly RevocationEntry[]): Promise<void> {
+  /** Stores each entry as a JSON document; the outbox relays them as they are, without reading them. */
+  async add(entries: readonly object[]): Promise<void> {
     if (entries.length === 0) return;
     await this.#db
       .insertInto('revocation_outbox')

@@ -1,6 +1,13 @@
 import type { Kysely } from 'kysely';
-import type { RevocationRecords } from '../../revocation/entries.ts';
 import type { Database } from '../schema.ts';
+
+/** What Postgres holds about revocations that may still matter (the revocation feed is rebuilt from them). */
+export interface RevocationRecords {
+  credentials: Array<{ client_id: string; org_id: string; account_id: string; revoked_at: Date }>;
+  accounts: Array<{ account_id: string; org_id: string; permissions_version: number; changed_at: Date }>;
+  disabledOrganizations: Array<{ org_id: string }>;
+  tokens: Array<{ jti: string; org_id: string; expires_at: Date }>;
+}
 
 /**
  * Postgres's side of revocation: tokens revoked through POST /revoke, and what the revocation feed is

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import { fetchPage, type Page, type PageRequest } from '../pagination.ts';
+import type { Page, PageRequest } from '../../domain/pagination.ts';
+import { fetchPage } from '../pagination.ts';
 import type { Database, Role } from '../schema.ts';
 
 export interface NewRole {

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { AccountGrants } from '../../domain/permissions.ts';
-import { fetchPage, type Page, type PageRequest } from '../pagination.ts';
+import type { Page, PageRequest } from '../../domain/pagination.ts';
+import { fetchPage } from '../pagination.ts';
 import type { Database, ServiceAccount } from '../schema.ts';
 
 export interface NewServiceAccount {
