@@ -27,6 +27,7 @@ describe('schema constraints', () => {
       '0001_initial',
       '0002_revocation',
       '0003_revocation_outbox',
+      '0004_legacy_key_lookup',
     ]);
     fixtures = new Fixtures(handle.db);
   });
