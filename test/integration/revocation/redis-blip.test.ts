@@ -62,8 +62,15 @@ beforeAll(async () => {
     KEYS_DIR: keysDir,
     LOG_LEVEL: 'silent',
   };
-  a = await startServer(loadConfig({ ...common, PORT: String(portA), REDIS_URL: redis.url }), silent);
-  b = await startServer(loadConfig({ ...common, PORT: String(portB), REDIS_URL: proxyUrl }), silent);
+  // On a busy machine a first connection can take longer than the store waits for it: start again.
+  a = await eventually(
+    () => startServer(loadConfig({ ...common, PORT: String(portA), REDIS_URL: redis.url }), silent),
+    30_000,
+  );
+  b = await eventually(
+    () => startServer(loadConfig({ ...common, PORT: String(portB), REDIS_URL: proxyUrl }), silent),
+    30_000,
+  );
 }, 120_000);
 
 afterAll(async () => {

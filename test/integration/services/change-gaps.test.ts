@@ -129,8 +129,9 @@ describe('a Redis restart while another instance revokes', () => {
       () => storeA.close(),
       () => storeB.close(),
     );
-    const a = await instance(storeA);
-    const b = await instance(storeB);
+    // On a busy machine a first connection can take longer than the store waits for it: start again.
+    const a = await eventually(() => instance(storeA), 30_000);
+    const b = await eventually(() => instance(storeB), 30_000);
     await bothHealthy(a, b);
     const { clientId, event } = await revokedWhileCachedOn(b);
 
