@@ -1,14 +1,45 @@
 import { echo } from './text.ts';
 
 /**
+ * Every rule a request can break, by its stable machine-readable code: a closed set, so that the HTTP
+ * adapter's status table (src/http/admin/errors.ts) names every code and a new one cannot fall
+ * through to a default status unnoticed.
+ */
+export type DomainErrorCode =
+  | 'account_archived'
+  | 'credential_limit_reached'
+  | 'credential_not_active'
+  | 'credential_type_not_allowed'
+  | 'escalation_refused'
+  | 'expiry_in_past'
+  | 'expiry_invalid'
+  | 'expiry_too_far'
+  | 'grace_invalid'
+  | 'grace_too_long'
+  | 'invalid_assignments'
+  | 'invalid_jwks'
+  | 'invalid_legacy_key'
+  | 'key_not_importable'
+  | 'last_management_holder'
+  | 'location_in_use'
+  | 'multiple_live_primaries'
+  | 'name_taken'
+  | 'no_live_primary'
+  | 'not_regenerable'
+  | 'protected_account'
+  | 'role_not_assignable'
+  | 'system_role'
+  | 'unknown_reference';
+
+/**
  * A request broke a domain rule. `code` is stable and machine-readable (adapters map it to an HTTP
  * status and a problem type); `message` tells a human what to change, in plain English.
  */
 export class DomainError extends Error {
-  readonly code: string;
+  readonly code: DomainErrorCode;
   readonly details?: Record<string, unknown>;
 
-  constructor(code: string, message: string, details?: Record<string, unknown>) {
+  constructor(code: DomainErrorCode, message: string, details?: Record<string, unknown>) {
     super(message);
     this.name = 'DomainError';
     this.code = code;
@@ -33,5 +64,27 @@ export class NotFoundError extends Error {
     this.name = 'NotFoundError';
     this.resource = resource;
     this.id = id;
+  }
+}
+
+/**
+ * The caller's credentials were refused: who is asking, not what is asked, so not a DomainError. The
+ * HTTP adapter answers 401 with an RFC 6750 (or, when `dpop`, RFC 9449) challenge carrying `error`;
+ * `message` is safe to show the caller.
+ */
+export class AuthenticationError extends Error {
+  /** The challenge's error code. */
+  readonly error: 'invalid_token' | 'invalid_dpop_proof';
+  /** The refusal concerns DPoP: the DPoP challenge comes first. */
+  readonly dpop: boolean;
+
+  constructor(
+    message: string,
+    options: { error?: 'invalid_token' | 'invalid_dpop_proof'; dpop?: boolean } = {},
+  ) {
+    super(message);
+    this.name = 'AuthenticationError';
+    this.error = options.error ?? 'invalid_token';
+    this.dpop = options.dpop ?? false;
   }
 }

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { MANAGEMENT_PERMISSIONS } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
-import { DomainError } from '../domain/errors.ts';
+import { AuthenticationError } from '../domain/errors.ts';
 import { ALL_LOCATIONS } from '../domain/permissions.ts';
 import { issuedTokenRefusal } from '../domain/token-eligibility.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
@@ -71,7 +71,7 @@ export class AdminAuthenticationService {
     this.#config = deps.config;
   }
 
-  /** Throws DomainError('invalid_token') with a reason safe to show the caller. */
+  /** Throws AuthenticationError with a reason safe to show the caller. */
   async authenticate(
     token: string,
     context: { sourceIp: string | null; requestId: string | null },
@@ -178,16 +178,16 @@ export class AdminAuthenticationService {
   }
 }
 
-function invalidToken(reason: string): DomainError {
-  return new DomainError('invalid_token', reason);
+function invalidToken(reason: string): AuthenticationError {
+  return new AuthenticationError(reason);
 }
 
 /** A refusal about DPoP: the HTTP layer answers it with a DPoP challenge first. */
 function dpopRefusal(
   reason: string,
   error: 'invalid_token' | 'invalid_dpop_proof' = 'invalid_token',
-): DomainError {
-  return new DomainError('invalid_token', reason, { dpop: true, error });
+): AuthenticationError {
+  return new AuthenticationError(reason, { dpop: true, error });
 }
 
 const DPOP_CLOCK_TOLERANCE_SECONDS = 5;

@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { isDomainError } from '../../domain/errors.ts';
+import { AuthenticationError } from '../../domain/errors.ts';
 import type { AdminActor } from '../../services/admin-actor.ts';
 import type {
   AdminAuthenticationService,
@@ -41,10 +41,9 @@ export function bearerAuthentication(authenticator: AdminAuthenticationService, 
         presentation,
       );
     } catch (error) {
-      if (isDomainError(error) && error.code === 'invalid_token') {
+      if (error instanceof AuthenticationError) {
         const description = error.message.replace(/["\\]/g, '');
-        const dpop = error.details?.dpop === true;
-        const code = typeof error.details?.error === 'string' ? error.details.error : 'invalid_token';
+        const { dpop, error: code } = error;
         const bearer = `Bearer realm="${REALM}", error="invalid_token", error_description="${description}"`;
         const dpopChallenge = `${DPOP_CHALLENGE}, error="${code}", error_description="${description}"`;
         throw new HttpProblem(401, 'invalid_token', error.message, {

@@ -3,32 +3,48 @@
  * validation finds becomes an HttpProblem, rendered as RFC 9457 problem+json by problemErrors().
  */
 import type { z } from 'zod';
-import { DomainError, NotFoundError } from '../../domain/errors.ts';
+import { DomainError, type DomainErrorCode, NotFoundError } from '../../domain/errors.ts';
 import { echo } from '../../domain/text.ts';
 import { HttpProblem } from '../problem.ts';
 
-/** Domain codes that are not 422 (a well-formed request the rules refuse). */
-const STATUS_BY_CODE: Record<string, number> = {
-  escalation_refused: 403,
-  // The key set is malformed input (unusable or private keys), like a failed schema check.
-  invalid_jwks: 400,
-  name_taken: 409,
-  protected_account: 409,
+/**
+ * The status of every domain code: 422 for a well-formed request the rules refuse, 409 for a conflict
+ * with the current state, 403 for authority, 400 for malformed input. Exhaustive: a new code does not
+ * compile until it has its status here.
+ */
+const STATUS_BY_CODE = {
   account_archived: 409,
-  system_role: 409,
-  location_in_use: 409,
-  last_management_holder: 409,
   credential_limit_reached: 409,
   credential_not_active: 409,
-  no_live_primary: 409,
+  credential_type_not_allowed: 422,
+  escalation_refused: 403,
+  expiry_in_past: 422,
+  expiry_invalid: 422,
+  expiry_too_far: 422,
+  grace_invalid: 422,
+  grace_too_long: 422,
+  invalid_assignments: 422,
+  // The key set is malformed input (unusable or private keys), like a failed schema check.
+  invalid_jwks: 400,
+  invalid_legacy_key: 422,
+  key_not_importable: 422,
+  last_management_holder: 409,
+  location_in_use: 409,
   multiple_live_primaries: 409,
-};
+  name_taken: 409,
+  no_live_primary: 409,
+  not_regenerable: 422,
+  protected_account: 409,
+  role_not_assignable: 422,
+  system_role: 409,
+  unknown_reference: 422,
+} as const satisfies Record<DomainErrorCode, number>;
 
 export function toHttpProblem(error: unknown): unknown {
   if (error instanceof NotFoundError) return new HttpProblem(404, 'not_found', error.message);
   if (error instanceof DomainError) {
     const { field, ...details } = error.details ?? {};
-    return new HttpProblem(STATUS_BY_CODE[error.code] ?? 422, error.code, error.message, {
+    return new HttpProblem(STATUS_BY_CODE[error.code], error.code, error.message, {
       extensions: {
         ...(typeof field === 'string' ? { field } : {}),
         ...(Object.keys(details).length > 0 ? { details } : {}),
