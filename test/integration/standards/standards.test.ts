@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../helpers/eventually.ts';
 import { Fixtures, type TestCredential } from '../../helpers/fixtures.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import { postToken, readResponse } from '../token/token-helpers.ts';
@@ -20,6 +21,7 @@ let orgId: string;
 let accountId: string;
 let oauthClient: TestCredential;
 let apiKey: TestCredential;
+let fixtures: Fixtures;
 
 beforeAll(async () => {
   server = await startTestServer({
@@ -27,7 +29,7 @@ beforeAll(async () => {
     LOCKOUT_MAX_FAILURES_PER_IP: '100000',
     LOCKOUT_MAX_FAILURES: '10000',
   });
-  const fixtures = new Fixtures(server.database.db);
+  fixtures = new Fixtures(server.database.db);
   orgId = (await fixtures.organization()).id;
   const role = await fixtures.role(orgId, ['items:read', 'items:write']);
   const account = await fixtures.account(orgId, { allLocations: true, roles: [{ roleId: role.id }] });
@@ -184,5 +186,63 @@ describe('RFC 7662: introspection of API keys', () => {
     expect(claims.active).toBe(true);
     expect(claims.token_type).toBeUndefined();
     expect(orgId).toBeTruthy();
+  });
+});
+
+describe('RFC 7009: an API key at /revoke', () => {
+  it('a key revoking itself is a kill switch: revoked like the admin API does it, audited, in the feed', async () => {
+    const key = await fixtures.credential(orgId, accountId, 'api_key');
+    const apiClient: oauth.Client = { client_id: 'api' };
+    const tokenRequest = () =>
+      oauth.clientCredentialsGrantRequest(as, apiClient, oauth.ClientSecretBasic(key.secret!), {}, insecure);
+    expect((await tokenRequest()).status).toBe(200);
+
+    const response = await oauth.revocationRequest(
+      as,
+      apiClient,
+      oauth.ClientSecretBasic(key.secret!),
+      key.secret!,
+      insecure,
+    );
+    await oauth.processRevocationResponse(response);
+
+    expect((await tokenRequest()).status).toBe(401);
+    expect((await introspect(key.secret!)).json).toEqual({ active: false });
+    const credential = await server.database.db
+      .selectFrom('credentials')
+      .selectAll()
+      .where('id', '=', key.id)
+      .executeTakeFirstOrThrow();
+    expect(credential.revoked_at).not.toBeNull();
+    const audit = await server.database.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('target_id', '=', key.id)
+      .where('action', '=', 'credential.revoked')
+      .execute();
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ org_id: orgId, actor_credential_id: key.id, outcome: 'success' });
+    await eventually(async () => {
+      const feed = await fetch(`${server.issuer}/revocations`, {
+        headers: {
+          authorization: basic(RESOURCE_SERVER.name, RESOURCE_SERVER.secret),
+          accept: 'application/json',
+        },
+      });
+      expect(JSON.stringify(await feed.json())).toContain(key.clientId);
+    });
+  });
+
+  it('another credential presenting the key revokes nothing', async () => {
+    const key = await fixtures.credential(orgId, accountId, 'api_key');
+    const response = await oauth.revocationRequest(
+      as,
+      { client_id: oauthClient.clientId },
+      oauth.ClientSecretBasic(oauthClient.secret!),
+      key.secret!,
+      insecure,
+    );
+    await oauth.processRevocationResponse(response);
+    expect((await introspect(key.secret!)).json).toMatchObject({ active: true });
   });
 });
