@@ -31,6 +31,7 @@ import { RevocationFeedHub } from './revocation/feed-hub.ts';
 import { RevocationLedger } from './revocation/ledger.ts';
 import { CachedSubjectResolver } from './services/cached-subject-resolver.ts';
 import { ChangeNotifier } from './services/change-notifier.ts';
+import { CredentialLifecycleService } from './services/credential-lifecycle-service.ts';
 import { isPlausibleClientId } from './domain/credential-format.ts';
 import { CredentialRepository } from './persistence/repositories/credential-repository.ts';
 import { LockoutService } from './services/lockout-service.ts';
@@ -159,7 +160,15 @@ export async function startServer(
         lockout,
       }),
       clients: new ClientAuthenticator({ subjects, secrets, replay, issuer: config.issuer }),
-      revocation: new TokenRevocationService({ tokens: accessTokens, ledger, audit }),
+      revocation: new TokenRevocationService({
+        tokens: accessTokens,
+        ledger,
+        // The kill switch revokes through the management API's own service path (change event, outbox, audit).
+        credentials: new CredentialLifecycleService(database.db, hasher, notifier),
+        secrets,
+        legacyKeys,
+        audit,
+      }),
       lockout,
       secrets,
       feed,

@@ -96,7 +96,7 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
       const token = body.params.get('token');
       if (!token) return oauthError(ctx, 400, 'invalid_request', 'the token parameter is required');
       // token_type_hint is optional and only a hint: access tokens are the only revocable kind here.
-      await deps.revocation.revoke(authenticated, token);
+      await deps.revocation.revoke(authenticated, token, { sourceIp: ctx.ip || null, requestId });
       // RFC 7009 2.2: 200 whether or not anything was revoked; the body is empty.
       ctx.status = 200;
       ctx.set('Cache-Control', 'no-store');

@@ -2,26 +2,72 @@ import type { AuditRepository } from '../persistence/repositories/audit-reposito
 import type { RevocationLedger } from '../revocation/ledger.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
+import { keyIdOf, type LegacyKeyResolver } from './api-key-auth.ts';
+import { secretMatches } from './client-authentication.ts';
 import { attemptCredential } from './lockout-guard.ts';
+import type { SecretVerifier } from './secret-verification.ts';
+
+/** Revokes a credential the way the management API does (CredentialLifecycleService.revokeByHolder). */
+export interface HolderRevocation {
+  revokeByHolder(
+    holder: { orgId: string; accountId: string; credentialId: string },
+    request: { sourceIp: string | null; requestId: string | null },
+  ): Promise<void>;
+}
+
+export interface RevocationRequest {
+  sourceIp: string | null;
+  requestId: string | null;
+}
 
 /**
- * RFC 7009 for a client's own access tokens. A token that verifies against the published keys and was
+ * RFC 7009 for a client's own tokens. An access token that verifies against the published keys and was
  * issued to the calling client is recorded as revoked until it expires (database, then the revocation
- * feed). Anything else (malformed, expired, another client's, an API key) is ignored: the endpoint
- * answers 200 either way, so the answer tells nothing about tokens the caller does not hold.
+ * feed). An API key presented by its own credential is a kill switch: the credential is revoked,
+ * audited and announced exactly as an admin's revocation would. Anything else (malformed, expired,
+ * another client's token or key) is ignored: the endpoint answers 200 either way, so the answer tells
+ * nothing about tokens the caller does not hold.
  */
 export class TokenRevocationService {
   readonly #tokens: AccessTokenVerifier;
   readonly #ledger: RevocationLedger;
   readonly #audit: AuditRepository;
+  readonly #credentials: HolderRevocation;
+  readonly #secrets: SecretVerifier;
+  readonly #legacyKeys: LegacyKeyResolver;
 
-  constructor(deps: { tokens: AccessTokenVerifier; ledger: RevocationLedger; audit: AuditRepository }) {
+  constructor(deps: {
+    tokens: AccessTokenVerifier;
+    ledger: RevocationLedger;
+    credentials: HolderRevocation;
+    secrets: SecretVerifier;
+    legacyKeys: LegacyKeyResolver;
+    audit: AuditRepository;
+  }) {
     this.#tokens = deps.tokens;
     this.#ledger = deps.ledger;
+    this.#credentials = deps.credentials;
+    this.#secrets = deps.secrets;
+    this.#legacyKeys = deps.legacyKeys;
     this.#audit = deps.audit;
   }
 
-  async revoke(caller: TokenSubject, token: string): Promise<'revoked' | 'ignored'> {
+  async revoke(
+    caller: TokenSubject,
+    token: string,
+    request: RevocationRequest = { sourceIp: null, requestId: null },
+  ): Promise<'revoked' | 'ignored'> {
+    if (caller.credential.type === 'api_key' && (await this.#isCallersOwnKey(caller, token))) {
+      await this.#credentials.revokeByHolder(
+        {
+          orgId: caller.organization.id,
+          accountId: caller.account.id,
+          credentialId: caller.credential.id,
+        },
+        request,
+      );
+      return 'revoked';
+    }
     const claims = await this.#tokens.verify(token);
     if (!claims || claims.client_id !== caller.credential.client_id) return 'ignored';
     if (claims.org_id !== caller.organization.id) return 'ignored';
@@ -57,5 +103,12 @@ export class TokenRevocationService {
       requestId: request.requestId,
     });
     return true;
+  }
+
+  /** The token is the calling API key's own secret (the credential authenticated with it, or a predecessor in grace). */
+  async #isCallersOwnKey(caller: TokenSubject, token: string): Promise<boolean> {
+    const keyId = await keyIdOf(token, this.#legacyKeys);
+    if (keyId === null || keyId !== caller.credential.client_id) return false;
+    return secretMatches(this.#secrets, caller.credential, token);
   }
 }

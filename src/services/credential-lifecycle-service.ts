@@ -126,6 +126,51 @@ export class CredentialLifecycleService {
     );
   }
 
+  /**
+   * RFC 7009 kill switch: a credential's holder revokes it at /revoke, presenting it. The same
+   * revocation, change event, outbox entry and audit event as an admin's, with the credential itself
+   * as the actor. Neither the authority rules nor the management-holder rule apply: whoever holds the
+   * secret could use it anyway, and a leaked credential must always be killable by its holder (the CLI
+   * operator recovers an organization that lost its admins). Revoking a revoked credential changes nothing.
+   */
+  revokeByHolder(
+    holder: { orgId: string; accountId: string; credentialId: string },
+    request: { sourceIp: string | null; requestId: string | null },
+  ): Promise<void> {
+    const actor: AdminActor = {
+      kind: 'admin',
+      orgId: holder.orgId,
+      accountId: holder.accountId,
+      credentialId: holder.credentialId,
+      management: new Set(),
+      groupsAdmin: false,
+      ...request,
+    };
+    return transactionWithChanges(this.#db, this.#changes, async (trx, changed) => {
+      await this.#findAccount(trx, actor, holder.accountId, { lock: true });
+      const credentials = new CredentialRepository(trx);
+      const credential = await credentials.findInAccount(holder.orgId, holder.accountId, holder.credentialId);
+      if (!credential || credential.revoked_at) return;
+      const now = new Date();
+      await credentials.revoke([credential.id], now, 'revoked by its holder at /revoke');
+      const after = credentialView(
+        (await credentials.findInAccount(holder.orgId, holder.accountId, credential.id))!,
+        now,
+      );
+      await recordAudit(trx, actor, {
+        action: 'credential.revoked',
+        targetType: 'credential',
+        targetId: credential.id,
+        diff: {
+          before: { status: credentialView(credential, now).status, revoked_at: null },
+          after: { status: after.status, revoked_at: after.revoked_at },
+          via: 'revoke_endpoint',
+        },
+      });
+      changed(credentialChange(credential, { revoked: true }));
+    });
+  }
+
   async #revoke(
     trx: Kysely<Database>,
     changed: (event: ChangeEvent) => void,
