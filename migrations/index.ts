@@ -3,6 +3,7 @@ import * as initial from './0001_initial.ts';
 import * as revocation from './0002_revocation.ts';
 import * as revocationOutbox from './0003_revocation_outbox.ts';
 import * as legacyKeyLookup from './0004_legacy_key_lookup.ts';
+import * as platform from './0008_platform.ts';
 
 /** Every migration, in order. Static imports keep the set identical on pg and PGlite and in bundles. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   '0002_revocation': revocation,
   '0003_revocation_outbox': revocationOutbox,
   '0004_legacy_key_lookup': legacyKeyLookup,
+  '0008_platform': platform,
 };

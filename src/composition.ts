@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Config } from './config/index.ts';
 import type { AdminDependencies } from './http/admin/router.ts';
+import type { PlatformDependencies } from './http/platform/router.ts';
+import { OperatorAuthenticator } from './oauth/resource-server-auth.ts';
 import type { KeyRing } from './keys/key-ring.ts';
 import type { Database } from './persistence/schema.ts';
 import type { ChangePublisher } from './services/admin-actor.ts';
@@ -14,6 +16,7 @@ import { CredentialLifecycleService } from './services/credential-lifecycle-serv
 import { LegacyKeyImportService } from './services/legacy-key-import-service.ts';
 import type { LegacyKeyLookup } from './services/legacy-key-lookup.ts';
 import { LocationService } from './services/location-service.ts';
+import { PlatformService } from './services/platform-service.ts';
 import { RoleService } from './services/role-service.ts';
 import type { SecretHasher } from './services/secret-hasher.ts';
 import { ServiceAccountService } from './services/service-account-service.ts';
@@ -54,5 +57,18 @@ export function createAdminServices(deps: {
       config: deps.config,
       ...(deps.proofReplay ? { proofReplay: deps.proofReplay } : {}),
     }),
+  };
+}
+
+/** The platform API's use cases and its operators (OPERATORS), built once like the admin services. */
+export function createPlatformServices(deps: {
+  config: Pick<Config, 'operators'>;
+  db: Kysely<Database>;
+  hasher: SecretHasher;
+  changes: ChangePublisher;
+}): PlatformDependencies {
+  return {
+    services: { platform: new PlatformService(deps.db, deps.hasher, deps.changes) },
+    operators: new OperatorAuthenticator(deps.config.operators),
   };
 }

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Provider } from 'oidc-provider';
-import { createAdminServices } from './composition.ts';
+import { createAdminServices, createPlatformServices } from './composition.ts';
 import type { Config } from './config/index.ts';
 import { createHttpApp } from './http/app.ts';
 import { isApiKeyRequest } from './http/api-key-basic-auth.ts';
@@ -189,6 +189,7 @@ export async function startServer(
         subjects,
         proofReplay: state,
       }),
+      platform: createPlatformServices({ config, db: database.db, hasher, changes: notifier }),
       isDatabaseUnavailable,
       revocation,
       probes: [

@@ -8,7 +8,13 @@ import {
   rotateSigningKeys,
   signingKeysPath,
 } from '../keys/signing-keys.ts';
-import { generateResourceServerSecret, resourceServerEntry } from '../domain/credential-format.ts';
+import {
+  type DeploymentSecretPrefix,
+  generateDeploymentSecret,
+  OPERATOR_SECRET_PREFIX,
+  RESOURCE_SERVER_SECRET_PREFIX,
+  resourceServerEntry,
+} from '../domain/credential-format.ts';
 import { DataDirectoryInUseError, migrateToLatest, openDatabase } from '../persistence/database.ts';
 import { OrganizationRepository } from '../persistence/repositories/organization-repository.ts';
 import { bootstrapOrganization } from '../services/bootstrap-service.ts';
@@ -35,6 +41,8 @@ commands:
   resource-server-credential --name NAME [--json]
                                            make a secret for a resource server (for /introspect and
                                            /revocations); prints it once with its RESOURCE_SERVERS entry
+  operator-credential --name NAME [--json]  make a secret for a platform operator (for /platform/v1);
+                                           prints it once with its OPERATORS entry
 
 Configuration comes from the environment (see README): DATABASE_URL or DATA_DIR, KEYS_DIR, ...`;
 
@@ -94,7 +102,9 @@ async function dispatch(argv: string[], io: CliIo): Promise<number | void> {
     case 'import-legacy-keys':
       return importLegacyKeys(config, rest, io);
     case 'resource-server-credential':
-      return resourceServerCredential(rest, io);
+      return deploymentCredential(rest, io, RESOURCE_SERVER_KIND);
+    case 'operator-credential':
+      return deploymentCredential(rest, io, OPERATOR_KIND);
     default:
       throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
   }
@@ -235,27 +245,54 @@ async function importLegacyKeys(config: Config, args: string[], io: CliIo): Prom
   return exitCode;
 }
 
+interface DeploymentCredentialKind {
+  prefix: DeploymentSecretPrefix;
+  /** Who holds it, as the output says it. */
+  holder: string;
+  variable: 'RESOURCE_SERVERS' | 'OPERATORS';
+  /** The JSON field of the entry. */
+  entryField: string;
+  use: string;
+}
+
+const RESOURCE_SERVER_KIND: DeploymentCredentialKind = {
+  prefix: RESOURCE_SERVER_SECRET_PREFIX,
+  holder: 'resource server',
+  variable: 'RESOURCE_SERVERS',
+  entryField: 'resource_servers_entry',
+  use: 'give it to the resource server (HTTP Basic name:secret)',
+};
+
+const OPERATOR_KIND: DeploymentCredentialKind = {
+  prefix: OPERATOR_SECRET_PREFIX,
+  holder: 'operator',
+  variable: 'OPERATORS',
+  entryField: 'operators_entry',
+  use: 'the platform API takes it as HTTP Basic name:secret or "Authorization: Bearer <secret>"',
+};
+
 /**
- * A resource server's secret, printed once. svcauth keeps only its SHA-256, in RESOURCE_SERVERS (the
- * operator's configuration), so nothing is written here.
+ * A resource server's or an operator's secret, printed once. svcauth keeps only its SHA-256, in
+ * RESOURCE_SERVERS or OPERATORS (the deployment's configuration), so nothing is written here.
  */
-function resourceServerCredential(args: string[], io: CliIo): void {
+function deploymentCredential(args: string[], io: CliIo, kind: DeploymentCredentialKind): void {
   const { values } = parse(args, { name: { type: 'string' }, json: { type: 'boolean' } });
   const name = values.name;
   if (!name || !/^[A-Za-z0-9._-]{1,64}$/.test(name)) {
-    throw new UsageError("--name must be 1 to 64 letters, digits or . _ - (the resource server's name)");
+    throw new UsageError(`--name must be 1 to 64 letters, digits or . _ - (the ${kind.holder}'s name)`);
   }
-  const secret = generateResourceServerSecret();
+  const secret = generateDeploymentSecret(kind.prefix);
   const entry = resourceServerEntry(name, secret);
   if (values.json) {
-    io.stdout.write(`${JSON.stringify({ name, secret, resource_servers_entry: entry })}\n`);
+    io.stdout.write(`${JSON.stringify({ name, secret, [kind.entryField]: entry })}\n`);
     return;
   }
+  const label = `${kind.holder}:`.padEnd(17);
   io.stdout.write(
-    `resource server: ${name}\n` +
-      `secret:          ${secret}\n` +
-      'The secret is shown once; give it to the resource server (HTTP Basic name:secret).\n' +
-      `Add this entry to RESOURCE_SERVERS (comma-separated) on every svcauth instance:\n${entry}\n`,
+    `${label}${name}\n` +
+      `${'secret:'.padEnd(17)}${secret}\n` +
+      `The secret is shown once; ${kind.use}.\n` +
+      `Add this entry to ${kind.variable} (comma-separated) on every svcauth instance:\n${entry}\n`,
   );
 }
 

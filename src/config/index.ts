@@ -149,8 +149,11 @@ function workerCount() {
     });
 }
 
-/** `name:sha256hex` entries, comma-separated (whitespace around entries is ignored). */
-function resourceServers() {
+/**
+ * `name:sha256hex` entries, comma-separated (whitespace around entries is ignored): RESOURCE_SERVERS and
+ * OPERATORS, each made by its CLI command (`command`).
+ */
+function resourceServers(command = 'resource-server-credential') {
   return z
     .string()
     .optional()
@@ -172,7 +175,7 @@ function resourceServers() {
             code: 'custom',
             message:
               `must be a comma-separated list of name:sha256hex; ${where} ${problem} ` +
-              '(make one with "svcauth resource-server-credential --name NAME")',
+              `(make one with "svcauth ${command} --name NAME")`,
           });
           return z.NEVER;
         }
@@ -229,6 +232,7 @@ const environmentSchema = z.object({
   SHUTDOWN_GRACE_MS: integer(DEFAULTS.SHUTDOWN_GRACE_MS, 0, 120000),
   WORKERS: workerCount(),
   RESOURCE_SERVERS: resourceServers(),
+  OPERATORS: resourceServers('operator-credential'),
   LOCKOUT_MAX_FAILURES: integer(DEFAULTS.LOCKOUT_MAX_FAILURES, 1, 10000),
   LOCKOUT_MAX_FAILURES_PER_IP: integer(DEFAULTS.LOCKOUT_MAX_FAILURES_PER_IP, 1, 1000000),
   LOCKOUT_WINDOW_SECONDS: integer(DEFAULTS.LOCKOUT_WINDOW_SECONDS, 1, 86400),
@@ -267,6 +271,11 @@ export interface Config {
   workers: number;
   /** Callers of /introspect and /revocations (HTTP Basic name:secret). */
   resourceServers: ResourceServerEntry[];
+  /**
+   * Platform operators (callers of /platform/v1, HTTP Basic name:secret or Bearer secret), same shape
+   * as resourceServers. Several at once, so a secret is rotated by adding the new entry first.
+   */
+  operators: ResourceServerEntry[];
   /**
    * Keys of the HMAC that finds an imported legacy key's row (LEGACY_KEY_ID_SECRET): the current one
    * first, then earlier ones still accepted. Unset: a secret generated once in KEYS_DIR.
@@ -343,6 +352,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     workers: e.WORKERS,
     resourceServers: e.RESOURCE_SERVERS,
+    operators: e.OPERATORS,
     lockout: {
       maxFailuresPerClient: e.LOCKOUT_MAX_FAILURES,
       maxFailuresPerIp: e.LOCKOUT_MAX_FAILURES_PER_IP,

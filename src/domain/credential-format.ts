@@ -17,6 +17,8 @@ export const CLIENT_SECRET_PREFIX = 'svcs_';
 export const LEGACY_KEY_ID_PREFIX = 'legacy_';
 /** Secrets of resource servers (callers of /introspect and /revocations), not of tenants' credentials. */
 export const RESOURCE_SERVER_SECRET_PREFIX = 'svcrs_';
+/** Secrets of platform operators (callers of /platform/v1), listed in OPERATORS. */
+export const OPERATOR_SECRET_PREFIX = 'svcop_';
 
 const API_KEY_ID_LENGTH = 16;
 const API_KEY_SECRET_LENGTH = 32;
@@ -168,21 +170,36 @@ export function isClientSecretWellFormed(value: string): boolean {
 // ---------------------------------------------------------------------------------------------------
 // Resource servers: svcrs_<secret><checksum>, listed in RESOURCE_SERVERS by the SHA-256 of the secret
 
-export function generateResourceServerSecret(): string {
-  return withChecksum(RESOURCE_SERVER_SECRET_PREFIX + randomBase62(RESOURCE_SERVER_SECRET_BODY_LENGTH));
+// Operators use the same shape with svcop_, listed in OPERATORS (the platform API, /platform/v1).
+
+/** The prefixes of deployment-level secrets, kept as `name:sha256hex` in the configuration. */
+export type DeploymentSecretPrefix = typeof RESOURCE_SERVER_SECRET_PREFIX | typeof OPERATOR_SECRET_PREFIX;
+
+export function generateDeploymentSecret(prefix: DeploymentSecretPrefix): string {
+  return withChecksum(prefix + randomBase62(RESOURCE_SERVER_SECRET_BODY_LENGTH));
 }
 
-export function isResourceServerSecretWellFormed(value: string): boolean {
+export function isDeploymentSecretWellFormed(prefix: DeploymentSecretPrefix, value: string): boolean {
   return (
-    value.startsWith(RESOURCE_SERVER_SECRET_PREFIX) &&
-    value.length ===
-      RESOURCE_SERVER_SECRET_PREFIX.length + RESOURCE_SERVER_SECRET_BODY_LENGTH + CHECKSUM_LENGTH &&
-    /^[0-9A-Za-z]+$/.test(value.slice(RESOURCE_SERVER_SECRET_PREFIX.length)) &&
+    value.startsWith(prefix) &&
+    value.length === prefix.length + RESOURCE_SERVER_SECRET_BODY_LENGTH + CHECKSUM_LENGTH &&
+    /^[0-9A-Za-z]+$/.test(value.slice(prefix.length)) &&
     hasValidChecksum(value)
   );
 }
 
-/** The RESOURCE_SERVERS entry of a resource server: its name and the SHA-256 of its secret, in hex. */
+export function generateResourceServerSecret(): string {
+  return generateDeploymentSecret(RESOURCE_SERVER_SECRET_PREFIX);
+}
+
+export function isResourceServerSecretWellFormed(value: string): boolean {
+  return isDeploymentSecretWellFormed(RESOURCE_SERVER_SECRET_PREFIX, value);
+}
+
+/**
+ * The configuration entry of a deployment-level secret (RESOURCE_SERVERS, OPERATORS): its name and the
+ * SHA-256 of its secret, in hex.
+ */
 export function resourceServerEntry(name: string, secret: string): string {
   return `${name}:${createHash('sha256').update(secret, 'utf8').digest('hex')}`;
 }

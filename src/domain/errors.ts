@@ -26,6 +26,7 @@ export type DomainErrorCode =
   | 'name_taken'
   | 'no_live_primary'
   | 'not_regenerable'
+  | 'organization_archived'
   | 'protected_account'
   | 'role_not_assignable'
   | 'system_role'

@@ -11,7 +11,12 @@ export type TokenAudienceKind = 'product' | 'management';
 export interface TokenEligibilityFacts {
   credential: { type: string; revokedAt: Date | null; expiresAt: Date | null };
   account: { archivedAt: Date | null; isProtected: boolean; roleCount: number };
-  organization: { apiEnabled: boolean; allowedCredentialTypes: readonly string[] };
+  organization: {
+    apiEnabled: boolean;
+    allowedCredentialTypes: readonly string[];
+    /** Set by the platform operator; only `active` organizations' credentials may have tokens. */
+    status: 'active' | 'suspended' | 'archived';
+  };
 }
 
 export type TokenEligibility =
@@ -32,6 +37,11 @@ export function tokenEligibility(
   const { credential, account, organization } = facts;
   const gone = goneReason(facts, now);
   if (gone) return { allowed: false, gone: true, reason: gone };
+  // Unlike the API module switch, suspension covers management tokens too: the platform operator,
+  // not the organization's admins, decides when it ends.
+  if (organization.status !== 'active') {
+    return refused(`the organization is ${organization.status}; the platform operator can resume it`);
+  }
   // The API module switch does not apply to management tokens: an organization that turned its API
   // off must still be able to turn it back on.
   if (audience === 'product' && !organization.apiEnabled) {

@@ -8,6 +8,7 @@ import { type AdminDependencies, adminRouter } from './admin/router.ts';
 import { healthRoutes, type Probe } from './health-routes.ts';
 import { problemErrors, requestContext } from './middleware.ts';
 import { oauthRoutes } from './oauth-routes.ts';
+import { type PlatformDependencies, platformRouter } from './platform/router.ts';
 import { HttpProblem } from './problem.ts';
 import { type RevocationRoutesDependencies, revocationRoutes } from './revocation-routes.ts';
 
@@ -19,6 +20,8 @@ export interface HttpAppDependencies {
   metrics: Metrics;
   /** The management API's use cases and its bearer authentication. */
   admin: Omit<AdminDependencies, 'config'>;
+  /** The platform API's use cases and its operator authentication (OPERATORS). */
+  platform: PlatformDependencies;
   /** The persistence layer's test for a database that did not answer (503, not 500). */
   isDatabaseUnavailable: (error: unknown) => boolean;
   /** POST /revoke, POST /introspect, GET /revocations. */
@@ -40,6 +43,7 @@ export function createHttpApp(deps: HttpAppDependencies): Koa {
     app.use(router.allowedMethods());
   }
   app.use(adminRouter({ config: deps.config, ...deps.admin }).routes());
+  app.use(platformRouter(deps.platform).routes());
   app.use((ctx) => {
     throw new HttpProblem(404, 'not_found', `nothing is served at ${ctx.method} ${echo(ctx.path, 200)}`);
   });

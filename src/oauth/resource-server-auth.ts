@@ -27,9 +27,41 @@ export class ResourceServerAuthenticator {
     const name = basic?.id ?? null;
     const secret = basic?.secret ?? null;
     if (name === null || secret === null) return null;
+    return this.matchNamed(name, secret);
+  }
+
+  /** `name` when `secret` is its secret, else null. */
+  protected matchNamed(name: string, secret: string): string | null {
     const expected = this.#digests.get(name);
     const presented = createHash('sha256').update(secret, 'utf8').digest();
     const matches = timingSafeEqual(presented, expected ?? NO_DIGEST);
     return matches && expected !== undefined ? name : null;
+  }
+
+  /**
+   * The name whose secret `secret` is, or null. Every entry is compared (constant-time each), so the
+   * time taken says nothing about which entry, if any, matched.
+   */
+  protected matchAny(secret: string): string | null {
+    const presented = createHash('sha256').update(secret, 'utf8').digest();
+    let found: string | null = null;
+    for (const [name, expected] of this.#digests) {
+      if (timingSafeEqual(presented, expected) && found === null) found = name;
+    }
+    return found;
+  }
+}
+
+/**
+ * The callers of /platform/v1: operators listed in OPERATORS, each by the SHA-256 of its secret, with
+ * HTTP Basic `name:secret` or `Bearer <secret>`. Two entries (old and new) may be valid at once, which
+ * is how a secret is rotated without downtime.
+ */
+export class OperatorAuthenticator extends ResourceServerAuthenticator {
+  /** The operator's name, or null when the header does not carry valid operator credentials. */
+  override authenticate(authorization: string | undefined): string | null {
+    const bearer = /^bearer +(\S+) *$/i.exec(authorization ?? '');
+    if (bearer) return this.matchAny(bearer[1]!);
+    return super.authenticate(authorization);
   }
 }

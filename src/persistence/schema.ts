@@ -14,9 +14,16 @@ export interface OrganizationsTable {
   access_token_ttl_seconds: Generated<number>;
   max_credentials_per_account: Generated<number>;
   max_credential_lifetime_seconds: number | null;
+  /** The product's own tenant id (platform API); null for organizations made by `svcauth bootstrap`. */
+  external_id: string | null;
+  status: ColumnType<OrganizationStatus, OrganizationStatus | undefined, OrganizationStatus>;
+  status_changed_at: Timestamp | null;
   created_at: GeneratedTimestamp;
   updated_at: GeneratedTimestamp;
 }
+
+/** Set by the platform operator: only `active` organizations' credentials may have tokens. */
+export type OrganizationStatus = 'active' | 'suspended' | 'archived';
 
 export interface LocationsTable {
   id: Generated<string>;
@@ -134,6 +141,8 @@ export interface AuditEventsTable {
   diff: ColumnType<Record<string, unknown> | null, string | null, never>;
   source_ip: string | null;
   request_id: string | null;
+  /** The operator (OPERATORS entry name) who did this through the platform API. */
+  actor_operator: string | null;
 }
 
 export interface Database {

@@ -29,7 +29,14 @@ export type AdminActor =
       sourceIp: string | null;
       requestId: string | null;
     }
-  | { kind: 'operator'; orgId: string };
+  | {
+      kind: 'operator';
+      orgId: string;
+      /** Set when acting through the platform API: the OPERATORS entry name. Absent: the CLI. */
+      operatorName?: string;
+      sourceIp?: string | null;
+      requestId?: string | null;
+    };
 
 export interface AuditEntry {
   action: string;
@@ -42,17 +49,20 @@ export interface AuditEntry {
 /** Records one audit event for the actor; call with the transaction that performs the mutation. */
 export function recordAudit(db: Kysely<Database>, actor: AdminActor, entry: AuditEntry): Promise<void> {
   const admin = actor.kind === 'admin' ? actor : null;
+  const operatorName = actor.kind === 'operator' ? (actor.operatorName ?? null) : null;
+  const via = operatorName ? 'platform_api' : 'cli';
   return new AuditRepository(db).record({
     orgId: actor.orgId,
     action: entry.action,
     outcome: entry.outcome ?? 'success',
     actorAccountId: admin?.accountId ?? null,
     actorCredentialId: admin?.credentialId ?? null,
+    actorOperator: operatorName,
     targetType: entry.targetType,
     targetId: entry.targetId,
-    diff: admin ? (entry.diff ?? null) : { ...(entry.diff ?? {}), via: 'cli' },
-    sourceIp: admin?.sourceIp ?? null,
-    requestId: admin?.requestId ?? null,
+    diff: admin ? (entry.diff ?? null) : { ...(entry.diff ?? {}), via },
+    sourceIp: actor.sourceIp ?? null,
+    requestId: actor.requestId ?? null,
   });
 }
 

@@ -10,7 +10,7 @@ import { AuditRepository } from '../persistence/repositories/audit-repository.ts
 import { OrganizationRepository } from '../persistence/repositories/organization-repository.ts';
 import { RoleRepository } from '../persistence/repositories/role-repository.ts';
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
-import type { Database, Organization, Role } from '../persistence/schema.ts';
+import type { Credential, Database, Organization, Role, ServiceAccount } from '../persistence/schema.ts';
 import { insertCredential, prepareSecret } from './credential-service.ts';
 import type { SecretHasher } from './secret-hasher.ts';
 
@@ -35,10 +35,12 @@ export async function provisionOrganization(
   db: Kysely<Database>,
   slug: string,
   name: string,
+  /** The product's tenant id (platform API): the organization is found or made by it, not the slug. */
+  externalId?: string,
 ): Promise<{ organization: Organization; adminRole: Role; fullAccessRole: Role; created: boolean }> {
   const organizations = new OrganizationRepository(db);
   const roles = new RoleRepository(db);
-  const { organization, created } = await organizations.createIfAbsent(slug, name);
+  const { organization, created } = await organizations.createIfAbsent(slug, name, externalId);
   let adminRole = await roles.findLiveByName(organization.id, API_ADMIN_ROLE_NAME);
   if (!adminRole) {
     adminRole = await roles.create(organization.id, {
@@ -89,33 +91,16 @@ export async function bootstrapOrganization(
       input.slug,
       input.name ?? input.slug,
     );
-    const accounts = new ServiceAccountRepository(trx);
-    let admin = await accounts.findLiveByName(organization.id, BOOTSTRAP_ADMIN_ACCOUNT_NAME);
-    if (!admin) {
-      admin = await accounts.create(organization.id, {
-        name: BOOTSTRAP_ADMIN_ACCOUNT_NAME,
+    const { admin, credential, secret } = await issueAdminCredential(
+      trx,
+      prepared,
+      { organization, adminRole, fullAccessRole },
+      {
+        accountName: BOOTSTRAP_ADMIN_ACCOUNT_NAME,
         description:
           'Created by svcauth bootstrap to administer this organization through the management API.',
-        all_locations: true,
-      });
-      await accounts.replaceAssignments(organization.id, admin.id, {
-        locationIds: [],
-        // Management permissions, plus every product permission so the first admin can delegate them.
-        roles: [
-          { roleId: adminRole.id, restrictedTo: null },
-          { roleId: fullAccessRole.id, restrictedTo: null },
-        ],
-      });
-    }
-    const { credential, secret } = await insertCredential(
-      trx,
-      {
-        orgId: organization.id,
-        accountId: admin.id,
-        type: 'oauth_client',
-        name: `bootstrap ${new Date().toISOString()}`,
+        credentialName: `bootstrap ${new Date().toISOString()}`,
       },
-      prepared,
     );
     await new AuditRepository(trx).record({
       orgId: organization.id,
@@ -133,7 +118,45 @@ export async function bootstrapOrganization(
       admin_account_id: admin.id,
       credential_id: credential.id,
       client_id: credential.client_id,
-      client_secret: secret!,
+      client_secret: secret,
     };
   });
+}
+
+/**
+ * Gives the organization's admin account named `accountName` (made on first use, on all locations with
+ * the API Admin and full product access roles, so it can delegate both) a new oauth_client credential.
+ * Shared by `svcauth bootstrap` and the platform API's admin provisioning; call inside a transaction.
+ */
+export async function issueAdminCredential(
+  trx: Kysely<Database>,
+  prepared: Awaited<ReturnType<typeof prepareSecret>>,
+  provisioned: { organization: Organization; adminRole: Role; fullAccessRole: Role },
+  names: { accountName: string; description: string; credentialName: string },
+): Promise<{ admin: ServiceAccount; createdAccount: boolean; credential: Credential; secret: string }> {
+  const { organization, adminRole, fullAccessRole } = provisioned;
+  const accounts = new ServiceAccountRepository(trx);
+  let admin = await accounts.findLiveByName(organization.id, names.accountName);
+  const createdAccount = !admin;
+  if (!admin) {
+    admin = await accounts.create(organization.id, {
+      name: names.accountName,
+      description: names.description,
+      all_locations: true,
+    });
+    await accounts.replaceAssignments(organization.id, admin.id, {
+      locationIds: [],
+      // Management permissions, plus every product permission so the first admin can delegate them.
+      roles: [
+        { roleId: adminRole.id, restrictedTo: null },
+        { roleId: fullAccessRole.id, restrictedTo: null },
+      ],
+    });
+  }
+  const { credential, secret } = await insertCredential(
+    trx,
+    { orgId: organization.id, accountId: admin.id, type: 'oauth_client', name: names.credentialName },
+    prepared,
+  );
+  return { admin, createdAccount, credential, secret: secret! };
 }

@@ -80,6 +80,7 @@ export class TokenSubjectService {
       organization: {
         apiEnabled: organization.api_enabled,
         allowedCredentialTypes: organization.allowed_credential_types,
+        status: organization.status,
       },
     };
     const permissions = resolvePermissions(grants);

@@ -34,6 +34,7 @@ const STATUS_BY_CODE = {
   name_taken: 409,
   no_live_primary: 409,
   not_regenerable: 422,
+  organization_archived: 409,
   protected_account: 409,
   role_not_assignable: 422,
   system_role: 409,

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import type { AdminRoute } from './routes.ts';
+import type { AdminRoute, DocumentedRoute } from './routes.ts';
 import { problemOut } from './schemas.ts';
 
 export const ADMIN_PREFIX = '/admin/v1';
+export const PLATFORM_PREFIX = '/platform/v1';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -28,12 +29,25 @@ const ERROR_RESPONSES: Record<string, string> = {
   '503': 'the database does not answer right now; retry after `Retry-After` seconds',
 };
 
+// No permissions inside the platform API: an operator may do all of it, so no 403.
+const PLATFORM_ERROR_RESPONSES: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(ERROR_RESPONSES).filter(([status]) => status !== '403')),
+  '401': 'no valid operator credentials (OPERATORS)',
+  '404': 'no such organization (or object in it)',
+  '409': 'the organization is archived, or a name is taken',
+};
+
 /**
  * OpenAPI 3.1 from the route table: paths, parameters, bodies and responses come from the very zod
  * schemas the router validates with. JSON Schema 2020-12 is OpenAPI 3.1's schema dialect.
  */
-export function buildOpenApiDocument(routes: readonly AdminRoute[], issuer: string): Record<string, unknown> {
-  const paths: Record<string, Record<string, unknown>> = {};
+function addOperations(
+  paths: Record<string, Record<string, unknown>>,
+  prefix: string,
+  routes: readonly DocumentedRoute[],
+  errors: Record<string, string>,
+  describe: (route: DocumentedRoute) => Record<string, unknown>,
+): void {
   for (const route of routes) {
     const parameters = [
       ...Object.entries(route.params).map(([name, resource]) => ({
@@ -53,19 +67,18 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[], issuer: stri
           : { content: { 'application/json': { schema: jsonSchema(route.response.schema, 'output') } } }),
       },
     };
-    for (const [status, description] of Object.entries(ERROR_RESPONSES)) {
+    for (const [status, description] of Object.entries(errors)) {
       responses[status] = {
         description,
         content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
       };
     }
-    paths[`${ADMIN_PREFIX}${route.path}`] ??= {};
-    paths[`${ADMIN_PREFIX}${route.path}`]![route.method] = {
+    paths[`${prefix}${route.path}`] ??= {};
+    paths[`${prefix}${route.path}`]![route.method] = {
       operationId: route.operationId,
       tags: [route.tag],
       summary: route.summary,
-      description: `Requires the ${route.permissions.join(' or ')} permission.`,
-      'x-required-permissions': route.permissions,
+      ...describe(route),
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(route.body
         ? {
@@ -79,6 +92,22 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[], issuer: stri
       responses,
     };
   }
+}
+
+export function buildOpenApiDocument(
+  routes: readonly AdminRoute[],
+  issuer: string,
+  platformRoutes: readonly DocumentedRoute[] = [],
+): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  addOperations(paths, ADMIN_PREFIX, routes, ERROR_RESPONSES, (route) => ({
+    description: `Requires the ${(route as AdminRoute).permissions.join(' or ')} permission.`,
+    'x-required-permissions': (route as AdminRoute).permissions,
+  }));
+  addOperations(paths, PLATFORM_PREFIX, platformRoutes, PLATFORM_ERROR_RESPONSES, () => ({
+    description: "For platform operators (OPERATORS), not organizations' admins.",
+    security: [{ operatorBasic: [] }, { operatorBearer: [] }],
+  }));
   return {
     openapi: '3.1.0',
     info: {
@@ -86,13 +115,24 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[], issuer: stri
       version: '1',
       description:
         'Service accounts, credentials, roles, locations, settings, audit trail and legacy-key import of ' +
-        'one organization: the one the access token belongs to.',
+        'one organization: the one the access token belongs to (/admin/v1). The platform API ' +
+        "(/platform/v1) is for the deployment's operators: organizations, their status and recovery.",
     },
     servers: [{ url: issuer }],
     security: [{ adminToken: [] }],
     paths,
     components: {
       securitySchemes: {
+        operatorBasic: {
+          type: 'http',
+          scheme: 'basic',
+          description: 'an operator name and secret from OPERATORS (svcauth operator-credential)',
+        },
+        operatorBearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'an operator secret (svcop_...) from OPERATORS',
+        },
         adminToken: {
           type: 'http',
           scheme: 'bearer',

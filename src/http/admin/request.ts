@@ -45,7 +45,8 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
  * The lists the API pages through. A cursor names its list, so a cursor of one list handed to another
  * is refused as a cursor this list never returned, rather than being looked up in the wrong table.
  */
-export type CursorKind = 'locations' | 'roles' | 'service_accounts' | 'credentials' | 'audit_events';
+export type CursorKind =
+  'locations' | 'roles' | 'service_accounts' | 'credentials' | 'audit_events' | 'organizations';
 
 const UUID_KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SEQUENCE_KEY = /^\d{1,19}$/;
@@ -55,6 +56,7 @@ const KEY_SHAPE: Record<CursorKind, RegExp> = {
   service_accounts: UUID_KEY,
   credentials: UUID_KEY,
   audit_events: SEQUENCE_KEY,
+  organizations: UUID_KEY,
 };
 
 // Cursors are opaque to clients: base64url of "<list kind>:<key of the last row seen>".

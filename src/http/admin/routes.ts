@@ -29,11 +29,28 @@ export interface AdminServices {
 const noQuery = z.strictObject({});
 const noContent = z.void();
 
-export interface AdminRoute<
+/** What the OpenAPI document needs of a route, admin or platform. */
+export interface DocumentedRoute<
   Q extends z.ZodType = z.ZodType,
   B extends z.ZodType = z.ZodType,
   R extends z.ZodType = z.ZodType,
 > {
+  method: 'get' | 'post' | 'patch' | 'delete';
+  path: string;
+  operationId: string;
+  tag: string;
+  summary: string;
+  params: Readonly<Record<string, string>>;
+  query: Q;
+  body: B | null;
+  response: { status: 200 | 201 | 204; description: string; schema: R };
+}
+
+export interface AdminRoute<
+  Q extends z.ZodType = z.ZodType,
+  B extends z.ZodType = z.ZodType,
+  R extends z.ZodType = z.ZodType,
+> extends DocumentedRoute<Q, B, R> {
   method: 'get' | 'post' | 'patch' | 'delete';
   /** OpenAPI form, relative to /admin/v1; `:verb` suffixes are custom actions (AIP-136 style). */
   path: string;

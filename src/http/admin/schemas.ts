@@ -241,6 +241,10 @@ export const auditEventOut = z.object({
   occurred_at: timestamp,
   action: z.string(),
   outcome: z.enum(['success', 'failure']),
+  actor_kind: z
+    .enum(['operator', 'service_account', 'system'])
+    .describe('operator: the platform API (actor_operator names who) or the CLI on the server'),
+  actor_operator: z.string().nullable().describe('the OPERATORS entry name, for platform API actions'),
   actor_account_id: z.uuid().nullable(),
   actor_credential_id: z.uuid().nullable(),
   target_type: z.string().nullable(),

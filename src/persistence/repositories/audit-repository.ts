@@ -8,6 +8,8 @@ export interface AuditRecord {
   outcome?: 'success' | 'failure';
   actorAccountId?: string | null;
   actorCredentialId?: string | null;
+  /** The operator (OPERATORS entry name) acting through the platform API. */
+  actorOperator?: string | null;
   targetType?: string | null;
   targetId?: string | null;
   /** Before/after of the changed fields; callers never put a secret here. */
@@ -22,6 +24,12 @@ export interface AuditFilter {
   action?: string | undefined;
   since?: Date | undefined;
   until?: Date | undefined;
+}
+
+export interface PlatformAuditFilter {
+  operator?: string | undefined;
+  orgId?: string | undefined;
+  action?: string | undefined;
 }
 
 export class AuditRepository {
@@ -39,6 +47,7 @@ export class AuditRepository {
         outcome: event.outcome ?? 'success',
         actor_account_id: event.actorAccountId ?? null,
         actor_credential_id: event.actorCredentialId ?? null,
+        actor_operator: event.actorOperator ?? null,
         target_type: event.targetType ?? null,
         target_id: event.targetId ?? null,
         diff: event.diff ? JSON.stringify(event.diff) : null,
@@ -60,6 +69,23 @@ export class AuditRepository {
     if (filter.action) query = query.where('action', '=', filter.action);
     if (filter.since) query = query.where('occurred_at', '>=', filter.since);
     if (filter.until) query = query.where('occurred_at', '<', filter.until);
+    if (page.before) query = query.where('id', '<', page.before);
+    const rows = await query
+      .orderBy('id', 'desc')
+      .limit(page.limit + 1)
+      .execute();
+    return toPage(rows, page.limit, (row) => row.id);
+  }
+
+  /** What operators did through the platform API, across organizations, newest first. */
+  async listOperatorPage(
+    filter: PlatformAuditFilter,
+    page: { before?: string | undefined; limit: number },
+  ): Promise<Page<AuditEvent>> {
+    let query = this.#db.selectFrom('audit_events').selectAll().where('actor_operator', 'is not', null);
+    if (filter.operator) query = query.where('actor_operator', '=', filter.operator);
+    if (filter.orgId) query = query.where('org_id', '=', filter.orgId);
+    if (filter.action) query = query.where('action', '=', filter.action);
     if (page.before) query = query.where('id', '<', page.before);
     const rows = await query
       .orderBy('id', 'desc')

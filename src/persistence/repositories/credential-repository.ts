@@ -141,6 +141,21 @@ export class CredentialRepository {
       .execute();
   }
 
+  /** Every live credential of the organization (it is archived); returns what this call revoked. */
+  async revokeAllOfOrganization(
+    orgId: string,
+    at: Date,
+    reason: string,
+  ): Promise<Array<RevokedCredential & { service_account_id: string }>> {
+    return this.#db
+      .updateTable('credentials')
+      .set({ revoked_at: at, revoked_reason: reason })
+      .where('org_id', '=', orgId)
+      .where('revoked_at', 'is', null)
+      .returning(['id', 'client_id', 'service_account_id'])
+      .execute();
+  }
+
   async setSlot(id: string, slot: CredentialSlot): Promise<void> {
     await this.#db.updateTable('credentials').set({ slot }).where('id', '=', id).execute();
   }

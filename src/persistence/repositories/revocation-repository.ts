@@ -63,7 +63,12 @@ export class RevocationRepository {
         .select(['id as account_id', 'org_id', 'permissions_version', 'permissions_changed_at as changed_at'])
         .where('permissions_changed_at', '>', since)
         .execute(),
-      this.#db.selectFrom('organizations').select('id as org_id').where('api_enabled', '=', false).execute(),
+      // Suspended or archived organizations' tokens are refused like those of a switched-off API.
+      this.#db
+        .selectFrom('organizations')
+        .select('id as org_id')
+        .where((eb) => eb.or([eb('api_enabled', '=', false), eb('status', '!=', 'active')]))
+        .execute(),
       this.#db
         .selectFrom('revoked_tokens')
         .select(['jti', 'org_id', 'expires_at'])

@@ -319,6 +319,27 @@ export class ServiceAccountRepository {
     return rows.map((r) => ({ id: r.id, permissionsVersion: r.permissions_version }));
   }
 
+  /**
+   * Gives the account `roleId` at all of its locations, keeping its other grants; false when it held
+   * the role already. The caller bumps the permissions version. Call inside a transaction.
+   */
+  async addRole(orgId: string, accountId: string, roleId: string): Promise<boolean> {
+    const inserted = await this.#db
+      .insertInto('service_account_roles')
+      .values({ org_id: orgId, service_account_id: accountId, role_id: roleId })
+      .onConflict((oc) => oc.columns(['service_account_id', 'role_id']).doNothing())
+      .returning('role_id')
+      .executeTakeFirst();
+    if (!inserted) return false;
+    // Held before at some locations only? Now at all of them, as API Admin is meant to be.
+    await this.#db
+      .deleteFrom('service_account_role_locations')
+      .where('service_account_id', '=', accountId)
+      .where('role_id', '=', roleId)
+      .execute();
+    return true;
+  }
+
   /** Makes tokens issued before now stale without changing assignments (e.g. groups_admin changed). */
   async bumpPermissionsVersion(orgId: string, id: string): Promise<number> {
     const { permissions_version } = await this.#db

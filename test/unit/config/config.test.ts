@@ -126,6 +126,18 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads OPERATORS like RESOURCE_SERVERS, several at once, and says how to make an entry', () => {
+    const config = loadConfig({ OPERATORS: `ops-old:${'ab'.repeat(32)}, ops-new:${'cd'.repeat(32)}` });
+    expect(config.operators.map((o) => o.name)).toEqual(['ops-old', 'ops-new']);
+    expect(loadConfig({}).operators).toEqual([]);
+    expect(() => loadConfig({ OPERATORS: `ops:${'a'.repeat(63)}` })).toThrow(
+      /OPERATORS .*entry 1 \("ops"\) needs the SHA-256 of the secret.*svcauth operator-credential/,
+    );
+    expect(() => loadConfig({ OPERATORS: `a:${'a'.repeat(64)},a:${'b'.repeat(64)}` })).toThrow(
+      /repeats a name/,
+    );
+  });
+
   it('reads WORKERS (a count or auto) and refuses what several workers cannot share', () => {
     const shared = { DATABASE_URL: 'postgres://db/svcauth', REDIS_URL: 'redis://cache:6379' };
     expect(loadConfig({}).workers).toBe(1);

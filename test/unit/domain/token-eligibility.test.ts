@@ -20,12 +20,26 @@ function facts(
     organization: {
       apiEnabled: true,
       allowedCredentialTypes: ['oauth_client', 'api_key', 'private_key_jwt'],
+      status: 'active',
       ...overrides.organization,
     },
   };
 }
 
 describe('tokenEligibility', () => {
+  it('refuses product and management tokens of a suspended or archived organization', () => {
+    for (const status of ['suspended', 'archived'] as const) {
+      for (const audience of ['product', 'management'] as const) {
+        const result = tokenEligibility(facts({ organization: { status } }), audience, NOW);
+        expect(result).toEqual({
+          allowed: false,
+          gone: false,
+          reason: `the organization is ${status}; the platform operator can resume it`,
+        });
+      }
+    }
+  });
+
   it('allows an active credential of an allowed type on an account with roles', () => {
     expect(tokenEligibility(facts(), 'product', NOW)).toEqual({ allowed: true });
     expect(tokenEligibility(facts(), 'management', NOW)).toEqual({ allowed: true });

@@ -1,0 +1,98 @@
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import { z } from 'zod';
+import { NotFoundError } from '../../domain/errors.ts';
+import type { OperatorAuthenticator } from '../../oauth/resource-server-auth.ts';
+import type { PlatformOperator } from '../../services/platform-service.ts';
+import { koaPath } from '../admin/router.ts';
+import { toHttpProblem } from '../admin/errors.ts';
+import { PLATFORM_PREFIX } from '../admin/openapi.ts';
+import { parseInput, readJsonBody } from '../admin/request.ts';
+import { HttpProblem } from '../problem.ts';
+import { PLATFORM_ROUTES, type PlatformRoute, type PlatformServices } from './routes.ts';
+
+export interface PlatformDependencies {
+  /** The use cases the route table calls (built once, by the composition root). */
+  services: PlatformServices;
+  operators: OperatorAuthenticator;
+}
+
+const REALM = 'svcauth-platform';
+const uuid = z.uuid();
+
+/**
+ * /platform/v1: the route table behind operator authentication (OPERATORS). Each request:
+ * authenticate -> validate path, query and body -> one service call -> JSON. Without any operator
+ * configured, every request is refused the same way, saying how to configure one.
+ */
+export function platformRouter(deps: PlatformDependencies): Router {
+  const { services } = deps;
+  const router = new Router({ prefix: PLATFORM_PREFIX });
+  const authenticate = operatorAuthentication(deps.operators);
+  for (const route of PLATFORM_ROUTES) {
+    router[route.method](koaPath(route.path), translateErrors, authenticate, handler(route, services));
+  }
+  const allowed = new Map<string, string[]>();
+  for (const route of PLATFORM_ROUTES) {
+    allowed.set(route.path, [...(allowed.get(route.path) ?? []), route.method.toUpperCase()]);
+  }
+  for (const [path, methods] of allowed) {
+    const allow = methods.join(', ');
+    router.all(koaPath(path), () => {
+      throw new HttpProblem(405, 'method_not_allowed', `${PLATFORM_PREFIX}${path} accepts ${allow}`, {
+        headers: { Allow: allow },
+      });
+    });
+  }
+  return router;
+}
+
+function operatorAuthentication(operators: OperatorAuthenticator) {
+  return async (ctx: Context, next: Next) => {
+    const name = operators.authenticate(ctx.get('authorization') || undefined);
+    if (name === null) {
+      const detail = operators.configured
+        ? 'send an operator secret listed in OPERATORS, as HTTP Basic name:secret or "Authorization: Bearer <secret>"'
+        : 'no operator is configured: make one with "svcauth operator-credential --name NAME" and add its entry to OPERATORS';
+      throw new HttpProblem(401, 'unauthorized', detail, {
+        headers: { 'WWW-Authenticate': `Basic realm="${REALM}", Bearer realm="${REALM}"` },
+      });
+    }
+    const operator: PlatformOperator = {
+      name,
+      sourceIp: ctx.ip || null,
+      requestId: ctx.state.requestId ?? null,
+    };
+    ctx.state.operator = operator;
+    await next();
+  };
+}
+
+function handler(route: PlatformRoute, services: PlatformServices) {
+  return async (ctx: Context) => {
+    const params: Record<string, string> = {};
+    for (const [name, resource] of Object.entries(route.params)) {
+      const value = String(ctx.params[name] ?? '');
+      // A malformed id names nothing, exactly like an id that does not exist.
+      if (!uuid.safeParse(value).success) throw new NotFoundError(resource, value);
+      params[name] = value.toLowerCase();
+    }
+    const query = parseInput(route.query, ctx.query, 'query string');
+    const body = route.body ? parseInput(route.body, await readJsonBody(ctx), 'request body') : undefined;
+    const result = await route.handle(
+      { operator: ctx.state.operator as PlatformOperator, params, query, body },
+      services,
+    );
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = result.status ?? route.response.status;
+    ctx.body = result.body;
+  };
+}
+
+async function translateErrors(_ctx: Context, next: Next) {
+  try {
+    await next();
+  } catch (error) {
+    throw toHttpProblem(error);
+  }
+}
