@@ -21,4 +21,14 @@ export default tseslint.config(
       'no-throw-literal': 'error',
     },
   },
+  {
+    // Type-aware rules: a promise nobody awaits loses its rejection (an unhandled rejection ends the
+    // process), and an assertion that changes nothing hides the type it claims to fix.
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unnecessary-type-assertion': 'error',
+    },
+  },
 );

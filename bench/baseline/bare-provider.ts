@@ -26,7 +26,7 @@ const provider = new Provider(issuer, {
       token_endpoint_auth_method: 'client_secret_basic',
     },
   ],
-  jwks: { keys: [jwk] } as never,
+  jwks: { keys: [jwk] },
   clientDefaults: { id_token_signed_response_alg: 'ES256', grant_types: ['client_credentials'] },
   responseTypes: ['none'],
   features: {

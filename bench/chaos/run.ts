@@ -681,7 +681,7 @@ async function runFaults(world: World) {
   phase.injectedAt = performance.now();
   coldFirstUse();
   const { exitMs, code } = await terminated;
-  const termAt = phase.injectedAt!;
+  const termAt = phase.injectedAt;
   const servedAfterTerm = attempts.filter(
     (t) => t.answer.instance === 'A' && typeof t.answer.status === 'number' && t.answer.startedAt > termAt,
   ).length;

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import autocannon, { type Request } from 'autocannon';
 import { waitForQuietMachine } from './machine.ts';
-import type { CpuSeconds, ServerProcess } from './processes.ts';
+import type { ServerProcess } from './processes.ts';
 
 export interface LoadResult {
   requests: number;
@@ -54,7 +54,7 @@ export async function runInterleaved(
     non2xx: 0,
     errors: 0,
     latencies: [] as number[],
-    cpu: { process: 0, mainThread: 0 } as CpuSeconds,
+    cpu: { process: 0, mainThread: 0 },
   }));
   const slice = options.durationSeconds / options.rounds;
   for (let round = 0; round < options.rounds; round++) {
@@ -82,7 +82,9 @@ export async function runInterleaved(
           },
         ],
       }) as unknown as Promise<autocannon.Result> & EventEmitter;
-      instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
+      // Listened to as the emitter it also is (its `on` returns the promise, which is awaited below).
+      const events: EventEmitter = instance;
+      events.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
         total.latencies.push(responseTime);
       });
       const result = await instance;

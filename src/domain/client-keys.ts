@@ -75,7 +75,7 @@ async function validatePublicKey(key: unknown, index: number): Promise<void> {
   }
   const secret = PRIVATE_MEMBERS.find((member) => member in jwk);
   if (secret) refuse(index, `contains the private member "${secret}"; register only the public key`);
-  const allowed = new Set(['kty', ...MEMBERS_BY_KTY[kty]!, ...OPTIONAL_MEMBERS]);
+  const allowed = new Set(['kty', ...MEMBERS_BY_KTY[kty], ...OPTIONAL_MEMBERS]);
   for (const [member, memberValue] of Object.entries(jwk)) {
     if (!allowed.has(member)) {
       refuse(

@@ -25,7 +25,7 @@ export interface HttpAppDependencies {
   /** The persistence layer's test for a database that did not answer (503, not 500). */
   isDatabaseUnavailable: (error: unknown) => boolean;
   /** POST /revoke, POST /introspect, GET /revocations. */
-  revocation?: Omit<RevocationRoutesDependencies, 'config' | 'logger'>;
+  revocation?: Omit<RevocationRoutesDependencies, 'config'>;
 }
 
 export function createHttpApp(deps: HttpAppDependencies): Koa {
@@ -36,8 +36,7 @@ export function createHttpApp(deps: HttpAppDependencies): Koa {
   app.use(deps.metrics.middleware());
   app.use(problemErrors(deps.isDatabaseUnavailable));
   const routers = [healthRoutes(deps.probes, deps.metrics), oauthRoutes(deps)];
-  if (deps.revocation)
-    routers.push(revocationRoutes({ config: deps.config, logger: deps.logger, ...deps.revocation }));
+  if (deps.revocation) routers.push(revocationRoutes({ config: deps.config, ...deps.revocation }));
   for (const router of routers) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
-import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import type { RequestState } from './middleware.ts';
 import { HttpProblem } from './problem.ts';
 
 export interface Probe {
@@ -22,7 +22,7 @@ const PROBE_TIMEOUT_MS = 2000;
  * /metrics: Prometheus text format.
  */
 export function healthRoutes(probes: Probe[], metrics: Metrics): Router {
-  const router = new Router();
+  const router = new Router<RequestState>();
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
@@ -60,7 +60,7 @@ export function healthRoutes(probes: Probe[], metrics: Metrics): Router {
     try {
       rendered = await metrics.render();
     } catch (error) {
-      (ctx.state.log as Logger).warn({ err: error }, 'metrics unavailable');
+      ctx.state.log.warn({ err: error }, 'metrics unavailable');
       throw new HttpProblem(503, 'metrics_unavailable', 'the metrics could not be gathered; retry shortly', {
         headers: { 'Retry-After': '5' },
       });

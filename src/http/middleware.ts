@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Context, Next } from 'koa';
+import type { Context, Next, ParameterizedContext } from 'koa';
 import { createRequestLineLogger, type Logger } from '../logging/logger.ts';
 import { RETRY_AFTER_SECONDS } from '../oauth/unavailable.ts';
 import { SubjectLookupRacedError } from '../services/cached-subject-resolver.ts';
@@ -25,6 +25,9 @@ export class RequestState {
     return this.#log;
   }
 }
+
+/** A request's context once requestContext() has run: ctx.state is its RequestState. */
+export type RequestContext = ParameterizedContext<RequestState>;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -68,13 +71,13 @@ const MAX_ECHOED_PATH = 200;
  * it is the persistence layer's, handed in so that HTTP never imports storage.
  */
 export function problemErrors(isDatabaseUnavailable: (error: unknown) => boolean) {
-  return async (ctx: Context, next: Next) => {
+  return async (ctx: RequestContext, next: Next) => {
     try {
       await next();
     } catch (error) {
       const problem = error instanceof HttpProblem ? error : unexpectedProblem(error, isDatabaseUnavailable);
       if (!(error instanceof HttpProblem)) {
-        (ctx.state.log as Logger).error(
+        ctx.state.log.error(
           { err: error },
           problem.status === 503 ? 'a dependency is unavailable; answering 503' : 'unhandled error',
         );

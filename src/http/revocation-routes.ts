@@ -1,7 +1,5 @@
 import Router from '@koa/router';
-import type { Context } from 'koa';
 import type { Config } from '../config/index.ts';
-import type { Logger } from '../logging/logger.ts';
 import { isSecretShaped, lockoutDescription } from '../domain/lockout.ts';
 import type { LegacyKeyResolver } from '../oauth/api-key-auth.ts';
 import { type ClientAuthenticator, readClientCredentials } from '../oauth/client-authentication.ts';
@@ -13,12 +11,11 @@ import type { TokenRevocationService } from '../oauth/token-revocation.ts';
 import { FeedUnavailableError, type RevocationFeedHub } from '../revocation/feed-hub.ts';
 import type { LockoutService } from '../services/lockout-service.ts';
 import { readFormBody } from './form-body.ts';
-import { bodySizeLimit, oauthError } from './middleware.ts';
+import { bodySizeLimit, oauthError, type RequestContext, type RequestState } from './middleware.ts';
 import { HttpProblem } from './problem.ts';
 
 export interface RevocationRoutesDependencies {
   config: Config;
-  logger: Logger;
   resourceServers: ResourceServerAuthenticator;
   introspection: IntrospectionService;
   clients: ClientAuthenticator;
@@ -41,11 +38,11 @@ const RETRY_AFTER_SECONDS = 5;
  */
 export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
   const { config } = deps;
-  const router = new Router();
+  const router = new Router<RequestState>();
 
   router.all('/revoke', bodySizeLimit(config.maxBodyBytes), async (ctx) => {
     if (!allowPost(ctx, 'revocation')) return;
-    await unavailableOnFailure(ctx, deps.logger, async () => {
+    await unavailableOnFailure(ctx, async () => {
       const body = await readFormBody(ctx, config.maxBodyBytes);
       if (!body.ok) return oauthError(ctx, body.status, 'invalid_request', body.description);
       const read = await readClientCredentials(ctx.get('authorization'), body.params, deps.legacyKeys);
@@ -59,7 +56,7 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
           : oauthError(ctx, 401, 'invalid_client', read.description, config.issuer);
       }
       // Counted before the secret is evaluated: at most the limit are evaluated, however many arrive.
-      const requestId = (ctx.state.requestId as string | undefined) ?? null;
+      const { requestId } = ctx.state;
       const reserved = await deps.lockout.reserve({
         clientId: read.credentials.clientId,
         source,
@@ -116,14 +113,14 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
         RESOURCE_SERVER_REALM,
       );
     }
-    await unavailableOnFailure(ctx, deps.logger, async () => {
+    await unavailableOnFailure(ctx, async () => {
       const body = await readFormBody(ctx, config.maxBodyBytes);
       if (!body.ok) return oauthError(ctx, body.status, 'invalid_request', body.description);
       const token = body.params.get('token');
       if (!token) return oauthError(ctx, 400, 'invalid_request', 'the token parameter is required');
       const answer = await deps.introspection.introspect(token, {
         resourceServer,
-        requestId: (ctx.state.requestId as string | undefined) ?? null,
+        requestId: ctx.state.requestId,
       });
       ctx.set('Cache-Control', 'no-store');
       ctx.body = answer;
@@ -153,7 +150,7 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
       ctx.body = snapshot;
     } catch (error) {
       if (!(error instanceof FeedUnavailableError)) throw error;
-      (ctx.state.log as Logger).warn({ err: error }, 'revocation feed unavailable');
+      ctx.state.log.warn({ err: error }, 'revocation feed unavailable');
       throw new HttpProblem(
         503,
         'feed_unavailable',
@@ -168,7 +165,7 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
   return router;
 }
 
-function allowPost(ctx: Context, endpoint: string): boolean {
+function allowPost(ctx: RequestContext, endpoint: string): boolean {
   if (ctx.method === 'POST') return true;
   ctx.set('Allow', 'POST');
   oauthError(ctx, 405, 'invalid_request', `the ${endpoint} endpoint accepts only POST`);
@@ -179,11 +176,11 @@ function allowPost(ctx: Context, endpoint: string): boolean {
  * A dependency that fails (database, state store) is a 503 with Retry-After in the endpoint's own
  * error format, never a wrong answer.
  */
-async function unavailableOnFailure(ctx: Context, logger: Logger, work: () => Promise<void>): Promise<void> {
+async function unavailableOnFailure(ctx: RequestContext, work: () => Promise<void>): Promise<void> {
   try {
     await work();
   } catch (error) {
-    ((ctx.state.log as Logger | undefined) ?? logger).error({ err: error }, 'request failed; answering 503');
+    ctx.state.log.error({ err: error }, 'request failed; answering 503');
     ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
     oauthError(
       ctx,
@@ -194,28 +191,28 @@ async function unavailableOnFailure(ctx: Context, logger: Logger, work: () => Pr
   }
 }
 
-function lockedOut(ctx: Context, retryAfterSeconds: number): void {
+function lockedOut(ctx: RequestContext, retryAfterSeconds: number): void {
   ctx.set('Retry-After', String(retryAfterSeconds));
   oauthError(ctx, 429, 'invalid_client', lockoutDescription(retryAfterSeconds));
 }
 
 /** The failure goes to the credential's organization's audit trail (counting is the lockout's). */
 async function recordFailedAuthentication(
-  ctx: Context,
+  ctx: RequestContext,
   deps: RevocationRoutesDependencies,
   subject: Awaited<ReturnType<ClientAuthenticator['authenticate']>>['subject'],
 ): Promise<void> {
   const request = {
     sourceIp: ctx.ip || null,
-    requestId: (ctx.state.requestId as string | undefined) ?? null,
+    requestId: ctx.state.requestId,
   };
   const recorded = await deps.revocation
     .recordFailedAuthentication(subject, request)
     .catch((error: unknown) => {
-      (ctx.state.log as Logger).error({ err: error }, 'could not audit a failed authentication');
+      ctx.state.log.error({ err: error }, 'could not audit a failed authentication');
       return true;
     });
   if (!recorded) {
-    (ctx.state.log as Logger).info({ ip: ctx.ip }, 'revocation request with an unknown or unusable client');
+    ctx.state.log.info({ ip: ctx.ip }, 'revocation request with an unknown or unusable client');
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { type Configuration, errors, type Provider } from 'oidc-provider';
 import {
   assertionTimesProblem,
@@ -286,7 +286,7 @@ export class ClientAuthenticator {
     if (credential.type !== 'private_key_jwt' || !credential.jwks) return false;
     let payload;
     try {
-      ({ payload } = await jwtVerify(assertion, createLocalJWKSet(credential.jwks as JSONWebKeySet), {
+      ({ payload } = await jwtVerify(assertion, createLocalJWKSet(credential.jwks), {
         issuer: clientId,
         subject: clientId,
         audience: this.#audiences,

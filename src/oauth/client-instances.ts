@@ -49,5 +49,5 @@ export function installClientInstanceCache(
       instances.set(subject, byVariant);
     }
     return client;
-  } as typeof Client.find;
+  };
 }

@@ -102,7 +102,7 @@ export function installLockoutGuard(
     if (!presentsAssertion(ctx)) await secrets.compareNothing();
     void reserved.attempt.failed(null);
     return undefined;
-  } as typeof Client.find;
+  };
 }
 
 function presentsAssertion(ctx: Context | undefined): boolean {

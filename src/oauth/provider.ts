@@ -1,4 +1,3 @@
-import type { Context } from 'koa';
 import { type Configuration, errors, Provider } from 'oidc-provider';
 import { MANAGEMENT_PERMISSIONS, PERMISSION_CATALOG, PRODUCT_PERMISSIONS } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
@@ -57,7 +56,7 @@ export function createProvider(deps: OAuthDependencies): Provider {
 
   const configuration: Configuration = {
     adapter: createAdapterFactory({ state: deps.state, subjects: deps.subjects }),
-    jwks: { keys: schedule.published.map((k) => k.jwk) } as Configuration['jwks'],
+    jwks: { keys: schedule.published.map((k) => k.jwk) },
     scopes: [...PERMISSION_CATALOG],
     claims: { openid: ['sub'] },
     responseTypes: ['none'],
@@ -85,7 +84,7 @@ export function createProvider(deps: OAuthDependencies): Provider {
         defaultResource: () => config.defaultAudience,
         useGrantedResource: () => false,
         getResourceServerInfo: (ctx, resourceIndicator) => {
-          const subject = getRequestSubject(ctx as unknown as Context);
+          const subject = getRequestSubject(ctx);
           if (!subject) throw new errors.InvalidClient('client authentication failed');
           const refusal = resourceIndicator === config.adminAudience ? subject.adminRefusal : subject.refusal;
           if (refusal) throw new errors.UnauthorizedClient(refusal);
@@ -110,7 +109,7 @@ export function createProvider(deps: OAuthDependencies): Provider {
     formats: {
       customizers: {
         jwt: (ctx, token, jwt) => {
-          const subject = getRequestSubject(ctx as unknown as Context);
+          const subject = getRequestSubject(ctx);
           if (!subject) throw new errors.InvalidClient('client authentication failed');
           const claims = grantedClaims(
             subject,
@@ -156,7 +155,7 @@ export function createProvider(deps: OAuthDependencies): Provider {
     replay: deps.replay,
     // The subject found while looking the client up (request-subject.ts): the very rows it was built from.
     credentialOf: (clientId) => {
-      const credential = getRequestSubject(Provider.ctx as Context | undefined)?.credential;
+      const credential = getRequestSubject(Provider.ctx)?.credential;
       return credential?.client_id === clientId ? credential : undefined;
     },
   });

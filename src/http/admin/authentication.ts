@@ -1,4 +1,4 @@
-import type { Context, Next } from 'koa';
+import type { Next, ParameterizedContext } from 'koa';
 import { AuthenticationError } from '../../domain/errors.ts';
 import type { AdminActor } from '../../services/admin-actor.ts';
 import type {
@@ -7,7 +7,15 @@ import type {
 } from '../../services/admin-authentication-service.ts';
 import { DPOP_ALGORITHMS } from '../../resource-server/dpop.ts';
 import type { TokenPresentation } from '../../services/admin-authentication-service.ts';
+import type { RequestState } from '../middleware.ts';
 import { HttpProblem } from '../problem.ts';
+
+/** ctx.state of a management API request: the request's own, and its principal once authenticated. */
+export interface AdminState extends RequestState {
+  principal?: AdminPrincipal;
+}
+
+export type AdminContext = ParameterizedContext<AdminState>;
 
 const REALM = 'svcauth-admin';
 const DPOP_CHALLENGE = `DPoP realm="${REALM}", algs="${DPOP_ALGORITHMS.join(' ')}"`;
@@ -17,7 +25,7 @@ const DPOP_CHALLENGE = `DPoP realm="${REALM}", algs="${DPOP_ALGORITHMS.join(' ')
  * fails any check is `invalid_token`, with the reason in the problem detail.
  */
 export function bearerAuthentication(authenticator: AdminAuthenticationService, adminAudience: string) {
-  return async (ctx: Context, next: Next) => {
+  return async (ctx: AdminContext, next: Next) => {
     const match = /^(bearer|dpop) +([A-Za-z0-9._~+/-]+=*) *$/i.exec(ctx.get('authorization'));
     if (!match) {
       throw new HttpProblem(
@@ -37,7 +45,7 @@ export function bearerAuthentication(authenticator: AdminAuthenticationService, 
     try {
       ctx.state.principal = await authenticator.authenticate(
         match[2]!,
-        { sourceIp: ctx.ip || null, requestId: ctx.state.requestId ?? null },
+        { sourceIp: ctx.ip || null, requestId: ctx.state.requestId },
         presentation,
       );
     } catch (error) {
@@ -74,7 +82,7 @@ export function requirePermission(principal: AdminPrincipal, permissions: readon
   });
 }
 
-export function actorOf(ctx: Context, principal: AdminPrincipal): AdminActor {
+export function actorOf(ctx: AdminContext, principal: AdminPrincipal): AdminActor {
   return {
     kind: 'admin',
     orgId: principal.orgId,
@@ -83,6 +91,6 @@ export function actorOf(ctx: Context, principal: AdminPrincipal): AdminActor {
     management: principal.management,
     groupsAdmin: principal.groupsAdmin,
     sourceIp: ctx.ip || null,
-    requestId: ctx.state.requestId ?? null,
+    requestId: ctx.state.requestId,
   };
 }

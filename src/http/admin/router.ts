@@ -3,12 +3,15 @@ import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import type { Config } from '../../config/index.ts';
 import { NotFoundError } from '../../domain/errors.ts';
-import type {
-  AdminAuthenticationService,
-  AdminPrincipal,
-} from '../../services/admin-authentication-service.ts';
+import type { AdminAuthenticationService } from '../../services/admin-authentication-service.ts';
 import { HttpProblem } from '../problem.ts';
-import { actorOf, bearerAuthentication, requirePermission } from './authentication.ts';
+import {
+  type AdminContext,
+  type AdminState,
+  actorOf,
+  bearerAuthentication,
+  requirePermission,
+} from './authentication.ts';
 import { toHttpProblem } from './errors.ts';
 import { ADMIN_PREFIX, buildOpenApiDocument } from './openapi.ts';
 import { parseInput, readJsonBody } from './request.ts';
@@ -34,7 +37,7 @@ export function adminRouter(deps: AdminDependencies): Router {
   const authenticate = bearerAuthentication(deps.authentication, deps.config.adminAudience);
   const document = buildOpenApiDocument(ADMIN_ROUTES, deps.config.issuer, PLATFORM_ROUTES);
 
-  const router = new Router({ prefix: ADMIN_PREFIX });
+  const router = new Router<AdminState>({ prefix: ADMIN_PREFIX });
   router.get('/openapi.json', (ctx) => {
     ctx.set('Cache-Control', 'public, max-age=300');
     ctx.body = document;
@@ -59,8 +62,11 @@ export function adminRouter(deps: AdminDependencies): Router {
 }
 
 function handler(route: AdminRoute, services: AdminServices) {
-  return async (ctx: Context) => {
-    const principal = ctx.state.principal as AdminPrincipal;
+  return async (ctx: AdminContext & { params: Record<string, string | undefined> }) => {
+    const { principal } = ctx.state;
+    // bearerAuthentication runs before every handler: a request without a principal is a wiring defect.
+    if (!principal)
+      throw new Error(`${route.method.toUpperCase()} ${route.path} was routed without authentication`);
     requirePermission(principal, route.permissions);
     const params: Record<string, string> = {};
     for (const [name, resource] of Object.entries(route.params)) {

@@ -79,7 +79,7 @@ export interface AdminRoute<
 function route<Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>(
   definition: AdminRoute<Q, B, R>,
 ): AdminRoute {
-  return definition as unknown as AdminRoute;
+  return definition;
 }
 
 const READ_STRUCTURE: readonly ManagementPermission[] = ['roles:write', 'service_accounts:read'];

@@ -25,7 +25,7 @@ async function publicJwk(alg: string, options: { modulusLength?: number; crv?: s
 /** jose refuses to make keys this weak, so node:crypto makes it. */
 function rsa1024(): JWK {
   const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
-  return publicKey.export({ format: 'jwk' }) as JWK;
+  return publicKey.export({ format: 'jwk' });
 }
 
 function expectJwksRefusal(response: ApiResponse, keyIndex: number, problem: RegExp) {

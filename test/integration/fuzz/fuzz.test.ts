@@ -179,7 +179,7 @@ describe('fuzzing', () => {
 
   /** Mostly a valid value, sometimes an adversarial one: requests get past validation often enough. */
   const either = <T>(valid: fc.Arbitrary<T>) =>
-    fc.oneof({ weight: 3, arbitrary: valid as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: jsonValue });
+    fc.oneof({ weight: 3, arbitrary: valid }, { weight: 1, arbitrary: jsonValue });
   const controls = fc.constantFrom('\u0000', 'a\u0000b', '\u001b[0m', 'x\u0085y', 'line\u0008');
   const text = (valid: fc.Arbitrary<string>) =>
     fc.oneof(

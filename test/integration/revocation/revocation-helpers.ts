@@ -87,7 +87,7 @@ export async function startTwoProcesses(extraEnv: Record<string, string> = {}): 
         env: { ...env, PORT: String(port) },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
-      child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[svcauth :${port}] ${chunk}`));
+      child.stderr.on('data', (chunk: Buffer) => process.stderr.write(`[svcauth :${port}] ${chunk}`));
       children.push(child);
     }
     const urls = [portA, portB].map((port) => `http://127.0.0.1:${port}`);

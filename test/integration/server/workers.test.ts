@@ -209,10 +209,10 @@ it('workers that cannot start (port taken) make the primary give up with exit co
     });
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (chunk) => {
+    child.stdout.on('data', (chunk) => {
       stdout += chunk;
     });
-    child.stderr!.on('data', (chunk) => {
+    child.stderr.on('data', (chunk) => {
       stderr += chunk;
     });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));

@@ -107,7 +107,7 @@ async function introspect(token: string): Promise<Record<string, unknown>> {
     token,
     insecure,
   );
-  return (await oauth.processIntrospectionResponse(as, rs, response)) as Record<string, unknown>;
+  return await oauth.processIntrospectionResponse(as, rs, response);
 }
 
 async function expectInvalidClient(response: Response): Promise<void> {

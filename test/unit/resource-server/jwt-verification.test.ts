@@ -109,7 +109,7 @@ describe('refusals (all invalid_token)', () => {
   });
 
   it('HS256 signed with the public key as the HMAC secret', async () => {
-    const publicPem = createPublicKey({ key: rs256.publicJwk as never, format: 'jwk' })
+    const publicPem = createPublicKey({ key: rs256.publicJwk, format: 'jwk' })
       .export({ type: 'spki', format: 'pem' })
       .toString();
     const payload = (await accessToken(local, rs256)).split('.')[1];
