@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { exportJWK, generateKeyPair } from 'jose';
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -244,5 +245,56 @@ describe('RFC 7009: an API key at /revoke', () => {
     );
     await oauth.processRevocationResponse(response);
     expect((await introspect(key.secret!)).json).toMatchObject({ active: true });
+  });
+});
+
+describe('RFC 9864: Ed25519 client assertions', () => {
+  /** A private_key_jwt credential whose registered key is an Ed25519 public key (no alg: either name fits). */
+  async function ed25519Client() {
+    const credential = await fixtures.credential(orgId, accountId, 'private_key_jwt');
+    const pair = await generateKeyPair('Ed25519', { extractable: true });
+    const kid = `ed-${credential.id}`;
+    await server.database.db
+      .updateTable('credentials')
+      .set({ jwks: JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid, use: 'sig' }] }) })
+      .where('id', '=', credential.id)
+      .execute();
+    return { clientId: credential.clientId, privateKey: pair.privateKey, kid };
+  }
+
+  it('advertises Ed25519 next to EdDSA', () => {
+    expect(as.token_endpoint_auth_signing_alg_values_supported).toEqual(
+      expect.arrayContaining(['EdDSA', 'Ed25519']),
+    );
+    expect(as.revocation_endpoint_auth_signing_alg_values_supported).toEqual(
+      expect.arrayContaining(['EdDSA', 'Ed25519']),
+    );
+  });
+
+  it("/token accepts openid-client's own PrivateKeyJwt with an Ed25519 key (alg Ed25519)", async () => {
+    const ed = await ed25519Client();
+    const config = await client.discovery(
+      new URL(server.issuer),
+      ed.clientId,
+      undefined,
+      client.PrivateKeyJwt({ key: ed.privateKey, kid: ed.kid }),
+      { execute: [client.allowInsecureRequests], algorithm: 'oauth2' },
+    );
+    const response = await client.clientCredentialsGrant(config);
+    expect(response.access_token).toBeTruthy();
+  });
+
+  it("/revoke accepts oauth4webapi's PrivateKeyJwt with an Ed25519 key", async () => {
+    const ed = await ed25519Client();
+    const edClient: oauth.Client = { client_id: ed.clientId };
+    const auth = () => oauth.PrivateKeyJwt({ key: ed.privateKey, kid: ed.kid });
+    const token = await oauth.processClientCredentialsResponse(
+      as,
+      edClient,
+      await oauth.clientCredentialsGrantRequest(as, edClient, auth(), {}, insecure),
+    );
+    const response = await oauth.revocationRequest(as, edClient, auth(), token.access_token, insecure);
+    expect(response.status).toBe(200);
+    expect((await introspect(token.access_token)).json).toEqual({ active: false });
   });
 });
