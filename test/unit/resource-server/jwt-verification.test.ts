@@ -78,6 +78,14 @@ describe('a valid token', () => {
     await expect(verifier.authenticate(`Bearer ${token}`)).resolves.toMatchObject({ orgId: 'org-1' });
   });
 
+  it('is accepted signed with Ed25519, EdDSA under its fully-specified name (RFC 9864)', async () => {
+    const ed25519 = await signingKey('Ed25519');
+    local.published = [es256, rs256, ed25519];
+    const verifier = verifierFor();
+    const token = await accessToken(local, ed25519);
+    await expect(verifier.verify(token)).resolves.toMatchObject({ orgId: 'org-1' });
+  });
+
   it('is accepted within the clock tolerance after exp', async () => {
     const now = Math.floor(Date.now() / 1000);
     const token = await accessToken(local, es256, { claims: { iat: now - 300, exp: now - 2 } });
