@@ -4,7 +4,8 @@ import type { Config } from '../config/index.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 
 /** Algorithms svcauth signs with (SIGNING_ALG): its own tokens never carry anything else. */
-const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256'];
+// Ed25519 is EdDSA's fully-specified name (RFC 9864): the same keys, either name in the header.
+const SIGNING_ALGS = ['ES256', 'EdDSA', 'Ed25519', 'RS256'];
 const CLOCK_TOLERANCE_SECONDS = 5;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const MAX_TOKEN_LENGTH = 16_384;

@@ -25,8 +25,21 @@ import type { SecretVerifier } from './secret-verification.ts';
 /** The client authentication methods every endpoint that authenticates clients accepts. */
 export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
 
-/** Signature algorithms accepted for private_key_jwt assertions (asymmetric only: secrets are hashed). */
-export const CLIENT_ASSERTION_ALGS = ['ES256', 'ES384', 'ES512', 'EdDSA', 'PS256', 'PS384', 'PS512', 'RS256'];
+/**
+ * Signature algorithms accepted for private_key_jwt assertions (asymmetric only: secrets are hashed).
+ * EdDSA and its fully-specified name Ed25519 (RFC 9864), which openid-client and oauth4webapi sign with.
+ */
+export const CLIENT_ASSERTION_ALGS = [
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+  'PS256',
+  'PS384',
+  'PS512',
+  'RS256',
+];
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 

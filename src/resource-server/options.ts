@@ -62,7 +62,7 @@ export interface VerifierOptions {
   issuer: string;
   /** This resource server's audience (tokens must carry it in `aud`), e.g. `https://auth.example.com/api`. */
   audience: string | readonly string[];
-  /** Accepted JWS algorithms. Default ES256, EdDSA, RS256. */
+  /** Accepted JWS algorithms. Default ES256, EdDSA, Ed25519, RS256. */
   algorithms?: readonly SigningAlgorithm[];
   /** Leeway for `exp`, `nbf` and `iat`, in seconds. Default 5. */
   clockToleranceSeconds?: number;
@@ -83,7 +83,8 @@ export interface VerifierOptions {
 }
 
 export const DEFAULTS = {
-  algorithms: ['ES256', 'EdDSA', 'RS256'] as readonly SigningAlgorithm[],
+  // Ed25519 is EdDSA's fully-specified name (RFC 9864).
+  algorithms: ['ES256', 'EdDSA', 'Ed25519', 'RS256'] as readonly SigningAlgorithm[],
   clockToleranceSeconds: 5,
   jwksRefreshIntervalMs: 30_000,
   /** A JWKS older than this is re-fetched on the next verification (a failure keeps the old keys). */
