@@ -88,11 +88,20 @@ export class PlatformService {
     });
   }
 
-  async get(id: string): Promise<OrganizationView> {
-    return organizationView(await this.#find(this.#db, id));
+  /** Reads are uses too: each is audited, in the organization's trail. */
+  async get(operator: PlatformOperator, id: string): Promise<OrganizationView> {
+    const organization = await this.#find(this.#db, id);
+    await recordAudit(this.#db, actorFor(operator, id), {
+      action: 'organization.read',
+      targetType: 'organization',
+      targetId: id,
+    });
+    return organizationView(organization);
   }
 
+  /** Audited as a platform event (no organization): which filter the operator listed with. */
   async list(
+    operator: PlatformOperator,
     filter: { status?: OrganizationStatus | undefined; external_id?: string | undefined },
     page: PageRequest,
   ): Promise<Page<OrganizationView>> {
@@ -100,6 +109,10 @@ export class PlatformService {
       { status: filter.status, externalId: filter.external_id },
       page,
     );
+    await this.#recordPlatformUse(operator, 'organizations.listed', {
+      status: filter.status ?? null,
+      external_id: filter.external_id ?? null,
+    });
     return { items: result.items.map(organizationView), next: result.next };
   }
 
@@ -265,12 +278,31 @@ export class PlatformService {
     });
   }
 
+  /** Recorded after the page is read, so the page never lists its own reading. */
   async audit(
+    operator: PlatformOperator,
     filter: PlatformAuditFilter,
     page: { before?: string | undefined; limit: number },
   ): Promise<Page<ReturnType<typeof platformAuditEventView>>> {
     const result = await new AuditRepository(this.#db).listOperatorPage(filter, page);
+    await this.#recordPlatformUse(operator, 'platform_audit.read', {
+      operator: filter.operator ?? null,
+      organization_id: filter.orgId ?? null,
+      action: filter.action ?? null,
+    });
     return { items: result.items.map(platformAuditEventView), next: result.next };
+  }
+
+  /** A use that concerns no one organization: in the platform list only (org_id null). */
+  #recordPlatformUse(operator: PlatformOperator, action: string, query: Record<string, unknown>) {
+    return new AuditRepository(this.#db).record({
+      orgId: null,
+      action,
+      actorOperator: operator.name,
+      diff: { query, via: 'platform_api' },
+      sourceIp: operator.sourceIp,
+      requestId: operator.requestId,
+    });
   }
 
   #setStatus(

@@ -127,8 +127,11 @@ export const PLATFORM_ROUTES: readonly PlatformRoute[] = [
     query: organizationListQuery,
     body: null,
     response: { status: 200, description: 'a page of organizations', schema: s.pageOf(organizationOut) },
-    handle: async ({ query }, { platform }) => ({
-      body: pageResponse('organizations', await platform.list(query, pageRequest('organizations', query))),
+    handle: async ({ operator, query }, { platform }) => ({
+      body: pageResponse(
+        'organizations',
+        await platform.list(operator, query, pageRequest('organizations', query)),
+      ),
     }),
   }),
   route({
@@ -141,7 +144,9 @@ export const PLATFORM_ROUTES: readonly PlatformRoute[] = [
     query: noQuery,
     body: null,
     response: { status: 200, description: 'the organization', schema: organizationOut },
-    handle: async ({ params }, { platform }) => ({ body: await platform.get(params.organization_id!) }),
+    handle: async ({ operator, params }, { platform }) => ({
+      body: await platform.get(operator, params.organization_id!),
+    }),
   }),
   route({
     method: 'patch',
@@ -238,8 +243,9 @@ export const PLATFORM_ROUTES: readonly PlatformRoute[] = [
     query: platformAuditQuery,
     body: null,
     response: { status: 200, description: 'a page of audit events', schema: s.pageOf(platformAuditOut) },
-    handle: async ({ query }, { platform }) => {
+    handle: async ({ operator, query }, { platform }) => {
       const page = await platform.audit(
+        operator,
         { operator: query.operator, orgId: query.organization_id, action: query.action },
         { before: decodeCursor('audit_events', query.cursor), limit: query.limit ?? 50 },
       );

@@ -126,6 +126,15 @@ describe('platform API', () => {
     );
     expect(renamed.name).toBe('Kizen Two Renamed');
 
+    // Reads are uses too: a get in the organization's trail, a list in the platform list.
+    const reads = expectStatus(
+      await asA()('GET', `/audit?organization_id=${first.body.id}&action=organization.read`),
+      200,
+    );
+    expect(reads.items[0]).toMatchObject({ actor_kind: 'operator', actor_operator: 'ops-a' });
+    const lists = expectStatus(await asA()('GET', '/audit?action=organizations.listed&operator=ops-b'), 200);
+    expect(lists.items[0]).toMatchObject({ organization_id: null, actor_operator: 'ops-b' });
+
     expectStatus(await asA()('POST', `/organizations/${second.id}:suspend`), 200);
     const suspended = expectStatus(await asA()('GET', '/organizations?status=suspended'), 200);
     expect(suspended.items.map((o: { id: string }) => o.id)).toEqual([second.id]);
