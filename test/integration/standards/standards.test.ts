@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { exportJWK, generateKeyPair } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -296,5 +296,42 @@ describe('RFC 9864: Ed25519 client assertions', () => {
     const response = await oauth.revocationRequest(as, edClient, auth(), token.access_token, insecure);
     expect(response.status).toBe(200);
     expect((await introspect(token.access_token)).json).toEqual({ active: false });
+  });
+});
+
+describe('RFC 9068 3 / RFC 8707: a scope without resource', () => {
+  async function tokenFor(scope: string) {
+    const admin = await fixtures.account(orgId, {
+      allLocations: true,
+      roles: [{ roleId: (await fixtures.role(orgId, ['items:read', 'audit:read'])).id }],
+    });
+    const credential = await fixtures.credential(orgId, admin.id, 'oauth_client');
+    const oauthClientOf: oauth.Client = { client_id: credential.clientId };
+    return oauth.processClientCredentialsResponse(
+      as,
+      oauthClientOf,
+      await oauth.clientCredentialsGrantRequest(
+        as,
+        oauthClientOf,
+        oauth.ClientSecretBasic(credential.secret!),
+        { scope },
+        insecure,
+      ),
+    );
+  }
+
+  it('that only the management audience carries picks that audience', async () => {
+    const response = await tokenFor('audit:read');
+    expect(response.scope).toBe('audit:read');
+    expect(decodeJwt(response.access_token).aud).toBe(`${server.issuer}/admin`);
+  });
+
+  it('that only the product audience carries keeps the default audience', async () => {
+    const response = await tokenFor('items:read');
+    expect(decodeJwt(response.access_token).aud).toBe(`${server.issuer}/api`);
+  });
+
+  it('spanning both audiences is invalid_scope and says to pick a resource', async () => {
+    await expect(tokenFor('items:read audit:read')).rejects.toMatchObject({ error: 'invalid_scope' });
   });
 });
