@@ -81,7 +81,9 @@ export function createProvider(deps: OAuthDependencies): Provider {
       rpInitiatedLogout: { enabled: false },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => config.defaultAudience,
+        // RFC 9068 3: without resource, a scope that only one audience carries picks that audience; the
+        // default audience otherwise (a scope spanning both stays invalid_scope, naming the fix).
+        defaultResource: (ctx) => audienceForScope(ctx.oidc.params?.scope, audiences, config.defaultAudience),
         useGrantedResource: () => false,
         getResourceServerInfo: (ctx, resourceIndicator) => {
           const subject = getRequestSubject(ctx);
@@ -167,6 +169,19 @@ export function createProvider(deps: OAuthDependencies): Provider {
     installLockoutGuard(provider, deps.lockout, deps.secrets);
   }
   return provider;
+}
+
+/** The one audience that carries every requested scope, when it is not the default; else the default. */
+function audienceForScope(
+  scope: unknown,
+  audiences: Map<string, readonly string[]>,
+  defaultAudience: string,
+): string {
+  if (typeof scope !== 'string') return defaultAudience;
+  const requested = scope.split(' ').filter(Boolean);
+  if (requested.length === 0) return defaultAudience;
+  const carrying = [...audiences].filter(([, scopes]) => requested.every((s) => scopes.includes(s)));
+  return carrying.length === 1 ? carrying[0]![0] : defaultAudience;
 }
 
 type GrantedClaims = {
