@@ -4,6 +4,7 @@ import * as revocation from './0002_revocation.ts';
 import * as revocationOutbox from './0003_revocation_outbox.ts';
 import * as legacyKeyLookup from './0004_legacy_key_lookup.ts';
 import * as platform from './0008_platform.ts';
+import * as revocationOutboxChange from './0009_revocation_outbox_change.ts';
 
 /** Every migration, in order. Static imports keep the set identical on pg and PGlite and in bundles. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0003_revocation_outbox': revocationOutbox,
   '0004_legacy_key_lookup': legacyKeyLookup,
   '0008_platform': platform,
+  '0009_revocation_outbox_change': revocationOutboxChange,
 };

@@ -124,6 +124,8 @@ export interface RevocationOutboxTable {
   id: Generated<string>;
   /** The RevocationEntry, as JSON. */
   entry: string;
+  /** The ChangeEvent the revocation was announced with, as JSON (migration 0009); null for none. */
+  change: string | null;
   created_at: GeneratedTimestamp;
 }
 

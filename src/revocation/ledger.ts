@@ -5,7 +5,7 @@ import type { Logger } from '../logging/logger.ts';
 import { RevocationOutboxRepository } from '../persistence/repositories/revocation-outbox-repository.ts';
 import { RevocationRepository } from '../persistence/repositories/revocation-repository.ts';
 import type { Database } from '../persistence/schema.ts';
-import type { ChangeNotifier } from '../services/change-notifier.ts';
+import type { ChangeEvent, ChangeNotifier } from '../services/change-notifier.ts';
 import type { LogRead, StateStore } from '../state/state-store.ts';
 import {
   entriesFromRecords,
@@ -72,6 +72,8 @@ export class RevocationLedger {
   readonly #instance = randomBase62(16);
   #epoch: string | null = null;
   readonly #epochListeners = new Set<(epoch: string) => void>();
+  /** Announces the changes carried by relayed outbox rows; set by start(). */
+  #notifier: ChangeNotifier | null = null;
   #relaying: Promise<void> | null = null;
   #relayAgain = false;
   #busyRetry: NodeJS.Timeout | undefined;
@@ -91,6 +93,7 @@ export class RevocationLedger {
 
   /** Relays what this instance's committed changes wrote to the outbox, and keeps the index present and pruned. */
   start(notifier: ChangeNotifier): void {
+    this.#notifier = notifier;
     // The entry is already in the outbox (same transaction as the change): relay it now.
     notifier.onLocalPublish((event) => (entryForChange(event, Date.now()) ? this.relay() : undefined));
     // Heartbeats resumed after a gap: the state store may have been restarted empty.
@@ -140,7 +143,7 @@ export class RevocationLedger {
         ...token,
         expiresAt: new Date(token.expiresAt * 1000),
       });
-      await new RevocationOutboxRepository(trx).add([tokenEntry(token)]);
+      await new RevocationOutboxRepository(trx).add([{ entry: tokenEntry(token) }]);
     });
     await this.relay();
   }
@@ -242,6 +245,11 @@ export class RevocationLedger {
         outcome = await this.#outbox.relay(RELAY_BATCH, async (row) => {
           const entry = parseStoredEntry(row.entry);
           if (entry) await this.#write(entry);
+          // The instance that committed may not have reached the state store: its announcement then
+          // reached no one, and other instances' caches would keep the revoked state until expiry.
+          // Announcing it again from here costs one message when it did (caches drop entries twice).
+          const change = row.change === null ? null : parseStoredChange(row.change);
+          if (change) await this.#notifier?.republish(change);
         });
       } catch (error) {
         this.#logger.warn({ err: error }, 'could not relay revocations from the outbox; retrying');
@@ -365,6 +373,15 @@ export class RevocationLedger {
     } catch (error) {
       this.#logger.warn({ err: error }, 'could not prune expired revocations');
     }
+  }
+}
+
+function parseStoredChange(value: string): ChangeEvent | null {
+  try {
+    const change = JSON.parse(value) as ChangeEvent;
+    return typeof change === 'object' && change !== null && typeof change.type === 'string' ? change : null;
+  } catch {
+    return null;
   }
 }
 

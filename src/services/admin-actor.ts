@@ -106,8 +106,13 @@ export async function transactionWithChanges<T>(
   const result = await db.transaction().execute(async (trx) => {
     const result = await work(trx, (event) => events.push(event));
     const now = Date.now();
+    // The change rides along: if this instance cannot announce it (cut off from the state store),
+    // whichever instance relays the row announces it instead.
     await new RevocationOutboxRepository(trx).add(
-      events.flatMap((event) => entryForChange(event, now) ?? []),
+      events.flatMap((event) => {
+        const entry = entryForChange(event, now);
+        return entry ? [{ entry, change: event }] : [];
+      }),
     );
     return result;
   });

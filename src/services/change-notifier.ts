@@ -144,6 +144,18 @@ export class ChangeNotifier {
     await Promise.all(recorded);
   }
 
+  /**
+   * Announces again a change another instance committed (or this one, earlier), found in the revocation
+   * outbox: its instance may have been cut off from the state store, so its own publish reached no
+   * one. This instance's caches drop it at once and every other instance hears it; a duplicate only
+   * drops entries again. Local-publish listeners do not hear it (the outbox is where it came from).
+   * Throws when the state store does not take it, so the caller can keep the row and try again.
+   */
+  async republish(event: ChangeEvent): Promise<void> {
+    this.#deliver(event);
+    await this.#send({ event });
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#timer);
     await this.#unsubscribe?.();

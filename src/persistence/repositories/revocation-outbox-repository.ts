@@ -4,6 +4,14 @@ import type { Database } from '../schema.ts';
 export interface OutboxRow {
   id: string;
   entry: string;
+  /** The change event announced with the revocation, as JSON, or null (see migration 0009). */
+  change: string | null;
+}
+
+/** A feed entry to relay, and the change event whose announcement the relaying instance repeats. */
+export interface OutboxItem {
+  entry: object;
+  change?: object;
 }
 
 /** Any constant unique to this lock: only one instance relays the outbox at a time, in id order. */
@@ -20,12 +28,17 @@ export class RevocationOutboxRepository {
     this.#db = db;
   }
 
-  /** Stores each entry as a JSON document; the outbox relays them as they are, without reading them. */
-  async add(entries: readonly object[]): Promise<void> {
-    if (entries.length === 0) return;
+  /** Stores each entry (and change) as a JSON document; the outbox relays them as they are. */
+  async add(items: readonly OutboxItem[]): Promise<void> {
+    if (items.length === 0) return;
     await this.#db
       .insertInto('revocation_outbox')
-      .values(entries.map((entry) => ({ entry: JSON.stringify(entry) })))
+      .values(
+        items.map(({ entry, change }) => ({
+          entry: JSON.stringify(entry),
+          change: change === undefined ? null : JSON.stringify(change),
+        })),
+      )
       .execute();
   }
 
@@ -58,7 +71,7 @@ export class RevocationOutboxRepository {
       if (!rows[0]?.locked) return null;
       const pending = await trx
         .selectFrom('revocation_outbox')
-        .select(['id', 'entry'])
+        .select(['id', 'entry', 'change'])
         .orderBy('id')
         .limit(limit)
         .execute();

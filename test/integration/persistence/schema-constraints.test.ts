@@ -28,6 +28,8 @@ describe('schema constraints', () => {
       '0002_revocation',
       '0003_revocation_outbox',
       '0004_legacy_key_lookup',
+      '0008_platform',
+      '0009_revocation_outbox_change',
     ]);
     fixtures = new Fixtures(handle.db);
   });
