@@ -103,17 +103,19 @@ export function settingsView(org: Organization) {
 export type SettingsView = ReturnType<typeof settingsView>;
 
 export function auditEventView(row: AuditEvent) {
+  // The operator acts through the platform API (named) or the CLI on the server (diff.via = cli).
+  const actorKind: 'operator' | 'service_account' | 'system' =
+    row.actor_operator !== null || row.diff?.via === 'cli'
+      ? 'operator'
+      : row.actor_account_id !== null
+        ? 'service_account'
+        : 'system';
   return {
     id: row.id,
     occurred_at: row.occurred_at.toISOString(),
     action: row.action,
     outcome: row.outcome,
-    // The operator acts through the platform API (named) or the CLI on the server (diff.via = cli).
-    actor_kind: (row.actor_operator !== null || row.diff?.via === 'cli'
-      ? 'operator'
-      : row.actor_account_id !== null
-        ? 'service_account'
-        : 'system') as 'operator' | 'service_account' | 'system',
+    actor_kind: actorKind,
     actor_operator: row.actor_operator,
     actor_account_id: row.actor_account_id,
     actor_credential_id: row.actor_credential_id,

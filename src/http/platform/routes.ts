@@ -31,7 +31,7 @@ export interface PlatformRoute<
 function route<Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>(
   definition: PlatformRoute<Q, B, R>,
 ): PlatformRoute {
-  return definition as unknown as PlatformRoute;
+  return definition;
 }
 
 const noQuery = z.strictObject({});
