@@ -9,6 +9,7 @@ import {
   migrateToLatest,
   openDatabase,
 } from '../../../src/persistence/database.ts';
+import { OrganizationRepository } from '../../../src/persistence/repositories/organization-repository.ts';
 import { ServiceAccountRepository } from '../../../src/persistence/repositories/service-account-repository.ts';
 import { Fixtures } from '../../helpers/fixtures.ts';
 import { copyPgliteTemplate, createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
@@ -42,6 +43,24 @@ describe('schema constraints', () => {
 
   it('migrating again is a no-op', async () => {
     expect(await migrateToLatest(handle.db)).toEqual([]);
+  });
+
+  it('keeps external ids unique and statuses to active, suspended or archived', async () => {
+    const organizations = new OrganizationRepository(handle.db);
+    await organizations.createIfAbsent('ext-one', 'One', 'tenant-1');
+    await expect(
+      handle.db
+        .insertInto('organizations')
+        .values({ slug: 'ext-two', name: 'Two', external_id: 'tenant-1' })
+        .execute(),
+    ).rejects.toThrow(/duplicate key|unique/);
+    await expect(
+      handle.db
+        .insertInto('organizations')
+        // @ts-expect-error -- the schema refuses what the type refuses
+        .values({ slug: 'ext-three', name: 'Three', status: 'deleted' })
+        .execute(),
+    ).rejects.toThrow(/check constraint/);
   });
 
   it('cannot link an account to another organization’s role or location', async () => {
