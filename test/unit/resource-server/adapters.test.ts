@@ -124,6 +124,42 @@ describe.each(['koa', 'node'] as const)('%s adapter', (adapter) => {
     expect(response.challenges).toContain('Basic realm="items"');
   });
 
+  it('answers no credentials without an error code in the body (RFC 6750 3.1)', async () => {
+    const response = await call(urls[adapter]);
+    expect(response.body).not.toHaveProperty('error');
+  });
+
+  it('answers a malformed Authorization header with 400 invalid_request (RFC 6750 3.1)', async () => {
+    for (const header of ['Bearer a b c', 'Bearer', 'Basic !!!']) {
+      const response = await call(urls[adapter], header);
+      expect(response.status, header).toBe(400);
+      expect(response.body.error, header).toBe('invalid_request');
+    }
+  });
+
+  it('answers two Authorization headers with 400 invalid_request', async () => {
+    const token = await accessToken(local, key);
+    const status = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = http.request(urls[adapter], { method: 'GET' }, (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => (body += String(chunk)));
+        response.on('end', () => resolve({ status: response.statusCode!, body }));
+      });
+      request.setHeader('authorization', [`Bearer ${token}`, `Bearer ${token}`]);
+      request.on('error', reject);
+      request.end();
+    });
+    expect(status.status).toBe(400);
+    expect(JSON.parse(status.body)).toMatchObject({ error: 'invalid_request' });
+  });
+
+  it('answers a token in both the header and the query with 400 invalid_request', async () => {
+    const token = await accessToken(local, key);
+    const response = await call(`${urls[adapter]}/?access_token=${token}`, `Bearer ${token}`);
+    expect(response.status).toBe(400);
+    expect(response.body.error).toBe('invalid_request');
+  });
+
   it('refuses Basic credentials with another username, and unknown schemes', async () => {
     const basic = await call(urls[adapter], `Basic ${Buffer.from('svcc_x:secret').toString('base64')}`);
     expect(basic.status).toBe(401);
