@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type PresentedCredentials, readAuthorization } from './authorization-header.ts';
 import { refusalFor, requirePermissions } from './challenge.ts';
 import type { DpopRequest } from './dpop.ts';
-import { invalidToken, VerificationError } from './errors.ts';
+import { invalidRequest, invalidToken, VerificationError } from './errors.ts';
 import type { Principal } from './principal.ts';
 import type { Verifier } from './verifier.ts';
 
@@ -35,6 +35,10 @@ async function authenticateHeader(
 ): Promise<Outcome> {
   const presented = readAuthorization(header);
   try {
+    // RFC 6750 2: a token goes in one place only; the kit reads the header, and refuses a second copy.
+    if (presented.scheme !== 'none' && hasQueryToken(request.url)) {
+      throw invalidRequest('present the token in the Authorization header only, not also in the query');
+    }
     let principal: Principal;
     switch (presented.scheme) {
       case 'bearer':
@@ -51,7 +55,7 @@ async function authenticateHeader(
       case 'none':
         throw invalidToken('no credentials were presented');
       case 'invalid':
-        throw invalidToken(presented.reason);
+        throw presented.malformed ? invalidRequest(presented.reason) : invalidToken(presented.reason);
     }
     requirePermissions(principal, options.required ?? []);
     return { ok: true, principal };
@@ -59,6 +63,22 @@ async function authenticateHeader(
     if (!(error instanceof VerificationError)) throw error;
     return { ok: false, error, presented };
   }
+}
+
+function hasQueryToken(url: string): boolean {
+  try {
+    return new URL(url).searchParams.has('access_token');
+  } catch {
+    return false;
+  }
+}
+
+/** Every Authorization header line of the request (Node keeps only the first in `headers`). */
+function authorizationHeaders(req: {
+  headers: { authorization?: string | undefined };
+  headersDistinct?: Record<string, string[] | undefined>;
+}): string | readonly string[] | undefined {
+  return req.headersDistinct?.authorization ?? req.headers.authorization;
 }
 
 /** The members of a koa context the middleware uses. */
@@ -71,6 +91,11 @@ export interface KoaLikeContext {
   href: string;
   status: number;
   body: unknown;
+  /** The node request, for repeated Authorization headers (Koa's ctx.req). */
+  req?: {
+    headers: { authorization?: string | undefined };
+    headersDistinct?: Record<string, string[] | undefined>;
+  };
 }
 
 /**
@@ -80,9 +105,10 @@ export interface KoaLikeContext {
 export function koaMiddleware(verifier: Verifier, options: AuthenticateOptions = {}) {
   const realm = options.realm ?? verifier.audiences[0]!;
   return async (ctx: KoaLikeContext, next: () => Promise<unknown>): Promise<void> => {
-    const header = ctx.get('authorization');
+    const single = ctx.get('authorization');
+    const header = ctx.req ? authorizationHeaders(ctx.req) : single === '' ? undefined : single;
     const proof = ctx.get('dpop');
-    const outcome = await authenticateHeader(verifier, header === '' ? undefined : header, options, {
+    const outcome = await authenticateHeader(verifier, header, options, {
       method: ctx.method,
       url: ctx.href,
       proof: proof === '' ? undefined : proof,
@@ -114,7 +140,7 @@ export async function nodeHttpAuthenticate(
   options: AuthenticateOptions = {},
 ): Promise<Principal | null> {
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
-  const outcome = await authenticateHeader(verifier, req.headers.authorization, options, {
+  const outcome = await authenticateHeader(verifier, authorizationHeaders(req), options, {
     method: req.method ?? 'GET',
     url: `${encrypted ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`,
     proof: req.headers.dpop,

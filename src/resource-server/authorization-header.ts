@@ -11,7 +11,8 @@ export type PresentedCredentials =
   | { scheme: 'bearer'; token: string }
   | { scheme: 'dpop'; token: string }
   | { scheme: 'api_key'; key: string }
-  | { scheme: 'invalid'; basic: boolean; reason: string };
+  /** `malformed`: not a well-formed credential at all (RFC 6750 invalid_request), not just a refused one. */
+  | { scheme: 'invalid'; basic: boolean; reason: string; malformed?: true };
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 const DPOP = /^DPoP +([A-Za-z0-9\-._~+/]+=*)$/i;
@@ -22,7 +23,12 @@ export function readAuthorization(
 ): PresentedCredentials {
   if (Array.isArray(header)) {
     if (header.length > 1)
-      return { scheme: 'invalid', basic: false, reason: 'several Authorization headers' };
+      return {
+        scheme: 'invalid',
+        basic: false,
+        reason: 'send one Authorization header, not several',
+        malformed: true,
+      };
     return readAuthorization(header[0]);
   }
   const value = typeof header === 'string' ? header.trim() : '';
@@ -39,7 +45,12 @@ export function readAuthorization(
         Uint8Array.from(atob(basic[1]!), (c) => c.charCodeAt(0)),
       );
     } catch {
-      return { scheme: 'invalid', basic: true, reason: 'the Basic credentials are not valid base64 UTF-8' };
+      return {
+        scheme: 'invalid',
+        basic: true,
+        reason: 'the Basic credentials are not valid base64 UTF-8',
+        malformed: true,
+      };
     }
     const colon = decoded.indexOf(':');
     const username = colon === -1 ? null : formDecode(decoded.slice(0, colon));
@@ -54,11 +65,11 @@ export function readAuthorization(
     return { scheme: 'api_key', key: password };
   }
   if (/^DPoP\b/i.test(value))
-    return { scheme: 'invalid', basic: false, reason: 'the DPoP token is malformed' };
+    return { scheme: 'invalid', basic: false, reason: 'the DPoP token is malformed', malformed: true };
   if (/^Bearer\b/i.test(value))
-    return { scheme: 'invalid', basic: false, reason: 'the Bearer token is malformed' };
+    return { scheme: 'invalid', basic: false, reason: 'the Bearer token is malformed', malformed: true };
   if (/^Basic\b/i.test(value))
-    return { scheme: 'invalid', basic: true, reason: 'the Basic credentials are malformed' };
+    return { scheme: 'invalid', basic: true, reason: 'the Basic credentials are malformed', malformed: true };
   return { scheme: 'invalid', basic: false, reason: 'use a Bearer token or an API key (Basic)' };
 }
 

@@ -9,10 +9,11 @@ import { VerificationError } from './errors.ts';
 import { holdsAnywhere, type Principal } from './principal.ts';
 
 export interface Refusal {
-  status: 401 | 403;
+  status: 400 | 401 | 403;
   /** One value per challenge. */
   wwwAuthenticate: string[];
-  body: { error: string; error_description: string };
+  /** No `error` for a request without credentials (RFC 6750 3.1). */
+  body: { error?: string; error_description: string };
 }
 
 /** RFC 6750 section 3: quoted values may not hold `"` or `\`, and must be printable ASCII. */
@@ -50,11 +51,14 @@ export function refusalFor(
         ]
       : [bearer, dpopBare];
   return {
-    status: error.code === 'insufficient_scope' ? 403 : 401,
+    status: error.code === 'insufficient_scope' ? 403 : error.code === 'invalid_request' ? 400 : 401,
     wwwAuthenticate: basic
       ? [...tokenChallenges, `Basic realm=${quoted(realm)}, charset="UTF-8"`]
       : tokenChallenges,
-    body: { error: error.code, error_description: error.description },
+    body:
+      presented.scheme === 'none'
+        ? { error_description: 'authentication is required: present a Bearer token or an API key' }
+        : { error: error.code, error_description: error.description },
   };
 }
 

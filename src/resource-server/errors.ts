@@ -1,9 +1,10 @@
 /**
  * The one error the kit throws for a request it refuses. `code` is the RFC 6750 error code the HTTP
- * adapters answer with (401 for `invalid_token`, 403 for `insufficient_scope`); `description` is safe
+ * adapters answer with (400 for `invalid_request`, 401 for `invalid_token`, 403 for
+ * `insufficient_scope`); `description` is safe
  * to show to the caller and never contains the token.
  */
-export type VerificationErrorCode = 'invalid_token' | 'insufficient_scope';
+export type VerificationErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
 
 export interface VerificationErrorOptions {
   cause?: unknown;
@@ -27,4 +28,9 @@ export class VerificationError extends Error {
 
 export function invalidToken(description: string, cause?: unknown): VerificationError {
   return new VerificationError('invalid_token', description, { cause });
+}
+
+/** RFC 6750 3.1: a malformed request (malformed or repeated credentials, a token presented twice). */
+export function invalidRequest(description: string): VerificationError {
+  return new VerificationError('invalid_request', description);
 }
