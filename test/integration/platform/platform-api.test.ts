@@ -5,6 +5,7 @@ import {
   resourceServerEntry,
   RESOURCE_SERVER_SECRET_PREFIX,
 } from '../../../src/domain/credential-format.ts';
+import { eventually } from '../../helpers/eventually.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import { adminApi, adminToken, expectStatus, productToken, requestToken } from '../admin/admin-helpers.ts';
 
@@ -67,6 +68,18 @@ describe('platform API', () => {
     });
     expect(response.status).toBe(200);
     return (await response.json()) as Record<string, unknown>;
+  }
+
+  /** The feed's current entries, as a resource server reads them (JSON snapshot). */
+  async function feedEntries(): Promise<Array<Record<string, unknown>>> {
+    const response = await fetch(`${server.issuer}/revocations`, {
+      headers: {
+        authorization: basic(RESOURCE_SERVER.name, RESOURCE_SERVER.secret),
+        accept: 'application/json',
+      },
+    });
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { entries: Array<Record<string, unknown>> }).entries;
   }
 
   it('accepts either configured operator (Basic or Bearer) and refuses others with a challenge', async () => {
@@ -169,8 +182,19 @@ describe('platform API', () => {
     expect(adminCall.status).toBe(401);
     expect(adminCall.body.detail).toMatch(/suspended/);
     expect(await introspect(product)).toEqual({ active: false });
+    // Resource servers verifying locally hear it from the feed.
+    await eventually(async () =>
+      expect(await feedEntries()).toContainEqual(
+        expect.objectContaining({ type: 'organization', org_id: org.id, enabled: false }),
+      ),
+    );
 
     expectStatus(await asA()('POST', `/organizations/${org.id}:resume`), 200);
+    await eventually(async () =>
+      expect(await feedEntries()).toContainEqual(
+        expect.objectContaining({ type: 'organization', org_id: org.id, enabled: true }),
+      ),
+    );
     const again = await adminToken(server, credential);
     expect((await adminApi(server, again).get('/service-accounts')).status).toBe(200);
     expect(
@@ -264,6 +288,11 @@ describe('platform API', () => {
     expect(refused.status).toBe(401);
     expect(refused.body).toMatchObject({ error: 'invalid_client' });
     expect(await introspect(product)).toEqual({ active: false });
+    await eventually(async () =>
+      expect(await feedEntries()).toContainEqual(
+        expect.objectContaining({ type: 'credential', client_id: credential.clientId, org_id: org.id }),
+      ),
+    );
 
     for (const [method, path, body] of [
       ['PATCH', `/organizations/${org.id}`, { name: 'Back' }],
