@@ -3,6 +3,8 @@ import { decodeJwt, exportJWK, generateKeyPair } from 'jose';
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSigningKeyFile } from '../../../src/keys/signing-keys.ts';
+import { runCli } from '../../helpers/cli.ts';
 import { eventually } from '../../helpers/eventually.ts';
 import { Fixtures, type TestCredential } from '../../helpers/fixtures.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
@@ -333,5 +335,21 @@ describe('RFC 9068 3 / RFC 8707: a scope without resource', () => {
 
   it('spanning both audiences is invalid_scope and says to pick a resource', async () => {
     await expect(tokenFor('items:read audit:read')).rejects.toMatchObject({ error: 'invalid_scope' });
+  });
+});
+
+describe('key rotation against cached key sets', () => {
+  // Last in this file: the rotation adds a key to the shared server's set.
+  it('by default, a new key signs only after every /jwks cache of the set before it has expired', async () => {
+    const jwks = await fetch(`${server.issuer}/jwks`);
+    const maxAge = Number(/max-age=(\d+)/.exec(jwks.headers.get('cache-control') ?? '')?.[1]);
+    expect(maxAge).toBeGreaterThan(0);
+    // A resource server fetched the set just now; the operator rotates with the default delay.
+    const rotatedAt = Date.now();
+    const result = await runCli(['keys', 'rotate'], { ...process.env, KEYS_DIR: server.config.keysDir });
+    expect(result.code, result.stderr).toBe(0);
+    const keys = readSigningKeyFile(server.config.keysDir)!.keys;
+    const added = keys.at(-1)!;
+    expect(Date.parse(added.activates_at) - rotatedAt).toBeGreaterThanOrEqual(maxAge * 1000);
   });
 });
