@@ -7,6 +7,7 @@ import { PERMISSION_CATALOG } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
 import { echo } from '../domain/text.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
+import { JWKS_MAX_AGE_SECONDS } from '../keys/signing-keys.ts';
 import type { LegacyKeyResolver } from '../oauth/api-key-auth.ts';
 import { CLIENT_ASSERTION_ALGS, CLIENT_AUTH_METHODS } from '../oauth/client-authentication.ts';
 import { DPOP_SIGNING_ALGS } from '../oauth/provider.ts';
@@ -54,7 +55,7 @@ export function oauthRoutes(deps: { config: Config; keyRing: KeyRing }): Router 
 
   router.get('/jwks', (ctx) => {
     const keys = deps.keyRing.publicJwks();
-    ctx.set('Cache-Control', 'public, max-age=60');
+    ctx.set('Cache-Control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
     ctx.type = 'application/jwk-set+json';
     ctx.body = { keys };
   });

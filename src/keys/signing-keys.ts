@@ -64,6 +64,12 @@ export async function createSigningKey(
   };
 }
 
+/**
+ * How long a fetched /jwks may be reused (its Cache-Control max-age). A rotated key must not sign
+ * before every copy of the set without it has expired (see the CLI's default --activate-in).
+ */
+export const JWKS_MAX_AGE_SECONDS = 60;
+
 export function readSigningKeyFile(keysDir: string): SigningKeyFile | null {
   const file = signingKeysPath(keysDir);
   let text: string;
