@@ -1,3 +1,34 @@
+import type { Provider } from 'oidc-provider';
+import type { HttpAppDependencies } from './http/app.ts';
+import { isApiKeyRequest } from './http/api-key-basic-auth.ts';
+import { installTokenEndpointMiddleware, type ProviderHolder } from './http/oauth-routes.ts';
+import { loadLegacyKeyIdSecrets } from './keys/legacy-key-id-secret.ts';
+import type { Logger } from './logging/logger.ts';
+import { AccessTokenVerifier, type TokenAudiences } from './oauth/access-token-verifier.ts';
+import { ClientAuthenticator, SingleUseJwtIds } from './oauth/client-authentication.ts';
+import { IntrospectionService } from './oauth/introspection.ts';
+import { createProvider } from './oauth/provider.ts';
+import { ResourceServerAuthenticator } from './oauth/resource-server-auth.ts';
+import { SecretVerifier } from './oauth/secret-verification.ts';
+import { observeTokenOutcomes } from './oauth/token-events.ts';
+import { TokenRevocationService } from './oauth/token-revocation.ts';
+import type { Metrics } from './observability/metrics.ts';
+import { observeTokenMetrics } from './observability/token-metrics.ts';
+import { isDatabaseUnavailable } from './persistence/errors.ts';
+import { AuditRepository } from './persistence/repositories/audit-repository.ts';
+import { CredentialRepository } from './persistence/repositories/credential-repository.ts';
+import { RevocationRepository } from './persistence/repositories/revocation-repository.ts';
+import { RevocationFeedHub } from './revocation/feed-hub.ts';
+import { RevocationLedger } from './revocation/ledger.ts';
+import { CachedSubjectResolver } from './services/cached-subject-resolver.ts';
+import { ChangeNotifier } from './services/change-notifier.ts';
+import { isPlausibleClientId } from './domain/credential-format.ts';
+import { LockoutService } from './services/lockout-service.ts';
+import { LegacyKeyLookup } from './services/legacy-key-lookup.ts';
+import { SecretHasher } from './services/secret-hasher.ts';
+import { TokenSubjectService } from './services/token-subject-service.ts';
+import { UsageRecorder } from './services/usage-recorder.ts';
+import type { StateStore } from './state/state-store.ts';
 import type { Kysely } from 'kysely';
 import type { Config } from './config/index.ts';
 import type { AdminDependencies } from './http/admin/router.ts';
@@ -11,23 +42,160 @@ import {
   type ProofReplayStore,
 } from './services/admin-authentication-service.ts';
 import { AuditQueryService } from './services/audit-query-service.ts';
-import type { CachedSubjectResolver } from './services/cached-subject-resolver.ts';
 import { CredentialLifecycleService } from './services/credential-lifecycle-service.ts';
 import { LegacyKeyImportService } from './services/legacy-key-import-service.ts';
-import type { LegacyKeyLookup } from './services/legacy-key-lookup.ts';
 import { LocationService } from './services/location-service.ts';
 import { PlatformService } from './services/platform-service.ts';
 import { RoleService } from './services/role-service.ts';
-import type { SecretHasher } from './services/secret-hasher.ts';
 import { ServiceAccountService } from './services/service-account-service.ts';
 import { SettingsService } from './services/settings-service.ts';
 
 /**
- * The management API's use cases, built once here rather than by the HTTP layer, which only routes
- * requests to them (and never sees the database).
+ * The one composition root: every service is built here, once, from the configuration and the
+ * infrastructure startServer opened; routers are handed the services they call and never build one.
  */
-export function createAdminServices(deps: {
-  config: Config;
+
+/** What the services run on: opened, and closed after the services, by startServer. */
+export interface Infrastructure {
+  db: Kysely<Database>;
+  state: StateStore;
+  keyRing: KeyRing;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export interface Services {
+  /** Announces changes to every instance's caches. */
+  notifier: ChangeNotifier;
+  /** The revocation feed's subscribers: their streams are ended first on shutdown. */
+  feed: RevocationFeedHub;
+  /** The current oidc-provider (rebuilt when the published signing keys change). */
+  providers: ProviderHolder;
+  /** What the HTTP app routes to. */
+  http: Pick<HttpAppDependencies, 'admin' | 'platform' | 'revocation' | 'isDatabaseUnavailable'>;
+  /** Stops what the services run in the background, the last started first. */
+  close(): Promise<void>;
+}
+
+export async function createServices(config: Config, infrastructure: Infrastructure): Promise<Services> {
+  const { db, state, keyRing, logger, metrics } = infrastructure;
+  const closers: Array<() => Promise<void> | void> = [];
+  const close = async () => {
+    for (const closer of closers.splice(0).reverse()) await closer();
+  };
+  try {
+    const notifier = new ChangeNotifier(state, logger);
+    await notifier.start();
+    closers.push(() => notifier.close());
+    const hasher = new SecretHasher(config.bcryptCost);
+    const secrets = new SecretVerifier(hasher);
+    notifier.onChange((event) => {
+      if (event.type === 'credential') secrets.forget(event.credentialId);
+    });
+    const legacyKeys = new LegacyKeyLookup(db, loadLegacyKeyIdSecrets(config));
+    const subjects = new CachedSubjectResolver(new TokenSubjectService(db), notifier);
+    metrics.observeCaches({ token_subjects: () => subjects.stats, verified_secrets: () => secrets.stats });
+    const audit = new AuditRepository(db);
+    // Revocations recorded for the feed once for all instances, and relayed to subscribers of each.
+    const ledger = new RevocationLedger({ state, db, logger });
+    ledger.start(notifier);
+    closers.push(() => ledger.close());
+    const feed = new RevocationFeedHub({ ledger, state, logger });
+    metrics.observeFeedSubscribers(() => feed.subscriberCount);
+    await feed.start();
+    closers.push(() => feed.close());
+    const lockout = new LockoutService({
+      state,
+      policy: config.lockout,
+      audit,
+      logger,
+      onLockout: (kind) => metrics.lockouts.inc({ kind }),
+      ownerOf: async (clientId) => {
+        if (!isPlausibleClientId(clientId)) return null;
+        const found = await new CredentialRepository(db).findWithOwnerByClientId(clientId);
+        return found
+          ? { orgId: found.organization.id, accountId: found.account.id, credentialId: found.credential.id }
+          : null;
+      },
+    });
+    await lockout.start(notifier);
+    closers.push(() => lockout.close());
+    const replay = new SingleUseJwtIds(state);
+    const oauthDependencies = { config, keyRing, subjects, secrets, state, replay, logger, lockout };
+    const usage = new UsageRecorder(db, logger);
+    closers.push(() => usage.close());
+    const build = (provider: Provider) => {
+      observeTokenOutcomes(provider, { usage, audit, logger, lockout });
+      observeTokenMetrics(provider, metrics, isApiKeyRequest);
+      installTokenEndpointMiddleware(provider, { config, logger, metrics, legacyKeys });
+      return { provider, handle: provider.callback() };
+    };
+    let current = build(createProvider(oauthDependencies));
+    // oidc-provider fixes its key set at construction; a rotation publishes keys by swapping providers.
+    keyRing.onPublishedChange(() => {
+      current = build(createProvider(oauthDependencies));
+    });
+
+    // One credential lifecycle for the management API and /revoke's kill switch (change event, outbox, audit).
+    const credentials = new CredentialLifecycleService(db, hasher, notifier);
+    const accessTokens = new AccessTokenVerifier(keyRing, config);
+    const revocation = {
+      resourceServers: new ResourceServerAuthenticator(config.resourceServers),
+      introspection: new IntrospectionService({
+        config,
+        tokens: accessTokens,
+        subjects,
+        secrets,
+        revocations: new RevocationRepository(db),
+        legacyKeys,
+        usage,
+        lockout,
+      }),
+      clients: new ClientAuthenticator({ subjects, secrets, replay, issuer: config.issuer }),
+      revocation: new TokenRevocationService({
+        tokens: accessTokens,
+        ledger,
+        credentials,
+        secrets,
+        legacyKeys,
+        audit,
+      }),
+      lockout,
+      secrets,
+      feed,
+      legacyKeys,
+    };
+    return {
+      notifier,
+      feed,
+      providers: { current: () => current },
+      http: {
+        admin: createAdminServices({
+          config,
+          keyRing,
+          db,
+          hasher,
+          legacyKeys,
+          changes: notifier,
+          subjects,
+          proofReplay: state,
+          credentials,
+        }),
+        platform: createPlatformServices({ config, db, hasher, changes: notifier }),
+        isDatabaseUnavailable,
+        revocation,
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** The management API's use cases and its bearer authentication. */
+function createAdminServices(deps: {
+  config: TokenAudiences;
   keyRing: KeyRing;
   db: Kysely<Database>;
   hasher: SecretHasher;
@@ -38,6 +206,7 @@ export function createAdminServices(deps: {
   subjects: Pick<CachedSubjectResolver, 'findByClientId'>;
   /** The state store, where DPoP proof ids are remembered across instances (in-process without it). */
   proofReplay?: ProofReplayStore;
+  credentials: CredentialLifecycleService;
 }): Omit<AdminDependencies, 'config'> {
   const { db, hasher, changes } = deps;
   return {
@@ -45,7 +214,7 @@ export function createAdminServices(deps: {
       locations: new LocationService(db, changes),
       roles: new RoleService(db, changes),
       accounts: new ServiceAccountService(db, changes),
-      credentials: new CredentialLifecycleService(db, hasher, changes),
+      credentials: deps.credentials,
       settings: new SettingsService(db, changes),
       audit: new AuditQueryService(db),
       legacyKeys: new LegacyKeyImportService(db, hasher, { lookup: deps.legacyKeys }),
@@ -61,7 +230,7 @@ export function createAdminServices(deps: {
 }
 
 /** The platform API's use cases and its operators (OPERATORS), built once like the admin services. */
-export function createPlatformServices(deps: {
+function createPlatformServices(deps: {
   config: Pick<Config, 'operators'>;
   db: Kysely<Database>;
   hasher: SecretHasher;

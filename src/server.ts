@@ -1,45 +1,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Provider } from 'oidc-provider';
-import { createAdminServices, createPlatformServices } from './composition.ts';
+import { createServices } from './composition.ts';
 import type { Config } from './config/index.ts';
 import { createHttpApp } from './http/app.ts';
-import { isApiKeyRequest } from './http/api-key-basic-auth.ts';
 import { ConnectionDrain } from './http/connection-drain.ts';
-import {
-  createRequestListener,
-  installTokenEndpointMiddleware,
-  type ProviderHolder,
-} from './http/oauth-routes.ts';
+import { createRequestListener } from './http/oauth-routes.ts';
 import { KeyRing } from './keys/key-ring.ts';
 import type { Logger } from './logging/logger.ts';
-import { AccessTokenVerifier } from './oauth/access-token-verifier.ts';
-import { ClientAuthenticator, SingleUseJwtIds } from './oauth/client-authentication.ts';
-import { IntrospectionService } from './oauth/introspection.ts';
-import { createProvider } from './oauth/provider.ts';
-import { ResourceServerAuthenticator } from './oauth/resource-server-auth.ts';
-import { SecretVerifier } from './oauth/secret-verification.ts';
-import { observeTokenOutcomes } from './oauth/token-events.ts';
-import { TokenRevocationService } from './oauth/token-revocation.ts';
 import { Metrics } from './observability/metrics.ts';
-import { observeTokenMetrics } from './observability/token-metrics.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './persistence/database.ts';
-import { isDatabaseUnavailable } from './persistence/errors.ts';
-import { AuditRepository } from './persistence/repositories/audit-repository.ts';
-import { RevocationRepository } from './persistence/repositories/revocation-repository.ts';
-import { RevocationFeedHub } from './revocation/feed-hub.ts';
-import { RevocationLedger } from './revocation/ledger.ts';
-import { CachedSubjectResolver } from './services/cached-subject-resolver.ts';
-import { ChangeNotifier } from './services/change-notifier.ts';
-import { CredentialLifecycleService } from './services/credential-lifecycle-service.ts';
-import { isPlausibleClientId } from './domain/credential-format.ts';
-import { CredentialRepository } from './persistence/repositories/credential-repository.ts';
-import { LockoutService } from './services/lockout-service.ts';
-import { SecretHasher } from './services/secret-hasher.ts';
-import { LegacyKeyLookup } from './services/legacy-key-lookup.ts';
-import { loadLegacyKeyIdSecrets } from './keys/legacy-key-id-secret.ts';
-import { TokenSubjectService } from './services/token-subject-service.ts';
-import { UsageRecorder } from './services/usage-recorder.ts';
+import type { ChangeNotifier } from './services/change-notifier.ts';
 import { createStateStore } from './state/index.ts';
 import type { StateStore } from './state/state-store.ts';
 
@@ -93,105 +63,15 @@ export async function startServer(
     keyRing.watch();
     closers.push(() => keyRing.close());
 
-    const notifier = new ChangeNotifier(state, logger);
-    await notifier.start();
-    closers.push(() => notifier.close());
-    const hasher = new SecretHasher(config.bcryptCost);
-    const secrets = new SecretVerifier(hasher);
-    notifier.onChange((event) => {
-      if (event.type === 'credential') secrets.forget(event.credentialId);
-    });
-    const legacyKeys = new LegacyKeyLookup(database.db, loadLegacyKeyIdSecrets(config));
-    const subjects = new CachedSubjectResolver(new TokenSubjectService(database.db), notifier);
-    metrics.observeCaches({ token_subjects: () => subjects.stats, verified_secrets: () => secrets.stats });
-    const audit = new AuditRepository(database.db);
-    // Revocations recorded for the feed once for all instances, and relayed to subscribers of each.
-    const ledger = new RevocationLedger({ state, db: database.db, logger });
-    ledger.start(notifier);
-    closers.push(() => ledger.close());
-    const feed = new RevocationFeedHub({ ledger, state, logger });
-    metrics.observeFeedSubscribers(() => feed.subscriberCount);
-    await feed.start();
-    closers.push(() => feed.close());
-    const lockout = new LockoutService({
-      state,
-      policy: config.lockout,
-      audit,
-      logger,
-      onLockout: (kind) => metrics.lockouts.inc({ kind }),
-      ownerOf: async (clientId) => {
-        if (!isPlausibleClientId(clientId)) return null;
-        const found = await new CredentialRepository(database.db).findWithOwnerByClientId(clientId);
-        return found
-          ? { orgId: found.organization.id, accountId: found.account.id, credentialId: found.credential.id }
-          : null;
-      },
-    });
-    await lockout.start(notifier);
-    closers.push(() => lockout.close());
-    const replay = new SingleUseJwtIds(state);
-    const oauthDependencies = { config, keyRing, subjects, secrets, state, replay, logger, lockout };
-    const usage = new UsageRecorder(database.db, logger);
-    closers.push(() => usage.close());
-    const build = (provider: Provider) => {
-      observeTokenOutcomes(provider, { usage, audit, logger, lockout });
-      observeTokenMetrics(provider, metrics, isApiKeyRequest);
-      installTokenEndpointMiddleware(provider, { config, logger, metrics, legacyKeys });
-      return { provider, handle: provider.callback() };
-    };
-    let current = build(createProvider(oauthDependencies));
-    // oidc-provider fixes its key set at construction; a rotation publishes keys by swapping providers.
-    keyRing.onPublishedChange(() => {
-      current = build(createProvider(oauthDependencies));
-    });
-    const providerHolder: ProviderHolder = { current: () => current };
-
-    const accessTokens = new AccessTokenVerifier(keyRing, config);
-    const revocation = {
-      resourceServers: new ResourceServerAuthenticator(config.resourceServers),
-      introspection: new IntrospectionService({
-        config,
-        tokens: accessTokens,
-        subjects,
-        secrets,
-        revocations: new RevocationRepository(database.db),
-        legacyKeys,
-        usage,
-        lockout,
-      }),
-      clients: new ClientAuthenticator({ subjects, secrets, replay, issuer: config.issuer }),
-      revocation: new TokenRevocationService({
-        tokens: accessTokens,
-        ledger,
-        // The kill switch revokes through the management API's own service path (change event, outbox, audit).
-        credentials: new CredentialLifecycleService(database.db, hasher, notifier),
-        secrets,
-        legacyKeys,
-        audit,
-      }),
-      lockout,
-      secrets,
-      feed,
-      legacyKeys,
-    };
+    const services = await createServices(config, { db: database.db, state, keyRing, logger, metrics });
+    closers.push(() => services.close());
+    const { notifier, feed } = services;
     const app = createHttpApp({
       config,
       logger,
       keyRing,
       metrics,
-      admin: createAdminServices({
-        config,
-        keyRing,
-        db: database.db,
-        hasher,
-        legacyKeys,
-        changes: notifier,
-        subjects,
-        proofReplay: state,
-      }),
-      platform: createPlatformServices({ config, db: database.db, hasher, changes: notifier }),
-      isDatabaseUnavailable,
-      revocation,
+      ...services.http,
       probes: [
         { name: 'database', check: () => database.ping() },
         // Without the state store tokens are still right (caches bypassed): degraded, not unready.
@@ -200,7 +80,7 @@ export async function startServer(
     });
     const server = http.createServer();
     const drain = new ConnectionDrain(server);
-    server.on('request', drain.track(createRequestListener(app, providerHolder)));
+    server.on('request', drain.track(createRequestListener(app, services.providers)));
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -15,7 +15,7 @@ import { bodySizeLimit, oauthError, type RequestContext, type RequestState } fro
 import { HttpProblem } from './problem.ts';
 
 export interface RevocationRoutesDependencies {
-  config: Config;
+  config: Pick<Config, 'issuer' | 'maxBodyBytes'>;
   resourceServers: ResourceServerAuthenticator;
   introspection: IntrospectionService;
   clients: ClientAuthenticator;

@@ -31,15 +31,18 @@ export function looksLikeJwt(value: string): boolean {
   return value.length <= MAX_TOKEN_LENGTH && JWT_SHAPE.test(value);
 }
 
+/** What verifying an access token reads of the configuration: who issues it, for which audiences. */
+export type TokenAudiences = Pick<Config, 'issuer' | 'defaultAudience' | 'adminAudience'>;
+
 /**
  * Verifies access tokens this server issued, against its own published keys (no network): signature,
  * `typ: at+jwt`, `iss`, one of its audiences, `exp`. For /introspect, /revoke and the management API.
  */
 export class AccessTokenVerifier {
   readonly #keyRing: KeyRing;
-  readonly #config: Config;
+  readonly #config: TokenAudiences;
 
-  constructor(keyRing: KeyRing, config: Config) {
+  constructor(keyRing: KeyRing, config: TokenAudiences) {
     this.#keyRing = keyRing;
     this.#config = config;
   }

@@ -6,7 +6,7 @@ import type { RevocationRepository } from '../persistence/repositories/revocatio
 import type { LockoutService } from '../services/lockout-service.ts';
 import { currentSubjectFor, type TokenSubject } from '../services/token-subject-service.ts';
 import type { UsageRecorder } from '../services/usage-recorder.ts';
-import type { AccessTokenVerifier } from './access-token-verifier.ts';
+import type { AccessTokenVerifier, TokenAudiences } from './access-token-verifier.ts';
 import { looksLikeJwt } from './access-token-verifier.ts';
 import { boundKeyThumbprint } from '../resource-server/dpop.ts';
 import { keyIdOf, type LegacyKeyResolver } from './api-key-auth.ts';
@@ -34,7 +34,7 @@ export interface IntrospectionCaller {
  * Anything else, malformed or unknown included, is `{"active": false}` and nothing more.
  */
 export class IntrospectionService {
-  readonly #config: Config;
+  readonly #config: TokenAudiences;
   readonly #tokens: AccessTokenVerifier;
   readonly #subjects: SubjectResolver;
   readonly #secrets: SecretVerifier;
@@ -44,7 +44,7 @@ export class IntrospectionService {
   readonly #legacyKeys: LegacyKeyResolver;
 
   constructor(deps: {
-    config: Config;
+    config: TokenAudiences;
     tokens: AccessTokenVerifier;
     subjects: SubjectResolver;
     secrets: SecretVerifier;

@@ -2,12 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { MANAGEMENT_PERMISSIONS } from '../../config/permissions.ts';
-import type { Config } from '../config/index.ts';
 import { AuthenticationError } from '../domain/errors.ts';
 import { ALL_LOCATIONS } from '../domain/permissions.ts';
 import { issuedTokenRefusal } from '../domain/token-eligibility.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
-import { AccessTokenVerifier } from '../oauth/access-token-verifier.ts';
+import { AccessTokenVerifier, type TokenAudiences } from '../oauth/access-token-verifier.ts';
 import { checkDpopProof, type DpopRequest, ProofReplayCache } from '../resource-server/dpop.ts';
 import { AuditRepository } from '../persistence/repositories/audit-repository.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
@@ -52,14 +51,14 @@ export class AdminAuthenticationService {
   readonly #db: Kysely<Database>;
   readonly #subjects: Pick<CachedSubjectResolver, 'findByClientId'>;
   readonly #tokens: AccessTokenVerifier;
-  readonly #config: Config;
+  readonly #config: TokenAudiences;
   readonly #proofReplay: ProofReplayStore;
 
   constructor(deps: {
     db: Kysely<Database>;
     subjects: Pick<CachedSubjectResolver, 'findByClientId'>;
     keyRing: KeyRing;
-    config: Config;
+    config: TokenAudiences;
     /** Where DPoP proof ids are remembered (the shared state store: a proof is used once, cluster-wide). */
     proofReplay?: ProofReplayStore;
   }) {
