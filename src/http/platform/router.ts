@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { Context, Next } from 'koa';
+import type { Context, Next, ParameterizedContext } from 'koa';
 import { z } from 'zod';
 import { NotFoundError } from '../../domain/errors.ts';
 import type { OperatorAuthenticator } from '../../oauth/resource-server-auth.ts';
@@ -8,6 +8,7 @@ import { koaPath } from '../admin/router.ts';
 import { toHttpProblem } from '../admin/errors.ts';
 import { PLATFORM_PREFIX } from '../admin/openapi.ts';
 import { parseInput, readJsonBody } from '../admin/request.ts';
+import type { RequestState } from '../middleware.ts';
 import { HttpProblem } from '../problem.ts';
 import { PLATFORM_ROUTES, type PlatformRoute, type PlatformServices } from './routes.ts';
 
@@ -16,6 +17,13 @@ export interface PlatformDependencies {
   services: PlatformServices;
   operators: OperatorAuthenticator;
 }
+
+/** ctx.state of a platform API request: the request's own, and its operator once authenticated. */
+interface PlatformState extends RequestState {
+  operator?: PlatformOperator;
+}
+
+type PlatformContext = ParameterizedContext<PlatformState>;
 
 const REALM = 'svcauth-platform';
 const uuid = z.uuid();
@@ -27,7 +35,7 @@ const uuid = z.uuid();
  */
 export function platformRouter(deps: PlatformDependencies): Router {
   const { services } = deps;
-  const router = new Router({ prefix: PLATFORM_PREFIX });
+  const router = new Router<PlatformState>({ prefix: PLATFORM_PREFIX });
   const authenticate = operatorAuthentication(deps.operators);
   for (const route of PLATFORM_ROUTES) {
     router[route.method](koaPath(route.path), translateErrors, authenticate, handler(route, services));
@@ -48,7 +56,7 @@ export function platformRouter(deps: PlatformDependencies): Router {
 }
 
 function operatorAuthentication(operators: OperatorAuthenticator) {
-  return async (ctx: Context, next: Next) => {
+  return async (ctx: PlatformContext, next: Next) => {
     const name = operators.authenticate(ctx.get('authorization') || undefined);
     if (name === null) {
       const detail = operators.configured
@@ -61,7 +69,7 @@ function operatorAuthentication(operators: OperatorAuthenticator) {
     const operator: PlatformOperator = {
       name,
       sourceIp: ctx.ip || null,
-      requestId: ctx.state.requestId ?? null,
+      requestId: ctx.state.requestId,
     };
     ctx.state.operator = operator;
     await next();
@@ -69,7 +77,11 @@ function operatorAuthentication(operators: OperatorAuthenticator) {
 }
 
 function handler(route: PlatformRoute, services: PlatformServices) {
-  return async (ctx: Context) => {
+  return async (ctx: PlatformContext & { params: Record<string, string | undefined> }) => {
+    const { operator } = ctx.state;
+    // operatorAuthentication runs before every handler: a request without an operator is a wiring defect.
+    if (!operator)
+      throw new Error(`${route.method.toUpperCase()} ${route.path} was routed without authentication`);
     const params: Record<string, string> = {};
     for (const [name, resource] of Object.entries(route.params)) {
       const value = String(ctx.params[name] ?? '');
@@ -79,10 +91,7 @@ function handler(route: PlatformRoute, services: PlatformServices) {
     }
     const query = parseInput(route.query, ctx.query, 'query string');
     const body = route.body ? parseInput(route.body, await readJsonBody(ctx), 'request body') : undefined;
-    const result = await route.handle(
-      { operator: ctx.state.operator as PlatformOperator, params, query, body },
-      services,
-    );
+    const result = await route.handle({ operator, params, query, body }, services);
     ctx.set('Cache-Control', 'no-store');
     ctx.status = result.status ?? route.response.status;
     ctx.body = result.body;
