@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createServices } from './composition.ts';
-import type { Config } from './config/index.ts';
+import { type Config, insecureIssuerWarning } from './config/index.ts';
 import { createHttpApp } from './http/app.ts';
 import { ConnectionDrain } from './http/connection-drain.ts';
 import { createRequestListener } from './http/oauth-routes.ts';
@@ -34,6 +34,8 @@ export async function startServer(
   logger: Logger,
   options: StartOptions = {},
 ): Promise<RunningServer> {
+  const issuerWarning = insecureIssuerWarning(config.issuer);
+  if (issuerWarning) logger.warn(issuerWarning);
   const database = await openDatabase(config.database);
   const closers: Array<() => Promise<void> | void> = [() => database.close()];
   try {

@@ -363,6 +363,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /**
+ * RFC 6749 3.2 / RFC 8414 3: an http:// issuer puts client secrets and tokens on the wire in the clear
+ * unless it is loopback (development). Not refused: a TLS-terminating proxy on a private network may
+ * front svcauth; but the operator hears of it at every start. Null when the issuer is fine.
+ */
+export function insecureIssuerWarning(issuer: string): string | null {
+  const url = new URL(issuer);
+  if (url.protocol !== 'http:') return null;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host === '::1' || /^127\./.test(host)) return null;
+  return `ISSUER ${url.origin} is http:// on a non-loopback host: clients send secrets and receive tokens in the clear, and strict clients refuse it; use an https:// ISSUER (TLS at svcauth or at the proxy in front)`;
+}
+
+/**
  * A cost below the production minimum only in a test run (NODE_ENV=test, or VITEST which Vitest sets),
  * read from the same environment as the rest: a deployment can never store weak hashes by accident.
  */
