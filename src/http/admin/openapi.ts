@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { AdminRoute, DocumentedRoute } from './routes.ts';
+import { oauthOpenApiPaths } from '../oauth-openapi.ts';
 import { problemOut } from './schemas.ts';
 
 export const ADMIN_PREFIX = '/admin/v1';
@@ -99,7 +100,7 @@ export function buildOpenApiDocument(
   issuer: string,
   platformRoutes: readonly DocumentedRoute[] = [],
 ): Record<string, unknown> {
-  const paths: Record<string, Record<string, unknown>> = {};
+  const paths: Record<string, Record<string, unknown>> = oauthOpenApiPaths();
   addOperations(paths, ADMIN_PREFIX, routes, ERROR_RESPONSES, (route) => ({
     description: `Requires the ${(route as AdminRoute).permissions.join(' or ')} permission.`,
     'x-required-permissions': (route as AdminRoute).permissions,
@@ -123,6 +124,11 @@ export function buildOpenApiDocument(
     paths,
     components: {
       securitySchemes: {
+        resourceServerBasic: {
+          type: 'http',
+          scheme: 'basic',
+          description: 'a resource server name and secret from RESOURCE_SERVERS',
+        },
         operatorBasic: {
           type: 'http',
           scheme: 'basic',
