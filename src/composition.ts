@@ -21,7 +21,7 @@ import { RevocationRepository } from './persistence/repositories/revocation-repo
 import { RevocationFeedHub } from './revocation/feed-hub.ts';
 import { RevocationLedger } from './revocation/ledger.ts';
 import { CachedSubjectResolver } from './services/cached-subject-resolver.ts';
-import { ChangeNotifier } from './services/change-notifier.ts';
+import { ChangeNotifier } from './state/change-notifier.ts';
 import { isPlausibleClientId } from './domain/credential-format.ts';
 import { LockoutService } from './services/lockout-service.ts';
 import { LegacyKeyLookup } from './services/legacy-key-lookup.ts';

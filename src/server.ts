@@ -9,7 +9,7 @@ import { KeyRing } from './keys/key-ring.ts';
 import type { Logger } from './logging/logger.ts';
 import { Metrics } from './observability/metrics.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from './persistence/database.ts';
-import type { ChangeNotifier } from './services/change-notifier.ts';
+import type { ChangeNotifier } from './state/change-notifier.ts';
 import { createStateStore } from './state/index.ts';
 import type { StateStore } from './state/state-store.ts';
 

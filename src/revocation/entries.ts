@@ -4,7 +4,7 @@
  */
 import { LIMITS } from '../../config/defaults.ts';
 import type { RevocationRecords } from '../persistence/repositories/revocation-repository.ts';
-import type { ChangeEvent } from '../services/change-notifier.ts';
+import type { ChangeEvent } from '../state/change-notifier.ts';
 
 /**
  * How long after a revocation a token issued before it may still be presented: the longest access-token

@@ -5,7 +5,7 @@ import type { Logger } from '../logging/logger.ts';
 import { RevocationOutboxRepository } from '../persistence/repositories/revocation-outbox-repository.ts';
 import { RevocationRepository } from '../persistence/repositories/revocation-repository.ts';
 import type { Database } from '../persistence/schema.ts';
-import type { ChangeEvent, ChangeNotifier } from '../services/change-notifier.ts';
+import type { ChangeEvent, ChangeNotifier } from '../state/change-notifier.ts';
 import type { LogRead, StateStore } from '../state/state-store.ts';
 import {
   entriesFromRecords,

@@ -10,7 +10,7 @@ import { RevocationOutboxRepository } from '../persistence/repositories/revocati
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
 import type { Database } from '../persistence/schema.ts';
 import { entryForChange } from '../revocation/entries.ts';
-import type { ChangeEvent } from './change-notifier.ts';
+import type { ChangeEvent } from '../state/change-notifier.ts';
 
 /**
  * Who performs a management action. An `admin` is a service account authenticated by an admin-audience

@@ -1,6 +1,6 @@
 import { BoundedCache } from '../cache/bounded-cache.ts';
 import { credentialStatus } from '../domain/status.ts';
-import type { ChangeNotifier } from './change-notifier.ts';
+import type { ChangeNotifier } from '../state/change-notifier.ts';
 import type { TokenSubject, TokenSubjectService } from './token-subject-service.ts';
 
 /**

@@ -24,7 +24,7 @@ import type { Credential, Database, ServiceAccount } from '../persistence/schema
 import { type AdminActor, type ChangePublisher, recordAudit, transactionWithChanges } from './admin-actor.ts';
 import { type CredentialView, credentialView } from './admin-views.ts';
 import { insertCredential, type PreparedSecret, prepareSecret } from './credential-service.ts';
-import type { ChangeEvent } from './change-notifier.ts';
+import type { ChangeEvent } from '../state/change-notifier.ts';
 import type { SecretHasher } from './secret-hasher.ts';
 import { keepingManagementHolders } from './management-holders.ts';
 import { assertMayActOn } from './service-account-service.ts';

@@ -14,7 +14,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { AuditRepository } from '../persistence/repositories/audit-repository.ts';
 import { MemoryStateStore } from '../state/memory-state-store.ts';
 import type { StateStore, Unsubscribe } from '../state/state-store.ts';
-import type { ChangeNotifier } from './change-notifier.ts';
+import type { ChangeNotifier } from '../state/change-notifier.ts';
 
 const CHANNEL = 'lockouts';
 /** Current locks by subject, scored by when they end: what an instance loads when it starts or resyncs. */

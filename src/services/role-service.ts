@@ -25,7 +25,7 @@ import {
 } from './admin-actor.ts';
 import { type RoleView, roleView } from './admin-views.ts';
 import { fromStored, resolveWith } from './service-account-service.ts';
-import type { ChangeEvent } from './change-notifier.ts';
+import type { ChangeEvent } from '../state/change-notifier.ts';
 import { keepingManagementHolders } from './management-holders.ts';
 
 export interface RoleInput {

@@ -35,7 +35,7 @@ import {
   withUniqueLiveName,
 } from './admin-actor.ts';
 import { type ServiceAccountView, serviceAccountView } from './admin-views.ts';
-import type { ChangeEvent } from './change-notifier.ts';
+import type { ChangeEvent } from '../state/change-notifier.ts';
 import { keepingManagementHolders } from './management-holders.ts';
 
 export interface RoleAssignmentInput {

@@ -8,7 +8,7 @@ import {
 import type { Database } from '../persistence/schema.ts';
 import { type AdminActor, type ChangePublisher, recordAudit, transactionWithChanges } from './admin-actor.ts';
 import { type SettingsView, settingsView } from './admin-views.ts';
-import type { ChangeEvent } from './change-notifier.ts';
+import type { ChangeEvent } from '../state/change-notifier.ts';
 import { keepingManagementHolders } from './management-holders.ts';
 
 /** The organization's API security settings. Bounds are enforced by validation and by the schema. */

@@ -15,7 +15,7 @@ import { type DatabaseHandle, migrateToLatest, openDatabase } from '../../../src
 import { CredentialRepository } from '../../../src/persistence/repositories/credential-repository.ts';
 import { OrganizationRepository } from '../../../src/persistence/repositories/organization-repository.ts';
 import { CachedSubjectResolver } from '../../../src/services/cached-subject-resolver.ts';
-import { ChangeNotifier } from '../../../src/services/change-notifier.ts';
+import { ChangeNotifier } from '../../../src/state/change-notifier.ts';
 import { SecretHasher } from '../../../src/services/secret-hasher.ts';
 import { type TokenSubject, TokenSubjectService } from '../../../src/services/token-subject-service.ts';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../../../src/state/index.ts';

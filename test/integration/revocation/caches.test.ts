@@ -16,7 +16,7 @@ import { CredentialRepository } from '../../../src/persistence/repositories/cred
 import { OrganizationRepository } from '../../../src/persistence/repositories/organization-repository.ts';
 import { ServiceAccountRepository } from '../../../src/persistence/repositories/service-account-repository.ts';
 import { CachedSubjectResolver } from '../../../src/services/cached-subject-resolver.ts';
-import { type ChangeEvent, ChangeNotifier } from '../../../src/services/change-notifier.ts';
+import { type ChangeEvent, ChangeNotifier } from '../../../src/state/change-notifier.ts';
 import { TokenSubjectService } from '../../../src/services/token-subject-service.ts';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../../../src/state/index.ts';
 import { Fixtures } from '../../helpers/fixtures.ts';

@@ -15,7 +15,7 @@ import { generateSigningKeys } from '../../../src/keys/signing-keys.ts';
 import { createLogger } from '../../../src/logging/logger.ts';
 import { migrateToLatest, openDatabase } from '../../../src/persistence/database.ts';
 import { type RunningServer, startServer } from '../../../src/server.ts';
-import type { ChangeEvent } from '../../../src/services/change-notifier.ts';
+import type { ChangeEvent } from '../../../src/state/change-notifier.ts';
 import { eventually } from '../../helpers/eventually.ts';
 import {
   type PrivateService,

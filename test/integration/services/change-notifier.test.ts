@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logging/logger.ts';
-import { type ChangeEvent, ChangeNotifier } from '../../../src/services/change-notifier.ts';
+import { type ChangeEvent, ChangeNotifier } from '../../../src/state/change-notifier.ts';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../../../src/state/index.ts';
 import { until } from '../../helpers/eventually.ts';
 

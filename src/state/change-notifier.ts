@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logging/logger.ts';
-import type { StateStore, Unsubscribe } from '../state/state-store.ts';
+import type { StateStore, Unsubscribe } from './state-store.ts';
 
 /**
  * Something changed that caches of clients, accounts, permissions or verified secrets must drop.
