@@ -20,7 +20,7 @@ import { CredentialRepository } from './persistence/repositories/credential-repo
 import { RevocationRepository } from './persistence/repositories/revocation-repository.ts';
 import { RevocationFeedHub } from './revocation/feed-hub.ts';
 import { RevocationLedger } from './revocation/ledger.ts';
-import { CachedSubjectResolver } from './services/cached-subject-resolver.ts';
+import { CachedSubjectResolver } from './cache/cached-subject-resolver.ts';
 import { ChangeNotifier } from './state/change-notifier.ts';
 import { isPlausibleClientId } from './domain/credential-format.ts';
 import { LockoutService } from './services/lockout-service.ts';

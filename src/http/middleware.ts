@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context, Next, ParameterizedContext } from 'koa';
 import { createRequestLineLogger, type Logger } from '../logging/logger.ts';
 import { RETRY_AFTER_SECONDS } from '../oauth/unavailable.ts';
-import { SubjectLookupRacedError } from '../services/cached-subject-resolver.ts';
+import { SubjectLookupRacedError } from '../cache/cached-subject-resolver.ts';
 import { HttpProblem, PROBLEM_TITLES } from './problem.ts';
 
 /**

@@ -12,7 +12,7 @@ import { AuditRepository } from '../persistence/repositories/audit-repository.ts
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
 import { RevocationRepository } from '../persistence/repositories/revocation-repository.ts';
 import type { Database } from '../persistence/schema.ts';
-import type { CachedSubjectResolver } from './cached-subject-resolver.ts';
+import type { CachedSubjectResolver } from '../cache/cached-subject-resolver.ts';
 import { currentSubjectFor } from './token-subject-service.ts';
 
 /** The service account (and credential) an admin-API request acts as. */

@@ -14,7 +14,7 @@ import { SecretVerifier } from '../../../src/oauth/secret-verification.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../../../src/persistence/database.ts';
 import { CredentialRepository } from '../../../src/persistence/repositories/credential-repository.ts';
 import { OrganizationRepository } from '../../../src/persistence/repositories/organization-repository.ts';
-import { CachedSubjectResolver } from '../../../src/services/cached-subject-resolver.ts';
+import { CachedSubjectResolver } from '../../../src/cache/cached-subject-resolver.ts';
 import { ChangeNotifier } from '../../../src/state/change-notifier.ts';
 import { SecretHasher } from '../../../src/services/secret-hasher.ts';
 import { type TokenSubject, TokenSubjectService } from '../../../src/services/token-subject-service.ts';

@@ -15,7 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logging/logger.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../../../src/persistence/database.ts';
 import { CredentialRepository } from '../../../src/persistence/repositories/credential-repository.ts';
-import { CachedSubjectResolver } from '../../../src/services/cached-subject-resolver.ts';
+import { CachedSubjectResolver } from '../../../src/cache/cached-subject-resolver.ts';
 import { type ChangeEvent, ChangeNotifier } from '../../../src/state/change-notifier.ts';
 import { TokenSubjectService } from '../../../src/services/token-subject-service.ts';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../../../src/state/index.ts';

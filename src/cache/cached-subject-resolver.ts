@@ -1,7 +1,7 @@
-import { BoundedCache } from '../cache/bounded-cache.ts';
+import { BoundedCache } from './bounded-cache.ts';
 import { credentialStatus } from '../domain/status.ts';
 import type { ChangeNotifier } from '../state/change-notifier.ts';
-import type { TokenSubject, TokenSubjectService } from './token-subject-service.ts';
+import type { TokenSubject, TokenSubjectService } from '../services/token-subject-service.ts';
 
 /**
  * How many times a lookup is read again because a change that may concern it came in meanwhile. Only
