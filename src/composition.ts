@@ -27,7 +27,7 @@ import { LockoutService } from './services/lockout-service.ts';
 import { LegacyKeyLookup } from './services/legacy-key-lookup.ts';
 import { SecretHasher } from './services/secret-hasher.ts';
 import { TokenSubjectService } from './services/token-subject-service.ts';
-import { UsageRecorder } from './services/usage-recorder.ts';
+import { UsageRecorder } from './persistence/usage-recorder.ts';
 import type { StateStore } from './state/state-store.ts';
 import type { Kysely } from 'kysely';
 import type { Config } from './config/index.ts';

@@ -5,7 +5,7 @@ import { issuedTokenRefusal } from '../domain/token-eligibility.ts';
 import type { RevocationRepository } from '../persistence/repositories/revocation-repository.ts';
 import type { LockoutService } from '../services/lockout-service.ts';
 import { currentSubjectFor, type TokenSubject } from '../services/token-subject-service.ts';
-import type { UsageRecorder } from '../services/usage-recorder.ts';
+import type { UsageRecorder } from '../persistence/usage-recorder.ts';
 import type { AccessTokenVerifier, TokenAudiences } from './access-token-verifier.ts';
 import { looksLikeJwt } from './access-token-verifier.ts';
 import { boundKeyThumbprint } from '../resource-server/dpop.ts';

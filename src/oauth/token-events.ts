@@ -2,7 +2,7 @@ import type { Provider } from 'oidc-provider';
 import type { Logger } from '../logging/logger.ts';
 import type { AuditRepository } from '../persistence/repositories/audit-repository.ts';
 import type { LockoutService } from '../services/lockout-service.ts';
-import type { UsageRecorder } from '../services/usage-recorder.ts';
+import type { UsageRecorder } from '../persistence/usage-recorder.ts';
 import {
   attemptCredential,
   isCounted,

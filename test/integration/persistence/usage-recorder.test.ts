@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logging/logger.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../../../src/persistence/database.ts';
-import { UsageRecorder } from '../../../src/services/usage-recorder.ts';
+import { UsageRecorder } from '../../../src/persistence/usage-recorder.ts';
 import { Fixtures } from '../../helpers/fixtures.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
 

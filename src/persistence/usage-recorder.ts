@@ -1,6 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Logger } from '../logging/logger.ts';
-import type { Database } from '../persistence/schema.ts';
+import type { Database } from './schema.ts';
 
 /** How often collected usage reaches the database: well inside the promised minute. */
 export const USAGE_FLUSH_INTERVAL_MS = 15_000;
