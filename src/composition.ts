@@ -25,7 +25,7 @@ import { ChangeNotifier } from './state/change-notifier.ts';
 import { isPlausibleClientId } from './domain/credential-format.ts';
 import { LockoutService } from './services/lockout-service.ts';
 import { LegacyKeyLookup } from './services/legacy-key-lookup.ts';
-import { SecretHasher } from './services/secret-hasher.ts';
+import { SecretHasher } from './keys/secret-hasher.ts';
 import { TokenSubjectService } from './services/token-subject-service.ts';
 import { UsageRecorder } from './persistence/usage-recorder.ts';
 import type { StateStore } from './state/state-store.ts';

@@ -7,7 +7,7 @@ import { openDatabase } from '../../src/persistence/database.ts';
 import { SseParser } from '../../src/resource-server/sse.ts';
 import { bootstrapOrganization } from '../../src/services/bootstrap-service.ts';
 import { insertCredential, prepareSecret } from '../../src/services/credential-service.ts';
-import { SecretHasher } from '../../src/services/secret-hasher.ts';
+import { SecretHasher } from '../../src/keys/secret-hasher.ts';
 import { basic } from './load.ts';
 
 /** `count` API keys on the organization's first accounts (one bcrypt hash each). */

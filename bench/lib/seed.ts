@@ -2,7 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { generateClientSecret } from '../../src/domain/credential-format.ts';
 import type { Database } from '../../src/persistence/schema.ts';
 import { provisionOrganization } from '../../src/services/bootstrap-service.ts';
-import { SecretHasher } from '../../src/services/secret-hasher.ts';
+import { SecretHasher } from '../../src/keys/secret-hasher.ts';
 
 export interface SeededCredentials {
   orgId: string;

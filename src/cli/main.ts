@@ -21,7 +21,7 @@ import { OrganizationRepository } from '../persistence/repositories/organization
 import { bootstrapOrganization } from '../services/bootstrap-service.ts';
 import { LegacyKeyImportService, legacyKeyImportSchema } from '../services/legacy-key-import-service.ts';
 import { loadLegacyKeyIdSecrets } from '../keys/legacy-key-id-secret.ts';
-import { SecretHasher } from '../services/secret-hasher.ts';
+import { SecretHasher } from '../keys/secret-hasher.ts';
 
 const USAGE = `usage: svcauth <command> [options]
 

@@ -1,6 +1,6 @@
 import { hash as digestOf, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BoundedCache } from '../cache/bounded-cache.ts';
-import type { SecretHasher } from '../services/secret-hasher.ts';
+import type { SecretHasher } from '../keys/secret-hasher.ts';
 
 /**
  * bcrypt on every token request would cap the server near 30 tokens/s. A secret that passed bcrypt

@@ -12,7 +12,7 @@ import { RoleRepository } from '../persistence/repositories/role-repository.ts';
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
 import type { Credential, Database, Organization, Role, ServiceAccount } from '../persistence/schema.ts';
 import { insertCredential, prepareSecret } from './credential-service.ts';
-import type { SecretHasher } from './secret-hasher.ts';
+import type { SecretHasher } from '../keys/secret-hasher.ts';
 
 export const BOOTSTRAP_ADMIN_ACCOUNT_NAME = 'Bootstrap admin';
 

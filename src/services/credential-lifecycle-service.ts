@@ -25,7 +25,7 @@ import { type AdminActor, type ChangePublisher, recordAudit, transactionWithChan
 import { type CredentialView, credentialView } from './admin-views.ts';
 import { insertCredential, type PreparedSecret, prepareSecret } from './credential-service.ts';
 import type { ChangeEvent } from '../state/change-notifier.ts';
-import type { SecretHasher } from './secret-hasher.ts';
+import type { SecretHasher } from '../keys/secret-hasher.ts';
 import { keepingManagementHolders } from './management-holders.ts';
 import { assertMayActOn } from './service-account-service.ts';
 

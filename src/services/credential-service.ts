@@ -12,7 +12,7 @@ import {
 import type { CredentialSlot, CredentialType } from '../domain/status.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
 import type { Credential, Database } from '../persistence/schema.ts';
-import type { SecretHasher } from './secret-hasher.ts';
+import type { SecretHasher } from '../keys/secret-hasher.ts';
 
 export interface CredentialRequest {
   orgId: string;

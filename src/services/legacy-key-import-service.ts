@@ -21,7 +21,7 @@ import type { Database, Organization, Role } from '../persistence/schema.ts';
 import { type AdminActor, loadAuthority, recordAudit } from './admin-actor.ts';
 import { insertCredential, prepareSecret } from './credential-service.ts';
 import { type LegacyKeyMatch, LegacyKeyLookup } from './legacy-key-lookup.ts';
-import type { SecretHasher } from './secret-hasher.ts';
+import type { SecretHasher } from '../keys/secret-hasher.ts';
 import { Semaphore } from './semaphore.ts';
 import { describeAccounts, resolveWith, toStored } from './service-account-service.ts';
 

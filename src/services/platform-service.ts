@@ -13,7 +13,7 @@ import { type AdminActor, type ChangePublisher, recordAudit, transactionWithChan
 import { auditEventView } from './admin-views.ts';
 import { issueAdminCredential, provisionOrganization } from './bootstrap-service.ts';
 import { prepareSecret } from './credential-service.ts';
-import type { SecretHasher } from './secret-hasher.ts';
+import type { SecretHasher } from '../keys/secret-hasher.ts';
 
 /** Who calls the platform API: an operator listed in OPERATORS, and where the request came from. */
 export interface PlatformOperator {

@@ -11,7 +11,7 @@ import { ServiceAccountRepository } from '../../src/persistence/repositories/ser
 import type { Database } from '../../src/persistence/schema.ts';
 import { provisionOrganization } from '../../src/services/bootstrap-service.ts';
 import { insertCredential, prepareSecret } from '../../src/services/credential-service.ts';
-import { SecretHasher } from '../../src/services/secret-hasher.ts';
+import { SecretHasher } from '../../src/keys/secret-hasher.ts';
 import { TEST_BCRYPT_COST } from './test-env.ts';
 import { legacyKeyLookups } from '../../src/domain/credential-format.ts';
 

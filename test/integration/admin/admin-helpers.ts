@@ -3,7 +3,7 @@ import { PRODUCT_PERMISSIONS } from '../../../config/permissions.ts';
 import { RoleRepository } from '../../../src/persistence/repositories/role-repository.ts';
 import { ServiceAccountRepository } from '../../../src/persistence/repositories/service-account-repository.ts';
 import { bootstrapOrganization } from '../../../src/services/bootstrap-service.ts';
-import { SecretHasher } from '../../../src/services/secret-hasher.ts';
+import { SecretHasher } from '../../../src/keys/secret-hasher.ts';
 import { TEST_BCRYPT_COST } from '../../helpers/test-env.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 

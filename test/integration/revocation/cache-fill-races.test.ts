@@ -16,7 +16,7 @@ import { CredentialRepository } from '../../../src/persistence/repositories/cred
 import { OrganizationRepository } from '../../../src/persistence/repositories/organization-repository.ts';
 import { CachedSubjectResolver } from '../../../src/cache/cached-subject-resolver.ts';
 import { ChangeNotifier } from '../../../src/state/change-notifier.ts';
-import { SecretHasher } from '../../../src/services/secret-hasher.ts';
+import { SecretHasher } from '../../../src/keys/secret-hasher.ts';
 import { type TokenSubject, TokenSubjectService } from '../../../src/services/token-subject-service.ts';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../../../src/state/index.ts';
 import { Fixtures } from '../../helpers/fixtures.ts';

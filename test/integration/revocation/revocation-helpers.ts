@@ -16,7 +16,7 @@ import type { Database } from '../../../src/persistence/schema.ts';
 import { SseParser, type ServerSentEvent } from '../../../src/resource-server/sse.ts';
 import { type RunningServer, startServer } from '../../../src/server.ts';
 import { bootstrapOrganization } from '../../../src/services/bootstrap-service.ts';
-import { SecretHasher } from '../../../src/services/secret-hasher.ts';
+import { SecretHasher } from '../../../src/keys/secret-hasher.ts';
 import { deleteKeysWithPrefix } from '../../helpers/redis-keys.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
 import { TEST_BCRYPT_COST, TEST_RUN_ENV } from '../../helpers/test-env.ts';

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TokenSubjectService } from '../../../src/services/token-subject-service.ts';
-import { SecretHasher } from '../../../src/services/secret-hasher.ts';
+import { SecretHasher } from '../../../src/keys/secret-hasher.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import {
   bootstrap,

@@ -7,7 +7,7 @@ import { RoleRepository } from '../../../src/persistence/repositories/role-repos
 import type { AdminActor } from '../../../src/services/admin-actor.ts';
 import { bootstrapOrganization } from '../../../src/services/bootstrap-service.ts';
 import { LegacyKeyImportService } from '../../../src/services/legacy-key-import-service.ts';
-import { SecretHasher } from '../../../src/services/secret-hasher.ts';
+import { SecretHasher } from '../../../src/keys/secret-hasher.ts';
 import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SecretVerifier } from '../../../src/oauth/secret-verification.ts';
-import { SecretHasher } from '../../../src/services/secret-hasher.ts';
+import { SecretHasher } from '../../../src/keys/secret-hasher.ts';
 
 const hasher = new SecretHasher(10);
 
