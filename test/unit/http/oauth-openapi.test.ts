@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { buildOpenApiDocument } from '../../../src/http/admin/openapi.ts';
 import { ADMIN_ROUTES } from '../../../src/http/admin/routes.ts';
 
@@ -30,5 +31,24 @@ describe('the OpenAPI document and the OAuth half of the surface (issue 18)', ()
     expect(Object.keys(document.paths['/jwks']!.get!.responses)).toEqual(['200']);
     expect(Object.keys(document.paths['/introspect']!.post!.responses)).toContain('401');
     expect(Object.keys(document.paths['/revocations']!.get!.responses)).toContain('401');
+  });
+});
+
+describe('the whole OpenAPI document', () => {
+  it('is a valid OpenAPI 3.1 document', async () => {
+    const document = buildOpenApiDocument(ADMIN_ROUTES, 'https://auth.example.com');
+    const validator = new Validator();
+    const result = await validator.validate(document);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+  });
+
+  it('the validator refuses a document with an operation lacking its response description', async () => {
+    const document = structuredClone(buildOpenApiDocument(ADMIN_ROUTES, 'https://auth.example.com')) as {
+      paths: Record<string, Record<string, { responses: Record<string, { description?: string }> }>>;
+    };
+    delete document.paths['/jwks']!.get!.responses['200']!.description;
+    expect((await new Validator().validate(document)).valid).toBe(false);
   });
 });
