@@ -36,7 +36,7 @@ import type { PlatformDependencies } from './http/platform/router.ts';
 import { OperatorAuthenticator } from './oauth/resource-server-auth.ts';
 import type { KeyRing } from './keys/key-ring.ts';
 import type { Database } from './persistence/schema.ts';
-import type { ChangePublisher } from './services/admin-actor.ts';
+import type { ChangePublisher } from './services/committed-changes.ts';
 import {
   AdminAuthenticationService,
   type ProofReplayStore,

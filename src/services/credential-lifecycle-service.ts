@@ -21,7 +21,8 @@ import { CredentialRepository } from '../persistence/repositories/credential-rep
 import { OrganizationRepository } from '../persistence/repositories/organization-repository.ts';
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
 import type { Credential, Database, ServiceAccount } from '../persistence/schema.ts';
-import { type AdminActor, type ChangePublisher, recordAudit, transactionWithChanges } from './admin-actor.ts';
+import { type AdminActor, recordAudit } from './admin-actor.ts';
+import { type ChangePublisher, transactionWithChanges } from './committed-changes.ts';
 import { type CredentialView, credentialView } from './admin-views.ts';
 import { insertCredential, type PreparedSecret, prepareSecret } from './credential-service.ts';
 import type { ChangeEvent } from '../state/change-notifier.ts';

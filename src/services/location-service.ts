@@ -4,14 +4,9 @@ import { DomainError, NotFoundError } from '../domain/errors.ts';
 import type { Page, PageRequest } from '../domain/pagination.ts';
 import { LocationRepository } from '../persistence/repositories/location-repository.ts';
 import type { Database } from '../persistence/schema.ts';
-import {
-  type AdminActor,
-  type ChangePublisher,
-  recordAudit,
-  transactionWithChanges,
-  nameTakenError,
-  withUniqueLiveName,
-} from './admin-actor.ts';
+import { type AdminActor, recordAudit } from './admin-actor.ts';
+import { type ChangePublisher, transactionWithChanges } from './committed-changes.ts';
+import { nameTakenError, withUniqueLiveName } from './unique-names.ts';
 import { type LocationView, locationView } from './admin-views.ts';
 
 export class LocationService {

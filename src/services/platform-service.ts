@@ -9,7 +9,8 @@ import { OrganizationRepository } from '../persistence/repositories/organization
 import { RoleRepository } from '../persistence/repositories/role-repository.ts';
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
 import type { Database, Organization, OrganizationStatus } from '../persistence/schema.ts';
-import { type AdminActor, type ChangePublisher, recordAudit, transactionWithChanges } from './admin-actor.ts';
+import { type AdminActor, recordAudit } from './admin-actor.ts';
+import { type ChangePublisher, transactionWithChanges } from './committed-changes.ts';
 import { auditEventView } from './admin-views.ts';
 import { issueAdminCredential, provisionOrganization } from './bootstrap-service.ts';
 import { prepareSecret } from './credential-service.ts';

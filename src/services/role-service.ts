@@ -14,15 +14,9 @@ import type { Page, PageRequest } from '../domain/pagination.ts';
 import { RoleRepository, type RoleUpdate } from '../persistence/repositories/role-repository.ts';
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
 import type { Database, Role } from '../persistence/schema.ts';
-import {
-  type AdminActor,
-  type ChangePublisher,
-  loadAuthority,
-  recordAudit,
-  transactionWithChanges,
-  nameTakenError,
-  withUniqueLiveName,
-} from './admin-actor.ts';
+import { type AdminActor, loadAuthority, recordAudit } from './admin-actor.ts';
+import { type ChangePublisher, transactionWithChanges } from './committed-changes.ts';
+import { nameTakenError, withUniqueLiveName } from './unique-names.ts';
 import { type RoleView, roleView } from './admin-views.ts';
 import { fromStored, resolveWith } from './service-account-service.ts';
 import type { ChangeEvent } from '../state/change-notifier.ts';

@@ -25,15 +25,9 @@ import {
   type StoredAssignments,
 } from '../persistence/repositories/service-account-repository.ts';
 import type { Database, Role, ServiceAccount } from '../persistence/schema.ts';
-import {
-  type AdminActor,
-  type ChangePublisher,
-  loadAuthority,
-  recordAudit,
-  transactionWithChanges,
-  nameTakenError,
-  withUniqueLiveName,
-} from './admin-actor.ts';
+import { type AdminActor, loadAuthority, recordAudit } from './admin-actor.ts';
+import { type ChangePublisher, transactionWithChanges } from './committed-changes.ts';
+import { nameTakenError, withUniqueLiveName } from './unique-names.ts';
 import { type ServiceAccountView, serviceAccountView } from './admin-views.ts';
 import type { ChangeEvent } from '../state/change-notifier.ts';
 import { keepingManagementHolders } from './management-holders.ts';

@@ -6,7 +6,8 @@ import {
   type OrganizationSettingsUpdate,
 } from '../persistence/repositories/organization-repository.ts';
 import type { Database } from '../persistence/schema.ts';
-import { type AdminActor, type ChangePublisher, recordAudit, transactionWithChanges } from './admin-actor.ts';
+import { type AdminActor, recordAudit } from './admin-actor.ts';
+import { type ChangePublisher, transactionWithChanges } from './committed-changes.ts';
 import { type SettingsView, settingsView } from './admin-views.ts';
 import type { ChangeEvent } from '../state/change-notifier.ts';
 import { keepingManagementHolders } from './management-holders.ts';
