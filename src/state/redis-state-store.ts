@@ -1,4 +1,4 @@
-import { Cluster, type ClusterOptions, Redis, type RedisOptions, ReplyError } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions, ReplyError, type Result } from 'ioredis';
 import type { IndexEntry, LogRead, Reservation, StateStore, Unsubscribe } from './state-store.ts';
 import {
   assertLogArguments,
@@ -192,6 +192,50 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 return #members
 `;
 
+/**
+ * The scripts, registered on each client with defineCommand: ioredis sends them by EVALSHA (the body
+ * once per connection, not with every call) and falls back to EVAL when Redis lost its script cache
+ * (a restart, a failover).
+ */
+const SCRIPTS = {
+  svcauthIncrement: { numberOfKeys: 1, lua: INCREMENT_SCRIPT },
+  svcauthReserve: { numberOfKeys: 1, lua: RESERVE_SCRIPT },
+  svcauthRelease: { numberOfKeys: 1, lua: RELEASE_SCRIPT },
+  svcauthAppendLog: { numberOfKeys: 2, lua: APPEND_LOG_SCRIPT },
+  svcauthReadLog: { numberOfKeys: 2, lua: READ_LOG_SCRIPT },
+  svcauthIndexPut: { numberOfKeys: 2, lua: INDEX_PUT_SCRIPT },
+  svcauthIndexRange: { numberOfKeys: 2, lua: INDEX_RANGE_SCRIPT },
+  svcauthIndexPrune: { numberOfKeys: 2, lua: INDEX_PRUNE_SCRIPT },
+} as const;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    svcauthIncrement(key: string, windowSeconds: string): Result<number, Context>;
+    svcauthReserve(
+      key: string,
+      limit: string,
+      windowSeconds: string,
+    ): Result<[number, number, number], Context>;
+    svcauthRelease(key: string): Result<unknown, Context>;
+    svcauthAppendLog(log: string, trimmed: string, value: string, maxLength: string): Result<string, Context>;
+    svcauthReadLog(
+      log: string,
+      trimmed: string,
+      afterId: string,
+      limit: string,
+    ): Result<[string | null, Array<[string, string[]]>], Context>;
+    svcauthIndexPut(
+      index: string,
+      values: string,
+      member: string,
+      score: string,
+      value: string,
+    ): Result<unknown, Context>;
+    svcauthIndexRange(index: string, values: string, minScore: string): Result<string[], Context>;
+    svcauthIndexPrune(index: string, values: string, maxScore: string): Result<number, Context>;
+  }
+}
+
 interface Subscription {
   readonly onMessage: (message: string) => void;
   readonly onInterrupted?: () => void;
@@ -233,6 +277,7 @@ export class RedisStateStore implements StateStore {
     this.#redis = options.clusterNodes
       ? new Cluster(options.clusterNodes, clusterOptions(options.url, options.redisOptions))
       : new Redis(options.url, { ...FAIL_FAST_OPTIONS, ...options.redisOptions });
+    for (const [name, script] of Object.entries(SCRIPTS)) this.#redis.defineCommand(name, script);
     this.#watch(this.#redis);
   }
 
@@ -269,21 +314,21 @@ export class RedisStateStore implements StateStore {
   async increment(key: string, windowSeconds: number): Promise<number> {
     assertTtlSeconds(windowSeconds);
     const count = await this.#command((redis) =>
-      redis.eval(INCREMENT_SCRIPT, 1, this.#key(key), String(windowSeconds)),
+      redis.svcauthIncrement(this.#key(key), String(windowSeconds)),
     );
     return Number(count);
   }
 
   async reserve(key: string, limit: number, windowSeconds: number): Promise<Reservation> {
     assertTtlSeconds(windowSeconds);
-    const [reserved, count, ttl] = (await this.#command((redis) =>
-      redis.eval(RESERVE_SCRIPT, 1, this.#key(key), String(limit), String(windowSeconds)),
-    )) as [number, number, number];
+    const [reserved, count, ttl] = await this.#command((redis) =>
+      redis.svcauthReserve(this.#key(key), String(limit), String(windowSeconds)),
+    );
     return { reserved: reserved === 1, count: Number(count), ttlSeconds: Math.max(1, Number(ttl)) };
   }
 
   async release(key: string): Promise<void> {
-    await this.#command((redis) => redis.eval(RELEASE_SCRIPT, 1, this.#key(key)));
+    await this.#command((redis) => redis.svcauthRelease(this.#key(key)));
   }
 
   async ttl(key: string): Promise<number | null> {
@@ -352,9 +397,7 @@ export class RedisStateStore implements StateStore {
     assertStructureName(name);
     assertLogArguments({ maxLength });
     const [log, trimmed] = this.#logKeys(name);
-    const id = await this.#command((redis) =>
-      redis.eval(APPEND_LOG_SCRIPT, 2, log, trimmed, value, String(maxLength)),
-    );
+    const id = await this.#command((redis) => redis.svcauthAppendLog(log, trimmed, value, String(maxLength)));
     return String(id);
   }
 
@@ -362,9 +405,9 @@ export class RedisStateStore implements StateStore {
     assertStructureName(name);
     assertLogArguments({ afterId, limit });
     const [log, trimmedKey] = this.#logKeys(name);
-    const [trimmed, entries] = (await this.#command((redis) =>
-      redis.eval(READ_LOG_SCRIPT, 2, log, trimmedKey, afterId, String(limit)),
-    )) as [string | null, Array<[string, string[]]>];
+    const [trimmed, entries] = await this.#command((redis) =>
+      redis.svcauthReadLog(log, trimmedKey, afterId, String(limit)),
+    );
     return {
       entries: entries.map(([id, fields]) => ({ id, value: fields[1] ?? '' })),
       truncated: trimmed !== null && compareLogIds(afterId, trimmed) < 0,
@@ -382,18 +425,14 @@ export class RedisStateStore implements StateStore {
     assertStructureName(name);
     assertScore(score);
     const [index, values] = this.#indexKeys(name);
-    await this.#command((redis) =>
-      redis.eval(INDEX_PUT_SCRIPT, 2, index, values, member, String(score), value),
-    );
+    await this.#command((redis) => redis.svcauthIndexPut(index, values, member, String(score), value));
   }
 
   async indexRange(name: string, minScore: number): Promise<IndexEntry[]> {
     assertStructureName(name);
     assertScore(minScore);
     const [index, values] = this.#indexKeys(name);
-    const flat = (await this.#command((redis) =>
-      redis.eval(INDEX_RANGE_SCRIPT, 2, index, values, String(minScore)),
-    )) as string[];
+    const flat = await this.#command((redis) => redis.svcauthIndexRange(index, values, String(minScore)));
     const entries: IndexEntry[] = [];
     for (let i = 0; i < flat.length; i += 3) {
       entries.push({ member: flat[i]!, score: Number(flat[i + 1]), value: flat[i + 2]! });
@@ -405,9 +444,7 @@ export class RedisStateStore implements StateStore {
     assertStructureName(name);
     assertScore(maxScore);
     const [index, values] = this.#indexKeys(name);
-    const removed = await this.#command((redis) =>
-      redis.eval(INDEX_PRUNE_SCRIPT, 2, index, values, String(maxScore)),
-    );
+    const removed = await this.#command((redis) => redis.svcauthIndexPrune(index, values, String(maxScore)));
     return Number(removed);
   }
 
