@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { readBoundedBody } from './bounded-body.ts';
 
 export type FormBody =
   { ok: true; params: URLSearchParams } | { ok: false; status: 400 | 413 | 415; description: string };
@@ -17,17 +18,12 @@ export async function readFormBody(ctx: Context, maxBytes: number): Promise<Form
       description: 'send the parameters as application/x-www-form-urlencoded',
     };
   }
-  const chunks: Buffer[] = [];
-  let received = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    received += chunk.length;
-    if (received > maxBytes) {
-      ctx.set('Connection', 'close');
-      return { ok: false, status: 413, description: `the request body is larger than ${maxBytes} bytes` };
-    }
-    chunks.push(chunk);
+  const body = await readBoundedBody(ctx.req, maxBytes);
+  if (!body.ok) {
+    ctx.set('Connection', 'close');
+    return { ok: false, status: 413, description: `the request body is larger than ${maxBytes} bytes` };
   }
-  const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  const params = new URLSearchParams(body.bytes.toString('utf8'));
   const seen = new Set<string>();
   for (const name of params.keys()) {
     if (seen.has(name)) {

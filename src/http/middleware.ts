@@ -3,6 +3,7 @@ import type { Context, Next, ParameterizedContext } from 'koa';
 import { createRequestLineLogger, type Logger } from '../logging/logger.ts';
 import { RETRY_AFTER_SECONDS } from '../oauth/unavailable.ts';
 import { SubjectLookupRacedError } from '../cache/cached-subject-resolver.ts';
+import { readBoundedBody } from './bounded-body.ts';
 import { HttpProblem, PROBLEM_TITLES } from './problem.ts';
 
 /**
@@ -190,14 +191,9 @@ export function bufferedTokenBody(maxBytes: number) {
     };
     if (declared > maxBytes) return tooLarge(`${declared} bytes`);
     if (ctx.is('application/x-www-form-urlencoded')) {
-      const chunks: Buffer[] = [];
-      let received = 0;
-      for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-        received += chunk.length;
-        if (received > maxBytes) return tooLarge(`larger than ${maxBytes} bytes`);
-        chunks.push(chunk);
-      }
-      (ctx.req as { body?: Buffer }).body = Buffer.concat(chunks, received);
+      const body = await readBoundedBody(ctx.req, maxBytes);
+      if (!body.ok) return tooLarge(`larger than ${maxBytes} bytes`);
+      (ctx.req as { body?: Buffer }).body = body.bytes;
     }
     await next();
   };

@@ -5,6 +5,7 @@
 import type { Context } from 'koa';
 import type { z } from 'zod';
 import type { Page, PageRequest } from '../../domain/pagination.ts';
+import { readBoundedBody } from '../bounded-body.ts';
 import { HttpProblem } from '../problem.ts';
 import { fieldErrors, validationProblem } from './errors.ts';
 
@@ -15,14 +16,9 @@ export const DEFAULT_PAGE_SIZE = 50;
 export async function readJsonBody(ctx: Context, maxBytes = ADMIN_MAX_BODY_BYTES): Promise<unknown> {
   const declared = Number(ctx.get('content-length') || 0);
   if (declared > maxBytes) throw tooLarge(declared, maxBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw tooLarge(size, maxBytes);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const body = await readBoundedBody(ctx.req, maxBytes);
+  if (!body.ok) throw tooLarge(body.received, maxBytes);
+  const text = body.bytes.toString('utf8');
   // Actions without input (revoke, archive) may be sent with no body at all.
   if (text.trim() === '') return {};
   if (!ctx.is('application/json', '+json')) {
