@@ -113,8 +113,11 @@ export interface ApiResponse {
   body: any;
 }
 
-/** The management API as one admin sees it. */
-export function adminApi(server: TestServer, token: string) {
+/** Sees every response the management API gives (e.g. to check it against the OpenAPI document). */
+export type ResponseCheck = (method: string, path: string, response: ApiResponse) => void;
+
+/** The management API as one admin sees it; `check` sees each response before the caller does. */
+export function adminApi(server: TestServer, token: string, check?: ResponseCheck) {
   const call = async (method: string, path: string, body?: unknown): Promise<ApiResponse> => {
     const response = await fetch(`${server.issuer}/admin/v1${path}`, {
       method,
@@ -125,7 +128,13 @@ export function adminApi(server: TestServer, token: string) {
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await response.text();
-    return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : null };
+    const result = {
+      status: response.status,
+      headers: response.headers,
+      body: text ? JSON.parse(text) : null,
+    };
+    check?.(method, `/admin/v1${path.split('?')[0]}`, result);
+    return result;
   };
   return {
     get: (path: string) => call('GET', path),

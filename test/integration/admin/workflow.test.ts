@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OpenApiResponseValidator } from '../../helpers/openapi-responses.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import {
   type AdminApi,
@@ -10,6 +11,7 @@ import {
   expectStatus,
   productToken,
   requestToken,
+  type ResponseCheck,
 } from './admin-helpers.ts';
 
 /**
@@ -23,11 +25,18 @@ describe('management API workflow', () => {
   let admin: BootstrappedAdmin;
   let api: AdminApi;
   const secrets: string[] = [];
+  // Every admin response of the walk is checked against the document the server serves (issue 18).
+  let documented: OpenApiResponseValidator;
+  const asDocumented: ResponseCheck = (method, path, response) =>
+    documented.validate(method, path, response.status, response.headers.get('content-type'), response.body);
 
   beforeAll(async () => {
     server = await startTestServer();
+    const served = await fetch(`${server.issuer}/admin/v1/openapi.json`);
+    expect(served.status).toBe(200);
+    documented = new OpenApiResponseValidator(await served.json());
     admin = await bootstrapAdmin(server, 'acme');
-    api = adminApi(server, await adminToken(server, admin));
+    api = adminApi(server, await adminToken(server, admin), asDocumented);
   });
 
   afterAll(async () => {
@@ -126,7 +135,7 @@ describe('management API workflow', () => {
     expect(stale.headers.get('www-authenticate')).toMatch(/^Bearer .*error="invalid_token"/);
     expect(stale.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(stale.body.detail).toMatch(/permissions changed/);
-    api = adminApi(server, await adminToken(server, admin));
+    api = adminApi(server, await adminToken(server, admin), asDocumented);
     expectStatus(await api.get('/service-accounts'), 200);
 
     // Rotate: new primary, old primary becomes secondary and keeps working -------------------------
@@ -305,5 +314,29 @@ describe('management API workflow', () => {
       cursor = page.next_cursor;
     } while (cursor);
     expect(paged).toEqual(everything.items.map((e: { id: string }) => e.id));
+
+    // Each response above was checked against its documented schema as it arrived: make sure the walk
+    // really went through the operations (successes and refusals) it claims to cover.
+    expect([...documented.covered].sort()).toEqual(
+      [
+        'archiveServiceAccount 200',
+        'createCredential 201',
+        'createCredential 409',
+        'createLocation 201',
+        'createRole 201',
+        'createServiceAccount 201',
+        'getCredential 200',
+        'getServiceAccount 200',
+        'listAuditEvents 200',
+        'listCredentials 200',
+        'listServiceAccounts 200',
+        'listServiceAccounts 401',
+        'regenerateCredential 200',
+        'regenerateCredential 409',
+        'revokeCredential 200',
+        'rotateCredential 201',
+        'updateServiceAccount 200',
+      ].sort(),
+    );
   }, 120_000);
 });
