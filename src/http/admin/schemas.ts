@@ -290,5 +290,13 @@ export const problemOut = z
     code: z.string().optional(),
     field: z.string().optional(),
     errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    details: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe('what the refusing rule saw, e.g. the current `status` of a credential'),
+    required_permissions: z
+      .array(z.string())
+      .optional()
+      .describe('on a 403: any one of these permissions would allow the request'),
   })
   .describe('RFC 9457 problem details');
