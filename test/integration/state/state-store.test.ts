@@ -9,6 +9,7 @@ import { describeStateStoreContract } from '../../contract/state-store-contract.
 import { eventually } from '../../helpers/eventually.ts';
 import { startPrivateRedis } from '../../helpers/private-services.ts';
 import { deleteKeysWithPrefix } from '../../helpers/redis-keys.ts';
+import { HoldingProxy } from '../../helpers/tcp-proxy.ts';
 import { freePort } from '../../helpers/test-server.ts';
 
 const redisUrl = process.env.REDIS_URL;
@@ -104,4 +105,28 @@ describe.skipIf(!redisUrl)('RedisStateStore across a Redis outage', () => {
       await server.destroy();
     }
   }, 30_000);
+});
+
+// A first handshake that Redis answers slowly (a loaded machine, a cluster building its slot map) is not
+// an outage: an instance starting then must not fail with "Redis is unavailable (connection connect)".
+describe.skipIf(!redisUrl)('RedisStateStore on a slow first handshake', () => {
+  it('waits for a first handshake in progress longer than for a lost connection', async () => {
+    const target = new URL(redisUrl!);
+    const proxy = new HoldingProxy(Number(target.port || 6379));
+    const proxyUrl = await proxy.listen();
+    proxy.hold();
+    const store = new RedisStateStore({ url: proxyUrl, prefix: prefixFor('slow-handshake') });
+    try {
+      const answer = store.get('anything').then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error: String(error) }),
+      );
+      await sleep(1500);
+      proxy.release();
+      expect(await answer).toEqual({ value: null });
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  });
 });
