@@ -6,6 +6,7 @@ import {
   RESOURCE_SERVER_SECRET_PREFIX,
 } from '../../../src/domain/credential-format.ts';
 import { eventually } from '../../helpers/eventually.ts';
+import { OpenApiResponseValidator } from '../../helpers/openapi-responses.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import { adminApi, adminToken, expectStatus, productToken, requestToken } from '../admin/admin-helpers.ts';
 
@@ -28,12 +29,24 @@ function basic(name: string, secret: string): string {
 
 describe('platform API', () => {
   let server: TestServer;
+  // Every platform response below is checked against the document the server serves (issue 18).
+  let documented: OpenApiResponseValidator;
+  let platformOperations: string[];
 
   beforeAll(async () => {
     server = await startTestServer({
       OPERATORS: [OPERATOR_A, OPERATOR_B].map((o) => resourceServerEntry(o.name, o.secret)).join(','),
       RESOURCE_SERVERS: resourceServerEntry(RESOURCE_SERVER.name, RESOURCE_SERVER.secret),
     });
+    const served = await fetch(`${server.issuer}/admin/v1/openapi.json`);
+    expect(served.status).toBe(200);
+    const document = (await served.json()) as {
+      paths: Record<string, Record<string, { operationId: string }>>;
+    };
+    documented = new OpenApiResponseValidator(document);
+    platformOperations = Object.entries(document.paths)
+      .filter(([path]) => path.startsWith('/platform/v1/'))
+      .flatMap(([, operations]) => Object.values(operations).map((operation) => operation.operationId));
   });
 
   afterAll(async () => {
@@ -51,7 +64,19 @@ describe('platform API', () => {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       const text = await response.text();
-      return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : null };
+      const result = {
+        status: response.status,
+        headers: response.headers,
+        body: text ? JSON.parse(text) : null,
+      };
+      documented.validate(
+        method,
+        `/platform/v1${path.split('?')[0]}`,
+        result.status,
+        result.headers.get('content-type'),
+        result.body,
+      );
+      return result;
     };
   }
   const asA = () => platform(basic(OPERATOR_A.name, OPERATOR_A.secret));
@@ -322,5 +347,17 @@ describe('platform API', () => {
     );
     expect(document.paths['/platform/v1/organizations/{organization_id}:suspend']?.post).toBeDefined();
     expect(document.paths['/platform/v1/audit']?.get).toBeDefined();
+  });
+
+  // Runs after the tests above (vitest keeps a file's order): their responses were each validated as
+  // they arrived; this makes sure they went through the operations, successes and refusals.
+  it('checked the responses of every platform operation against the document', () => {
+    const covered = new Set([...documented.covered].map((entry) => entry.split(' ')[0]));
+    expect(platformOperations.length).toBeGreaterThanOrEqual(10);
+    expect([...covered].sort()).toEqual([...platformOperations].sort());
+    // Refusals too, not only successes.
+    expect([...documented.covered].filter((entry) => /\s4\d\d$/.test(entry)).length).toBeGreaterThanOrEqual(
+      6,
+    );
   });
 });
