@@ -68,6 +68,12 @@ function addOperations(
           : { content: { 'application/json': { schema: jsonSchema(route.response.schema, 'output') } } }),
       },
     };
+    if (route.response.also) {
+      responses[String(route.response.also.status)] = {
+        description: route.response.also.description,
+        content: { 'application/json': { schema: jsonSchema(route.response.schema, 'output') } },
+      };
+    }
     for (const [status, description] of Object.entries(errors)) {
       responses[status] = {
         description,

@@ -43,7 +43,13 @@ export interface DocumentedRoute<
   params: Readonly<Record<string, string>>;
   query: Q;
   body: B | null;
-  response: { status: 200 | 201 | 204; description: string; schema: R };
+  response: {
+    status: 200 | 201 | 204;
+    description: string;
+    schema: R;
+    /** Another success status answering the same schema (e.g. 200 for an idempotent create's replay). */
+    also?: { status: 200 | 201; description: string };
+  };
 }
 
 export interface AdminRoute<

@@ -109,8 +109,9 @@ export const PLATFORM_ROUTES: readonly PlatformRoute[] = [
     body: organizationCreate,
     response: {
       status: 201,
-      description: 'the new organization (201), or the existing one of that external_id (200)',
+      description: 'the new organization',
       schema: organizationOut,
+      also: { status: 200, description: 'the existing organization of that external_id, unchanged' },
     },
     handle: async ({ operator, body }, { platform }) => {
       const { organization, created } = await platform.create(operator, body);
