@@ -37,6 +37,15 @@ export interface RedisStateStoreOptions {
  */
 const UNAVAILABLE_AFTER_MS = 1000;
 
+/**
+ * How long a command may wait, in all, for a connection that has never been ready and whose socket is
+ * open with the handshake under way (status 'connect': AUTH, the ready check, a cluster's slot map).
+ * On a loaded machine that can outlast UNAVAILABLE_AFTER_MS: an instance must not refuse to start
+ * because Redis answered its first handshake slowly, only because it does not answer at all (a
+ * refused or unreachable address still fails after UNAVAILABLE_AFTER_MS).
+ */
+const FIRST_HANDSHAKE_AFTER_MS = 10_000;
+
 /** The part of FAIL_FAST_OPTIONS that applies to every connection, a cluster node's too. */
 const CONNECTION_FAIL_FAST_OPTIONS = {
   maxRetriesPerRequest: 0,
@@ -266,6 +275,8 @@ export class RedisStateStore implements StateStore {
   readonly #clusterNodes: ReadonlyArray<{ host: string; port: number }>;
   readonly #channels = new Map<string, ChannelSubscriptions>();
   readonly #readyWaits = new WeakMap<Connection, Promise<void>>();
+  /** Connections that have been ready at least once: only their first handshake gets more patience. */
+  readonly #connectedOnce = new WeakSet<Connection>();
   #lastConnectionError: unknown;
   #closing: Promise<void> | undefined;
 
@@ -535,7 +546,10 @@ export class RedisStateStore implements StateStore {
         });
         this.#readyWaits.set(connection, readyWait);
       }
-      const becameReady = await fulfilsWithin(readyWait, UNAVAILABLE_AFTER_MS);
+      let becameReady = await fulfilsWithin(readyWait, UNAVAILABLE_AFTER_MS);
+      if (!becameReady && connection.status === 'connect' && !this.#connectedOnce.has(connection)) {
+        becameReady = await fulfilsWithin(readyWait, FIRST_HANDSHAKE_AFTER_MS - UNAVAILABLE_AFTER_MS);
+      }
       this.#assertOpen();
       if (becameReady) return;
     }
@@ -643,6 +657,7 @@ export class RedisStateStore implements StateStore {
       this.#lastConnectionError = error;
       this.#onError(error);
     };
+    connection.on('ready', () => this.#connectedOnce.add(connection));
     // An 'error' listener is mandatory: without one ioredis prints every reconnect failure itself.
     connection.on('error', report);
     // A cluster reports the failures of its nodes' connections separately.
