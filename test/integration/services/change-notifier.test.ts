@@ -79,3 +79,29 @@ describe.skipIf(!process.env.REDIS_URL)('ChangeNotifier across instances on Redi
     await until(() => !notifier.healthy, 'unhealthy');
   });
 });
+
+/** An in-process store that can go silent: publishes fail and nothing is delivered, connections stay "open". */
+class FreezableStore extends MemoryStateStore {
+  frozen = false;
+  override async publish(channel: string, message: string): Promise<void> {
+    if (this.frozen) throw new Error('the state store does not answer');
+    await super.publish(channel, message);
+  }
+}
+
+describe('ChangeNotifier when the state store freezes', () => {
+  // Redis frozen (SIGSTOP, a stalled network): nothing closes, so no instance hears of a lost
+  // subscription; the others' only signal is the silence of heartbeats, which they notice within
+  // HEALTHY_WITHIN_MS. A publish that did not go out must not return (and so the change must not be
+  // acknowledged) while another instance may still trust caches that predate it.
+  it('a failed publish returns only once every other instance has stopped trusting its caches', async () => {
+    const store = new FreezableStore({ prefix: `t:${randomUUID()}:` });
+    closers.push(() => store.close());
+    const a = await notifierOn(store);
+    const b = await notifierOn(store);
+    await until(() => a.healthy && b.healthy, 'both healthy');
+    store.frozen = true;
+    await a.publish(event);
+    expect(b.healthy).toBe(false);
+  });
+});
