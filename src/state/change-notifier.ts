@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../logging/logger.ts';
 import type { StateStore, Unsubscribe } from './state-store.ts';
 
@@ -136,10 +137,17 @@ export class ChangeNotifier {
         this.#logger.error({ err: error, change: event.type }, 'a change listener failed');
       }
     });
+    const attempted = Date.now();
     try {
       await this.#send({ event });
     } catch (error) {
       this.#logger.error({ err: error, change: event.type }, 'could not publish a change to other instances');
+      // Other instances may not hear of this change (until the outbox relays it), and if the state store
+      // froze rather than dropped their connections, their only sign is missing heartbeats, which they
+      // act on within HEALTHY_WITHIN_MS of the last one they heard (before this attempt). Returning
+      // later means that once the caller acknowledges the change, no instance still trusts a cache
+      // that predates it: it has heard the change, or it bypasses its caches.
+      await sleep(Math.max(0, attempted + HEALTHY_WITHIN_MS - Date.now()));
     }
     await Promise.all(recorded);
   }
