@@ -45,19 +45,7 @@ export function adminRouter(deps: AdminDependencies): Router {
   for (const route of ADMIN_ROUTES) {
     router[route.method](koaPath(route.path), translateErrors, authenticate, handler(route, services));
   }
-  // Registered last, so each answers only the methods no route above took: 405 as problem+json.
-  const allowed = new Map<string, string[]>([['/openapi.json', ['GET']]]);
-  for (const route of ADMIN_ROUTES) {
-    allowed.set(route.path, [...(allowed.get(route.path) ?? []), route.method.toUpperCase()]);
-  }
-  for (const [path, methods] of allowed) {
-    const allow = methods.join(', ');
-    router.all(koaPath(path), () => {
-      throw new HttpProblem(405, 'method_not_allowed', `${ADMIN_PREFIX}${path} accepts ${allow}`, {
-        headers: { Allow: allow },
-      });
-    });
-  }
+  answerOtherMethods(router, ADMIN_PREFIX, [{ method: 'get', path: '/openapi.json' }, ...ADMIN_ROUTES]);
   return router;
 }
 
@@ -95,4 +83,27 @@ async function translateErrors(_ctx: Context, next: Next) {
 /** `{id}` becomes `:id`; a literal colon (custom actions like `:revoke`) is escaped for path-to-regexp. */
 export function koaPath(openApiPath: string): string {
   return openApiPath.replaceAll(':', '\\:').replace(/\{([a-z_]+)\}/g, ':$1');
+}
+
+/**
+ * Registered after every route, so each answers only the methods no route took: 405 as problem+json
+ * with the Allow header listing the methods the path does accept.
+ */
+export function answerOtherMethods<State>(
+  router: Router<State>,
+  prefix: string,
+  routes: ReadonlyArray<{ method: string; path: string }>,
+): void {
+  const allowed = new Map<string, string[]>();
+  for (const route of routes) {
+    allowed.set(route.path, [...(allowed.get(route.path) ?? []), route.method.toUpperCase()]);
+  }
+  for (const [path, methods] of allowed) {
+    const allow = methods.join(', ');
+    router.all(koaPath(path), () => {
+      throw new HttpProblem(405, 'method_not_allowed', `${prefix}${path} accepts ${allow}`, {
+        headers: { Allow: allow },
+      });
+    });
+  }
 }

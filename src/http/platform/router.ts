@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { NotFoundError } from '../../domain/errors.ts';
 import type { OperatorAuthenticator } from '../../oauth/resource-server-auth.ts';
 import type { PlatformOperator } from '../../services/platform-service.ts';
-import { koaPath } from '../admin/router.ts';
+import { answerOtherMethods, koaPath } from '../admin/router.ts';
 import { toHttpProblem } from '../admin/errors.ts';
 import { PLATFORM_PREFIX } from '../admin/openapi.ts';
 import { parseInput, readJsonBody } from '../admin/request.ts';
@@ -40,18 +40,7 @@ export function platformRouter(deps: PlatformDependencies): Router {
   for (const route of PLATFORM_ROUTES) {
     router[route.method](koaPath(route.path), translateErrors, authenticate, handler(route, services));
   }
-  const allowed = new Map<string, string[]>();
-  for (const route of PLATFORM_ROUTES) {
-    allowed.set(route.path, [...(allowed.get(route.path) ?? []), route.method.toUpperCase()]);
-  }
-  for (const [path, methods] of allowed) {
-    const allow = methods.join(', ');
-    router.all(koaPath(path), () => {
-      throw new HttpProblem(405, 'method_not_allowed', `${PLATFORM_PREFIX}${path} accepts ${allow}`, {
-        headers: { Allow: allow },
-      });
-    });
-  }
+  answerOtherMethods(router, PLATFORM_PREFIX, PLATFORM_ROUTES);
   return router;
 }
 

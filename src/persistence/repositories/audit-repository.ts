@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, SelectQueryBuilder } from 'kysely';
 import { type Page, toPage } from '../../domain/pagination.ts';
 import type { AuditEvent, Database } from '../schema.ts';
 
@@ -58,7 +58,7 @@ export class AuditRepository {
   }
 
   /** The organization's events, newest first; `before` is the id of the last event already seen. */
-  async listPage(
+  listPage(
     orgId: string,
     filter: AuditFilter,
     page: { before?: string | undefined; limit: number },
@@ -69,16 +69,11 @@ export class AuditRepository {
     if (filter.action) query = query.where('action', '=', filter.action);
     if (filter.since) query = query.where('occurred_at', '>=', filter.since);
     if (filter.until) query = query.where('occurred_at', '<', filter.until);
-    if (page.before) query = query.where('id', '<', page.before);
-    const rows = await query
-      .orderBy('id', 'desc')
-      .limit(page.limit + 1)
-      .execute();
-    return toPage(rows, page.limit, (row) => row.id);
+    return newestFirst(query, page);
   }
 
   /** What operators did through the platform API, across organizations, newest first. */
-  async listOperatorPage(
+  listOperatorPage(
     filter: PlatformAuditFilter,
     page: { before?: string | undefined; limit: number },
   ): Promise<Page<AuditEvent>> {
@@ -86,11 +81,19 @@ export class AuditRepository {
     if (filter.operator) query = query.where('actor_operator', '=', filter.operator);
     if (filter.orgId) query = query.where('org_id', '=', filter.orgId);
     if (filter.action) query = query.where('action', '=', filter.action);
-    if (page.before) query = query.where('id', '<', page.before);
-    const rows = await query
-      .orderBy('id', 'desc')
-      .limit(page.limit + 1)
-      .execute();
-    return toPage(rows, page.limit, (row) => row.id);
+    return newestFirst(query, page);
   }
+}
+
+/** One page of audit events, newest first: ids grow with every insert, so `before` is the last id seen. */
+async function newestFirst(
+  query: SelectQueryBuilder<Database, 'audit_events', AuditEvent>,
+  page: { before?: string | undefined; limit: number },
+): Promise<Page<AuditEvent>> {
+  const keyed = page.before ? query.where('id', '<', page.before) : query;
+  const rows = await keyed
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1)
+    .execute();
+  return toPage(rows, page.limit, (row) => row.id);
 }
