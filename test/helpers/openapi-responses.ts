@@ -1,6 +1,9 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { buildOpenApiDocument } from '../../src/http/admin/openapi.ts';
+import { ADMIN_ROUTES } from '../../src/http/admin/routes.ts';
+import { PLATFORM_ROUTES } from '../../src/http/platform/routes.ts';
 
 // ajv-formats is CommonJS: under ESM its function sits on `default`.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -65,10 +68,15 @@ export class OpenApiResponseValidator {
    * path. `body` is the parsed JSON (null for an empty body).
    */
   validate(method: string, path: string, status: number, contentType: string | null, body: unknown): void {
-    const template = this.templateOf(path);
+    const matches = this.#templates.filter(({ pattern }) => pattern.test(path));
+    if (matches.length > 1) this.templateOf(path);
+    // A path no operation has, or a method a path does not have, may only be refused: 404 or 405
+    // with the document's problem body, as the routers' fallbacks answer.
+    if (matches.length === 0) return this.#validateRefusal(method, path, 404, status, contentType, body);
+    const template = matches[0]!.template;
     const operation = this.#document.paths[template]![method.toLowerCase()];
     const where = `${method.toUpperCase()} ${template} -> ${status}`;
-    if (!operation) throw new Error(`${where}: the method is not documented for this path`);
+    if (!operation) return this.#validateRefusal(method, template, 405, status, contentType, body);
     const response = operation.responses?.[String(status)];
     if (!response) throw new Error(`${where}: the status is not documented for this operation`);
     this.covered.add(`${operation.operationId ?? `${method} ${template}`} ${status}`);
@@ -100,6 +108,32 @@ export class OpenApiResponseValidator {
       if (!validateBody) throw new Error(`${where}: no schema at #/${pointer}`);
       this.#compiled.set(pointer, validateBody);
     }
+    this.#check(where, validateBody, body);
+  }
+
+  #validateRefusal(
+    method: string,
+    path: string,
+    expected: 404 | 405,
+    status: number,
+    contentType: string | null,
+    body: unknown,
+  ): void {
+    const where = `${method.toUpperCase()} ${path} -> ${status}`;
+    if (status !== expected) {
+      throw new Error(
+        `${where}: the ${expected === 404 ? 'path' : 'method'} is not documented, so only ${expected} may answer`,
+      );
+    }
+    if (!(contentType ?? '').toLowerCase().startsWith('application/problem+json')) {
+      throw new Error(`${where}: a refusal must be application/problem+json, got ${contentType ?? '(none)'}`);
+    }
+    const validateProblem = this.#ajv.getSchema(`${DOCUMENT_ID}#/components/schemas/Problem`);
+    if (!validateProblem) throw new Error('the document has no Problem schema');
+    this.#check(where, validateProblem, body);
+  }
+
+  #check(where: string, validateBody: ValidateFunction, body: unknown): void {
     if (!validateBody(body)) {
       throw new Error(
         `${where}: the body does not match its documented schema: ${this.#ajv.errorsText(validateBody.errors)}\n` +
@@ -107,4 +141,17 @@ export class OpenApiResponseValidator {
       );
     }
   }
+}
+
+let servedDocument: OpenApiResponseValidator | undefined;
+
+/**
+ * A validator for the document the server serves at /admin/v1/openapi.json, built in-process from the
+ * same route tables (the issuer only changes `servers`), once per test process.
+ */
+export function documentedResponses(): OpenApiResponseValidator {
+  servedDocument ??= new OpenApiResponseValidator(
+    buildOpenApiDocument(ADMIN_ROUTES, 'http://localhost', PLATFORM_ROUTES),
+  );
+  return servedDocument;
 }

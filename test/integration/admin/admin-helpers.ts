@@ -4,6 +4,7 @@ import { RoleRepository } from '../../../src/persistence/repositories/role-repos
 import { ServiceAccountRepository } from '../../../src/persistence/repositories/service-account-repository.ts';
 import { bootstrapOrganization } from '../../../src/services/bootstrap-service.ts';
 import { SecretHasher } from '../../../src/keys/secret-hasher.ts';
+import { documentedResponses } from '../../helpers/openapi-responses.ts';
 import { TEST_BCRYPT_COST } from '../../helpers/test-env.ts';
 import type { TestServer } from '../../helpers/test-server.ts';
 
@@ -116,8 +117,21 @@ export interface ApiResponse {
 /** Sees every response the management API gives (e.g. to check it against the OpenAPI document). */
 export type ResponseCheck = (method: string, path: string, response: ApiResponse) => void;
 
-/** The management API as one admin sees it; `check` sees each response before the caller does. */
-export function adminApi(server: TestServer, token: string, check?: ResponseCheck) {
+/** Every admin response a test sees is first checked against the OpenAPI document (issue 18). */
+const asDocumented: ResponseCheck = (method, path, response) =>
+  documentedResponses().validate(
+    method,
+    path,
+    response.status,
+    response.headers.get('content-type'),
+    response.body,
+  );
+
+/**
+ * The management API as one admin sees it; `check` (by default: the response is one the OpenAPI
+ * document describes) sees each response before the caller does.
+ */
+export function adminApi(server: TestServer, token: string, check: ResponseCheck = asDocumented) {
   const call = async (method: string, path: string, body?: unknown): Promise<ApiResponse> => {
     const response = await fetch(`${server.issuer}/admin/v1${path}`, {
       method,
@@ -133,7 +147,7 @@ export function adminApi(server: TestServer, token: string, check?: ResponseChec
       headers: response.headers,
       body: text ? JSON.parse(text) : null,
     };
-    check?.(method, `/admin/v1${path.split('?')[0]}`, result);
+    check(method, `/admin/v1${path.split('?')[0]}`, result);
     return result;
   };
   return {
