@@ -28,19 +28,27 @@ export interface BootstrapResult {
 }
 
 /**
- * Creates what a new organization starts with: its API Admin role, its protected built-in account.
- * Used by `svcauth bootstrap` and by the management API when organizations are created.
+ * Creates the organization of `slug` if absent, with what every organization starts with (see
+ * provisionOrganizationBasics). Used by `svcauth bootstrap`.
  */
 export async function provisionOrganization(
   db: Kysely<Database>,
   slug: string,
   name: string,
-  /** The product's tenant id (platform API): the organization is found or made by it, not the slug. */
-  externalId?: string,
 ): Promise<{ organization: Organization; adminRole: Role; fullAccessRole: Role; created: boolean }> {
-  const organizations = new OrganizationRepository(db);
+  const { organization, created } = await new OrganizationRepository(db).createIfAbsent(slug, name);
+  return { organization, ...(await provisionOrganizationBasics(db, organization)), created };
+}
+
+/**
+ * What every organization starts with, made where absent: its API Admin and full product access
+ * roles, its protected built-in account. Safe to run again (recovery puts back what was lost).
+ */
+export async function provisionOrganizationBasics(
+  db: Kysely<Database>,
+  organization: Organization,
+): Promise<{ adminRole: Role; fullAccessRole: Role }> {
   const roles = new RoleRepository(db);
-  const { organization, created } = await organizations.createIfAbsent(slug, name, externalId);
   let adminRole = await roles.findLiveByName(organization.id, API_ADMIN_ROLE_NAME);
   if (!adminRole) {
     adminRole = await roles.create(organization.id, {
@@ -69,7 +77,7 @@ export async function provisionOrganization(
       all_locations: true,
     });
   }
-  return { organization, adminRole, fullAccessRole, created };
+  return { adminRole, fullAccessRole };
 }
 
 /**

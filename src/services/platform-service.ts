@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { API_ADMIN_ROLE_NAME } from '../../config/permissions.ts';
 import { DomainError, NotFoundError } from '../domain/errors.ts';
@@ -12,7 +12,7 @@ import type { Database, Organization, OrganizationStatus } from '../persistence/
 import { type AdminActor, recordAudit } from './admin-actor.ts';
 import { type ChangePublisher, transactionWithChanges } from './committed-changes.ts';
 import { auditEventView } from './admin-views.ts';
-import { issueAdminCredential, provisionOrganization } from './bootstrap-service.ts';
+import { issueAdminCredential, provisionOrganizationBasics } from './bootstrap-service.ts';
 import { prepareSecret } from './credential-service.ts';
 import type { SecretHasher } from '../keys/secret-hasher.ts';
 
@@ -71,13 +71,16 @@ export class PlatformService {
     const existing = await new OrganizationRepository(this.#db).findByExternalId(input.external_id);
     if (existing) return { organization: organizationView(existing), created: false };
     return transactionWithChanges(this.#db, this.#changes, async (trx) => {
-      const { organization, created } = await provisionOrganization(
-        trx,
-        slugForExternalId(input.external_id),
-        input.name,
+      const made = await new OrganizationRepository(trx).createForExternalId(
         input.external_id,
+        input.name,
+        slugsForExternalId(input.external_id),
       );
+      // The last candidate is random: every one taken is as likely as guessing 64 random bits twice.
+      if (!made) throw new Error('no free slug for a new organization');
+      const { organization, created } = made;
       if (created) {
+        await provisionOrganizationBasics(trx, organization);
         await recordAudit(trx, actorFor(operator, organization.id), {
           action: 'organization.created',
           targetType: 'organization',
@@ -209,7 +212,7 @@ export class PlatformService {
         );
       }
       // Also puts back the API Admin and full access roles if they were somehow lost.
-      const provisioned = await provisionOrganization(trx, organization.slug, organization.name);
+      const provisioned = { organization, ...(await provisionOrganizationBasics(trx, organization)) };
       const { admin, credential, secret } = await issueAdminCredential(trx, prepared, provisioned, {
         accountName,
         description: 'Provisioned by the platform operator to administer this organization.',
@@ -263,7 +266,7 @@ export class PlatformService {
         );
       }
       let adminRole = await new RoleRepository(trx).findLiveByName(id, API_ADMIN_ROLE_NAME);
-      adminRole ??= (await provisionOrganization(trx, organization.slug, organization.name)).adminRole;
+      adminRole ??= (await provisionOrganizationBasics(trx, organization)).adminRole;
       const added = await accounts.addRole(id, accountId, adminRole.id);
       if (added) {
         const permissionsVersion = await accounts.bumpPermissionsVersion(id, accountId);
@@ -359,8 +362,14 @@ function actorFor(operator: PlatformOperator, orgId: string): AdminActor {
 
 /**
  * Organizations made by the platform get a slug from their tenant id: stable (a retried create names
- * the same slug) and always valid, whatever characters the product's ids use.
+ * the same slug) and always valid, whatever characters the product's ids use. Should another
+ * organization hold it (`svcauth bootstrap` takes any slug), a longer digest, then a random suffix.
  */
-function slugForExternalId(externalId: string): string {
-  return `t-${createHash('sha256').update(externalId, 'utf8').digest('hex').slice(0, 24)}`;
+function slugsForExternalId(externalId: string): string[] {
+  const digest = createHash('sha256').update(externalId, 'utf8').digest('hex');
+  return [
+    `t-${digest.slice(0, 24)}`,
+    `t-${digest.slice(0, 61)}`,
+    `t-${digest.slice(0, 44)}-${randomBytes(8).toString('hex')}`,
+  ];
 }

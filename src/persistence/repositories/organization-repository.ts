@@ -48,24 +48,13 @@ export class OrganizationRepository {
   }
 
   /**
-   * Creates the organization unless one exists: with `externalId`, the product's tenant id decides
-   * (the platform API); without, the slug (`svcauth bootstrap`). Returns the row either way.
+   * Creates the organization unless one exists, found by the slug (`svcauth bootstrap`). Returns the
+   * row either way.
    */
   async createIfAbsent(
     slug: string,
     name: string,
-    externalId?: string,
   ): Promise<{ organization: Organization; created: boolean }> {
-    if (externalId !== undefined) {
-      const inserted = await this.#db
-        .insertInto('organizations')
-        .values({ slug, name, external_id: externalId })
-        .onConflict((oc) => oc.column('external_id').doNothing())
-        .returningAll()
-        .executeTakeFirst();
-      if (inserted) return { organization: inserted, created: true };
-      return { organization: (await this.findByExternalId(externalId))!, created: false };
-    }
     const inserted = await this.#db
       .insertInto('organizations')
       .values({ slug, name })
@@ -74,6 +63,32 @@ export class OrganizationRepository {
       .executeTakeFirst();
     if (inserted) return { organization: inserted, created: true };
     return { organization: (await this.findBySlug(slug))!, created: false };
+  }
+
+  /**
+   * The organization of the product's tenant id (the platform API), made unless it exists. Its slug is
+   * the first of `slugs` no other organization holds: a slug is derived, and an organization made by
+   * `svcauth bootstrap` may hold any slug. Null when every candidate is taken.
+   */
+  async createForExternalId(
+    externalId: string,
+    name: string,
+    slugs: readonly string[],
+  ): Promise<{ organization: Organization; created: boolean } | null> {
+    for (const slug of slugs) {
+      // No conflict target: a taken slug and a taken external id are both "nothing inserted", never an
+      // error that would abort the caller's transaction.
+      const inserted = await this.#db
+        .insertInto('organizations')
+        .values({ slug, name, external_id: externalId })
+        .onConflict((oc) => oc.doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (inserted) return { organization: inserted, created: true };
+      const existing = await this.findByExternalId(externalId);
+      if (existing) return { organization: existing, created: false };
+    }
+    return null;
   }
 
   updateSettings(id: string, update: OrganizationSettingsUpdate): Promise<Organization | undefined> {

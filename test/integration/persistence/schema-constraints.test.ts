@@ -47,7 +47,7 @@ describe('schema constraints', () => {
 
   it('keeps external ids unique and statuses to active, suspended or archived', async () => {
     const organizations = new OrganizationRepository(handle.db);
-    await organizations.createIfAbsent('ext-one', 'One', 'tenant-1');
+    await organizations.createForExternalId('tenant-1', 'One', ['ext-one']);
     await expect(
       handle.db
         .insertInto('organizations')
