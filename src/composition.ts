@@ -181,7 +181,7 @@ export async function createServices(config: Config, infrastructure: Infrastruct
           proofReplay: state,
           credentials,
         }),
-        platform: createPlatformServices({ config, db, hasher, changes: notifier }),
+        platform: createPlatformServices({ config, db, hasher, changes: notifier, lockout }),
         isDatabaseUnavailable,
         revocation,
       },
@@ -235,9 +235,11 @@ function createPlatformServices(deps: {
   db: Kysely<Database>;
   hasher: SecretHasher;
   changes: ChangePublisher;
+  lockout: LockoutService;
 }): PlatformDependencies {
   return {
     services: { platform: new PlatformService(deps.db, deps.hasher, deps.changes) },
     operators: new OperatorAuthenticator(deps.config.operators),
+    lockout: deps.lockout,
   };
 }

@@ -10,7 +10,9 @@
  */
 import {
   isClientSecretWellFormed,
+  isDeploymentSecretWellFormed,
   isResourceServerSecretWellFormed,
+  OPERATOR_SECRET_PREFIX,
   parseApiKey,
 } from './credential-format.ts';
 
@@ -43,11 +45,16 @@ export const SECRET_SHAPED_CLIENT_ID = '(a value shaped like a secret)';
 
 /**
  * Whether a value has the shape and checksum of a secret svcauth issues (client secret, API key,
- * resource-server secret). Someone who sends one as a client id has pasted the wrong field: it must
+ * resource-server or operator secret). Someone who sends one as a client id has pasted the wrong field: it must
  * not end up in a key name, an index or a log line.
  */
 export function isSecretShaped(value: string): boolean {
-  return isClientSecretWellFormed(value) || parseApiKey(value).ok || isResourceServerSecretWellFormed(value);
+  return (
+    isClientSecretWellFormed(value) ||
+    parseApiKey(value).ok ||
+    isResourceServerSecretWellFormed(value) ||
+    isDeploymentSecretWellFormed(OPERATOR_SECRET_PREFIX, value)
+  );
 }
 
 /** The identifier a presented client id is counted and logged under (before any digest). */

@@ -58,6 +58,14 @@ export class ResourceServerAuthenticator {
  * is how a secret is rotated without downtime.
  */
 export class OperatorAuthenticator extends ResourceServerAuthenticator {
+  /**
+   * The operator name the header presents (HTTP Basic), right or wrong, for counting failures; null
+   * for a Bearer secret or no credentials.
+   */
+  presentedName(authorization: string | undefined): string | null {
+    return readBasicCredentials(authorization)?.id ?? null;
+  }
+
   /** The operator's name, or null when the header does not carry valid operator credentials. */
   override authenticate(authorization: string | undefined): string | null {
     const bearer = /^bearer +(\S+) *$/i.exec(authorization ?? '');

@@ -27,7 +27,8 @@ const PRUNE_INTERVAL_MS = 60_000;
 /** After the shared store failed, counting stays in this instance for this long before trying again. */
 const FALLBACK_MS = 5_000;
 
-export type LockoutEndpoint = 'token' | 'revoke' | 'introspect';
+/** Where the attempt was made: `platform` is an operator's at /platform/v1 (no organization's). */
+export type LockoutEndpoint = 'token' | 'revoke' | 'introspect' | 'platform';
 
 /** One authentication attempt about to be evaluated. */
 export interface Attempt {
@@ -359,6 +360,8 @@ export class LockoutService {
 
   async #owner(attempt: Attempt): Promise<AttemptCredential | null> {
     if (attempt.clientId === null || isSecretShaped(attempt.clientId)) return null;
+    // An operator name is no tenant's client id: the log line is all there is.
+    if (attempt.endpoint === 'platform') return null;
     try {
       return await this.#ownerOf(attempt.clientId);
     } catch (error) {

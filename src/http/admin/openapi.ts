@@ -36,6 +36,7 @@ const PLATFORM_ERROR_RESPONSES: Record<string, string> = {
   '401': 'no valid operator credentials (OPERATORS)',
   '404': 'no such organization (or object in it)',
   '409': 'the organization is archived, or a name is taken',
+  '429': 'too many failed operator authentications from this source; retry after `Retry-After` seconds',
 };
 
 /**

@@ -2,7 +2,9 @@ import Router from '@koa/router';
 import type { Context, Next, ParameterizedContext } from 'koa';
 import { z } from 'zod';
 import { NotFoundError } from '../../domain/errors.ts';
+import { lockoutDescription } from '../../domain/lockout.ts';
 import type { OperatorAuthenticator } from '../../oauth/resource-server-auth.ts';
+import type { LockoutService } from '../../services/lockout-service.ts';
 import type { PlatformOperator } from '../../services/platform-service.ts';
 import { answerOtherMethods, koaPath } from '../admin/router.ts';
 import { toHttpProblem } from '../admin/errors.ts';
@@ -16,6 +18,8 @@ export interface PlatformDependencies {
   /** The use cases the route table calls (built once, by the composition root). */
   services: PlatformServices;
   operators: OperatorAuthenticator;
+  /** Brute-force limits: failed operator authentications count like failed client authentications. */
+  lockout: Pick<LockoutService, 'check' | 'recordFailure'>;
 }
 
 /** ctx.state of a platform API request: the request's own, and its operator once authenticated. */
@@ -36,7 +40,7 @@ const uuid = z.uuid();
 export function platformRouter(deps: PlatformDependencies): Router {
   const { services } = deps;
   const router = new Router<PlatformState>({ prefix: PLATFORM_PREFIX });
-  const authenticate = operatorAuthentication(deps.operators);
+  const authenticate = operatorAuthentication(deps.operators, deps.lockout);
   for (const route of PLATFORM_ROUTES) {
     router[route.method](koaPath(route.path), translateErrors, authenticate, handler(route, services));
   }
@@ -44,10 +48,32 @@ export function platformRouter(deps: PlatformDependencies): Router {
   return router;
 }
 
-function operatorAuthentication(operators: OperatorAuthenticator) {
+/**
+ * Operators are counted like clients at /token: per (operator name, source) and per source, before the
+ * secret is compared, so a source cannot guess operator secrets without limit.
+ */
+function operatorAuthentication(operators: OperatorAuthenticator, lockout: PlatformDependencies['lockout']) {
   return async (ctx: PlatformContext, next: Next) => {
-    const name = operators.authenticate(ctx.get('authorization') || undefined);
+    const authorization = ctx.get('authorization') || undefined;
+    const presented = operators.presentedName(authorization);
+    // Namespaced: an operator name is counted apart from any tenant's client id of the same spelling.
+    const counted = presented === null ? null : `operator:${presented}`;
+    const source = ctx.ip ? { kind: 'ip' as const, value: ctx.ip } : null;
+    const locked = lockout.check(counted, source);
+    if (locked) {
+      throw new HttpProblem(429, 'locked_out', lockoutDescription(locked.retryAfterSeconds), {
+        headers: { 'Retry-After': String(locked.retryAfterSeconds) },
+      });
+    }
+    const name = operators.authenticate(authorization);
     if (name === null) {
+      // Only a presented secret is a guess; a request without credentials is not counted.
+      if (authorization !== undefined) {
+        await lockout.recordFailure(
+          { clientId: counted, source, endpoint: 'platform', requestId: ctx.state.requestId },
+          null,
+        );
+      }
       const detail = operators.configured
         ? 'send an operator secret listed in OPERATORS, as HTTP Basic name:secret or "Authorization: Bearer <secret>"'
         : 'no operator is configured: make one with "svcauth operator-credential --name NAME" and add its entry to OPERATORS';

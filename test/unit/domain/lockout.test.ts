@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { generateApiKey, generateClientSecret } from '../../../src/domain/credential-format.ts';
+import {
+  generateApiKey,
+  generateClientSecret,
+  generateDeploymentSecret,
+  OPERATOR_SECRET_PREFIX,
+  RESOURCE_SERVER_SECRET_PREFIX,
+} from '../../../src/domain/credential-format.ts';
 import {
   isSecretShaped,
   type LockoutPolicy,
@@ -35,7 +41,13 @@ describe('lockout decisions', () => {
   });
 
   it('never use a value shaped like a secret as an identifier', () => {
-    const secrets = [generateClientSecret(), generateApiKey().key];
+    const secrets = [
+      generateClientSecret(),
+      generateApiKey().key,
+      generateDeploymentSecret(RESOURCE_SERVER_SECRET_PREFIX),
+      // An operator secret pasted as the name at /platform/v1.
+      generateDeploymentSecret(OPERATOR_SECRET_PREFIX),
+    ];
     for (const secret of secrets) {
       expect(isSecretShaped(secret)).toBe(true);
       const [pair] = lockoutSubjects(secret, ip('10.0.0.1'), digest);
