@@ -91,6 +91,16 @@ export class MemoryStateStore implements StateStore {
     this.#entries.delete(this.#key(key));
   }
 
+  async replaceIf(key: string, expected: string | null, value: string, ttlSeconds: number): Promise<boolean> {
+    this.#assertOpen();
+    assertTtlSeconds(ttlSeconds);
+    // Synchronous from the read to the write: atomic, as the Redis script is.
+    const name = this.#key(key);
+    if ((this.#live(name)?.value ?? null) !== expected) return false;
+    this.#entries.set(name, { value, expiresAt: Date.now() + ttlSeconds * 1000 });
+    return true;
+  }
+
   async increment(key: string, windowSeconds: number): Promise<number> {
     this.#assertOpen();
     assertTtlSeconds(windowSeconds);

@@ -120,6 +120,18 @@ const SUBSCRIBER_OVERRIDES: Partial<RedisOptions> = {
  * count == 1) also repairs a counter that somehow lost its expiry. Lua rather than EXPIRE NX keeps
  * Redis < 7 supported.
  */
+/** ARGV[1] is 1 when the key must be absent, else ARGV[2] is the value it must hold. */
+const REPLACE_IF_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if current then return 0 end
+elseif current ~= ARGV[2] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+return 1
+`;
+
 const INCREMENT_SCRIPT = `
 local count = redis.call('INCR', KEYS[1])
 if redis.call('TTL', KEYS[1]) == -1 then
@@ -207,6 +219,7 @@ return #members
  * (a restart, a failover).
  */
 const SCRIPTS = {
+  svcauthReplaceIf: { numberOfKeys: 1, lua: REPLACE_IF_SCRIPT },
   svcauthIncrement: { numberOfKeys: 1, lua: INCREMENT_SCRIPT },
   svcauthReserve: { numberOfKeys: 1, lua: RESERVE_SCRIPT },
   svcauthRelease: { numberOfKeys: 1, lua: RELEASE_SCRIPT },
@@ -219,6 +232,13 @@ const SCRIPTS = {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
+    svcauthReplaceIf(
+      key: string,
+      mustBeAbsent: string,
+      expected: string,
+      value: string,
+      ttlSeconds: string,
+    ): Result<number, Context>;
     svcauthIncrement(key: string, windowSeconds: string): Result<number, Context>;
     svcauthReserve(
       key: string,
@@ -336,6 +356,20 @@ export class RedisStateStore implements StateStore {
       redis.svcauthReserve(this.#key(key), String(limit), String(windowSeconds)),
     );
     return { reserved: reserved === 1, count: Number(count), ttlSeconds: Math.max(1, Number(ttl)) };
+  }
+
+  async replaceIf(key: string, expected: string | null, value: string, ttlSeconds: number): Promise<boolean> {
+    assertTtlSeconds(ttlSeconds);
+    const reply = await this.#command((redis) =>
+      redis.svcauthReplaceIf(
+        this.#key(key),
+        expected === null ? '1' : '0',
+        expected ?? '',
+        value,
+        String(ttlSeconds),
+      ),
+    );
+    return reply === 1;
   }
 
   async release(key: string): Promise<void> {

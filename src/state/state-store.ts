@@ -42,6 +42,12 @@ export interface StateStore {
   get(key: string): Promise<string | null>;
   getMany(keys: string[]): Promise<(string | null)[]>;
   delete(key: string): Promise<void>;
+  /**
+   * Compare-and-set, atomically: writes value (for ttlSeconds) only if the key still holds `expected`
+   * (null: the key is absent); true when written. A cache fill reads a key, computes for a while, and
+   * writes back only if nothing replaced the value meanwhile (an invalidation, another fill).
+   */
+  replaceIf(key: string, expected: string | null, value: string, ttlSeconds: number): Promise<boolean>;
   /** Fixed-window counter: increments and returns the new value; the window (ttl) starts at the first increment. */
   increment(key: string, windowSeconds: number): Promise<number>;
   /**

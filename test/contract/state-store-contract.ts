@@ -138,6 +138,37 @@ export function describeStateStoreContract(name: string, makeStore: StateStoreFa
       });
     });
 
+    describe('replaceIf', () => {
+      it('writes only over the value the caller read, or over nothing when it read nothing', async () => {
+        const store = await open();
+        const peer = await openPeer(store);
+        expect(await store.replaceIf('cas:a', null, 'first', 60)).toBe(true);
+        expect(await peer.replaceIf('cas:a', null, 'second', 60)).toBe(false);
+        expect(await peer.replaceIf('cas:a', 'stale', 'second', 60)).toBe(false);
+        expect(await peer.get('cas:a')).toBe('first');
+        expect(await peer.replaceIf('cas:a', 'first', 'second', 60)).toBe(true);
+        expect(await store.get('cas:a')).toBe('second');
+        expect(await store.ttl('cas:a')).toBeGreaterThan(0);
+        // An empty value is a value, not an absent key.
+        await store.set('cas:empty', '', 60);
+        expect(await store.replaceIf('cas:empty', null, 'x', 60)).toBe(false);
+        expect(await store.replaceIf('cas:empty', '', 'x', 60)).toBe(true);
+        await expect(store.replaceIf('cas:b', null, 'x', 0)).rejects.toThrow(RangeError);
+      });
+
+      it('lets exactly one of many concurrent callers replace the same value', async () => {
+        const store = await open();
+        const peer = await openPeer(store);
+        await store.set('cas:race', 'read', 60);
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            (i % 2 ? store : peer).replaceIf('cas:race', 'read', `w${i}`, 60),
+          ),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+    });
+
     describe('reserve and release', () => {
       it('never passes the limit, however many reserve at once, across instances', async () => {
         const store = await open();
