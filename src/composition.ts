@@ -10,6 +10,7 @@ import { IntrospectionService } from './oauth/introspection.ts';
 import { createProvider } from './oauth/provider.ts';
 import { ResourceServerAuthenticator } from './oauth/resource-server-auth.ts';
 import { SecretVerifier } from './oauth/secret-verification.ts';
+import { VerifiedSecretRecords, verifiedSecretRecordKey } from './oauth/verified-secret-records.ts';
 import { observeTokenOutcomes } from './oauth/token-events.ts';
 import { TokenRevocationService } from './oauth/token-revocation.ts';
 import type { Metrics } from './observability/metrics.ts';
@@ -88,13 +89,21 @@ export async function createServices(config: Config, infrastructure: Infrastruct
     await notifier.start();
     closers.push(() => notifier.close());
     const hasher = new SecretHasher(config.bcryptCost);
-    const secrets = new SecretVerifier(hasher);
+    const serverSecrets = loadLegacyKeyIdSecrets(config);
+    // Verified secrets shared by every instance, bound by an HMAC whose key never leaves the servers.
+    const records = new VerifiedSecretRecords(
+      state,
+      verifiedSecretRecordKey(serverSecrets[0]!),
+      () => notifier.healthy,
+    );
+    const secrets = new SecretVerifier(hasher, { records });
     notifier.onChange((event) => {
-      if (event.type === 'credential') secrets.forget(event.credentialId);
+      if (event.type === 'credential') void secrets.forget(event.credentialId);
     });
-    const legacyKeys = new LegacyKeyLookup(db, loadLegacyKeyIdSecrets(config));
+    const legacyKeys = new LegacyKeyLookup(db, serverSecrets);
     const subjects = new CachedSubjectResolver(new TokenSubjectService(db), notifier);
     metrics.observeCaches({ token_subjects: () => subjects.stats, verified_secrets: () => secrets.stats });
+    metrics.observeSecretChecks(() => secrets.checks);
     const audit = new AuditRepository(db);
     // Revocations recorded for the feed once for all instances, and relayed to subscribers of each.
     const ledger = new RevocationLedger({ state, db, logger });

@@ -11,7 +11,7 @@ import { looksLikeJwt } from './access-token-verifier.ts';
 import { boundKeyThumbprint } from '../resource-server/dpop.ts';
 import { keyIdOf, type LegacyKeyResolver } from './api-key-auth.ts';
 import { secretMatches } from './client-authentication.ts';
-import { attemptCredential } from './lockout-guard.ts';
+import { attemptCredential, recalled } from './lockout-guard.ts';
 import type { SubjectResolver } from './request-subject.ts';
 import type { SecretVerifier } from './secret-verification.ts';
 
@@ -107,6 +107,7 @@ export class IntrospectionService {
     if (subject && hash && this.#secrets.recognizes(subject.credential.id, key, hash)) {
       return this.#active(subject);
     }
+    if (subject && (await recalled(this.#secrets, subject.credential, key))) return this.#active(subject);
     const lockout = this.#lockout;
     if (!lockout || !caller) {
       return subject && (await secretMatches(this.#secrets, subject.credential, key))

@@ -124,6 +124,8 @@ export async function checkSecretWithinLimits(
 ): Promise<boolean> {
   const { credential } = subject;
   if (recognized(deps.secrets, credential, secret)) return true;
+  // Verified before by another instance, or by this one before a restart: no bcrypt, nothing to count.
+  if (await recalled(deps.secrets, credential, secret)) return true;
   if (ctx) (ctx as WithLockoutState)[COUNTED] = true;
   const outcome = await deps.lockout.once(credential.client_id, secret, async () => {
     const reserved = await deps.lockout.reserve(tokenAttempt(ctx, credential.client_id));
@@ -162,6 +164,23 @@ export function installSecretLimits(
       evaluate: async () => compare.call(this, actual),
     });
   };
+}
+
+/** As recognized, but also from the verified-secret records the instances share (one state-store read). */
+export async function recalled(
+  secrets: SecretVerifier,
+  credential: Credential,
+  secret: string,
+): Promise<boolean> {
+  if (!credential.secret_hash) return false;
+  if (await secrets.recall(credential.id, secret, credential.secret_hash)) return true;
+  const { previous_secret_hash: previous, previous_secret_expires_at: until } = credential;
+  return Boolean(
+    previous &&
+    until &&
+    until.getTime() > Date.now() &&
+    (await secrets.recall(credential.id, secret, previous)),
+  );
 }
 
 /** The secret, or its predecessor during a regeneration's grace period, as verified before (memory only). */

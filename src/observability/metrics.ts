@@ -63,6 +63,34 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'svcauth_process_' });
   }
 
+  /**
+   * Secret checks this instance's memory could not answer, by how they were decided: a verified-secret
+   * record shared by the instances (hit or miss), or a bcrypt compare. A restart storm shows here.
+   */
+  observeSecretChecks(
+    checks: () => { records: { hits: number; misses: number }; bcryptCompares: number },
+  ): void {
+    new Gauge({
+      name: 'svcauth_shared_secret_record_lookups',
+      help: 'Reads of shared verified-secret records since start, by result (hit: no bcrypt needed)',
+      labelNames: ['result'] as const,
+      registers: [this.registry],
+      collect() {
+        const { records } = checks();
+        this.set({ result: 'hit' }, records.hits);
+        this.set({ result: 'miss' }, records.misses);
+      },
+    });
+    new Gauge({
+      name: 'svcauth_bcrypt_compares',
+      help: 'bcrypt compares of presented secrets since start (decoys for failures not included)',
+      registers: [this.registry],
+      collect() {
+        this.set(checks().bcryptCompares);
+      },
+    });
+  }
+
   /** Hit ratios of the hot-path caches, read at scrape time. */
   observeCaches(caches: Record<string, () => CacheStats>): void {
     const entries = new Gauge({

@@ -46,7 +46,7 @@ async function instance(store: StateStore): Promise<Instance> {
   await notifier.start();
   const secrets = new SecretVerifier(fixtures.hasher);
   notifier.onChange((event) => {
-    if (event.type === 'credential') secrets.forget(event.credentialId);
+    if (event.type === 'credential') void secrets.forget(event.credentialId);
   });
   const subjects = new CachedSubjectResolver(new TokenSubjectService(database.db), notifier);
   return { notifier, subjects, secrets };

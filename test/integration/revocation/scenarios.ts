@@ -332,6 +332,41 @@ export function describeRevocationScenarios(name: string, start: () => Promise<D
       expect(lockouts).toBeGreaterThanOrEqual(2);
     });
 
+    it('a secret verified on one instance costs the other no bcrypt; a regenerated or revoked secret is refused by both at once', async () => {
+      const bcryptCompares = async (instance: string) => {
+        const text = await (await fetch(`${instance}/metrics`)).text();
+        const line = text.split('\n').find((l) => l.startsWith('svcauth_bcrypt_compares '));
+        return Number(line?.split(' ').at(-1));
+      };
+      const credential = await serviceAccount(org, [org.reader]);
+      expect((await requestToken(deployment.a, credential.clientId, credential.secret)).status).toBe(200);
+      // B never saw this secret: the record A wrote vouches for it (in one process, A's memory does).
+      const before = await bcryptCompares(deployment.b);
+      expect((await requestToken(deployment.b, credential.clientId, credential.secret)).status).toBe(200);
+      expect(await bcryptCompares(deployment.b)).toBe(before);
+
+      const regenerated = await org.admin.ok(
+        'POST',
+        `/service-accounts/${credential.accountId}/credentials/${credential.credentialId}:regenerate`,
+        {},
+      );
+      for (const instance of [deployment.a, deployment.b]) {
+        expect((await requestToken(instance, credential.clientId, credential.secret)).status).toBe(401);
+      }
+      const secret = regenerated.client_secret as string;
+      for (const instance of [deployment.b, deployment.a]) {
+        expect((await requestToken(instance, credential.clientId, secret)).status).toBe(200);
+      }
+
+      // Verified on A only, then revoked through A: B, which could only have recalled it, refuses it too.
+      const other = await serviceAccount(org, [org.reader]);
+      expect((await requestToken(deployment.a, other.clientId, other.secret)).status).toBe(200);
+      await revokeCredential(other.accountId, other.credentialId);
+      for (const instance of [deployment.b, deployment.a]) {
+        expect((await requestToken(instance, other.clientId, other.secret)).status).toBe(401);
+      }
+    });
+
     // Last: it empties the state store (and, in one process, restarts the server).
     it('rebuilds the active revocations from the database when the state store comes back empty', async () => {
       const credential = await serviceAccount(org, [org.reader]);

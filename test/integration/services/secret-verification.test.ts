@@ -30,7 +30,7 @@ describe('SecretVerifier', () => {
     expect(await verifier.verify('c1', 'nope', hash)).toBe(false);
     expect(verifier.stats.size).toBe(0);
     expect(await verifier.verify('c1', 's3cret', hash)).toBe(true);
-    verifier.forget('c1');
+    void verifier.forget('c1');
     expect(verifier.stats.size).toBe(0);
   });
 });
