@@ -5,6 +5,7 @@ import * as revocationOutbox from './0003_revocation_outbox.ts';
 import * as legacyKeyLookup from './0004_legacy_key_lookup.ts';
 import * as platform from './0008_platform.ts';
 import * as revocationOutboxChange from './0009_revocation_outbox_change.ts';
+import * as productIdsAndCatalog from './0010_product_ids_and_catalog.ts';
 
 /** Every migration, in order. Static imports keep the set identical on pg and PGlite and in bundles. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004_legacy_key_lookup': legacyKeyLookup,
   '0008_platform': platform,
   '0009_revocation_outbox_change': revocationOutboxChange,
+  '0010_product_ids_and_catalog': productIdsAndCatalog,
 };

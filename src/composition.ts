@@ -46,6 +46,7 @@ import { AuditQueryService } from './services/audit-query-service.ts';
 import { CredentialLifecycleService } from './services/credential-lifecycle-service.ts';
 import { LegacyKeyImportService } from './services/legacy-key-import-service.ts';
 import { LocationService } from './services/location-service.ts';
+import { PlatformLocationService } from './services/platform-location-service.ts';
 import { PlatformService } from './services/platform-service.ts';
 import { RoleService } from './services/role-service.ts';
 import { ServiceAccountService } from './services/service-account-service.ts';
@@ -247,7 +248,10 @@ function createPlatformServices(deps: {
   lockout: LockoutService;
 }): PlatformDependencies {
   return {
-    services: { platform: new PlatformService(deps.db, deps.hasher, deps.changes) },
+    services: {
+      platform: new PlatformService(deps.db, deps.hasher, deps.changes),
+      locations: new PlatformLocationService(deps.db, deps.changes),
+    },
     operators: new OperatorAuthenticator(deps.config.operators),
     lockout: deps.lockout,
   };

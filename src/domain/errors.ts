@@ -19,17 +19,22 @@ export type DomainErrorCode =
   | 'invalid_assignments'
   | 'invalid_jwks'
   | 'invalid_legacy_key'
+  | 'invalid_location_sync'
   | 'key_not_importable'
   | 'last_management_holder'
+  | 'location_id_taken'
   | 'location_in_use'
+  | 'management_permission'
   | 'multiple_live_primaries'
   | 'name_taken'
   | 'no_live_primary'
   | 'not_regenerable'
   | 'organization_archived'
+  | 'permission_in_use'
   | 'protected_account'
   | 'role_not_assignable'
   | 'system_role'
+  | 'unknown_permission'
   | 'unknown_reference';
 
 /**

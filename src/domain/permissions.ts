@@ -84,6 +84,31 @@ export function isAllowed(resolved: ResolvedPermissions, permission: string, loc
   return Boolean(resolved[ALL_LOCATIONS]?.includes(permission) || resolved[locationId]?.includes(permission));
 }
 
+/**
+ * The key a location's permissions go under in tokens, `/introspect` answers and the kit's `can()`:
+ * the product's own location id where one was given, svcauth's id otherwise. The database keeps these
+ * keys unique among an organization's live locations, so a key names one location (see migration 0010).
+ */
+export function tokenLocationKey(location: { id: string; externalId: string | null }): string {
+  return location.externalId ?? location.id;
+}
+
+/**
+ * Resolved permissions (keyed by svcauth location ids) rekeyed as tokens carry them: each location
+ * with a product id under that id; "*" and locations without one unchanged.
+ */
+export function keyedForTokens(
+  resolved: ResolvedPermissions,
+  productIds: ReadonlyMap<string, string>,
+): ResolvedPermissions {
+  if (productIds.size === 0) return resolved;
+  const byKey = new Map<string, Set<string>>();
+  for (const [location, permissions] of Object.entries(resolved)) {
+    byKey.set(productIds.get(location) ?? location, new Set(permissions));
+  }
+  return sortResolved(byKey);
+}
+
 function sortResolved(byLocation: Map<string, Set<string>>): ResolvedPermissions {
   const result: ResolvedPermissions = {};
   for (const location of [...byLocation.keys()].sort()) {

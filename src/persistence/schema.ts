@@ -29,6 +29,11 @@ export interface LocationsTable {
   id: Generated<string>;
   org_id: string;
   name: string;
+  /**
+   * The product's own id of the location (migration 0010): tokens key the location's permissions by
+   * it instead of `id`. Null for locations svcauth alone knows.
+   */
+  external_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: GeneratedTimestamp;
   deleted_at: Timestamp | null;
 }
@@ -129,6 +134,14 @@ export interface RevocationOutboxTable {
   created_at: GeneratedTimestamp;
 }
 
+/** The product permissions (migration 0010); management permissions are fixed in config/permissions.ts. */
+export interface PermissionCatalogTable {
+  name: string;
+  description: Generated<string>;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+}
+
 export interface AuditEventsTable {
   /** bigint identity, read as a string so cursors never lose precision. */
   id: ColumnType<string, never, never>;
@@ -159,6 +172,7 @@ export interface Database {
   audit_events: AuditEventsTable;
   revoked_tokens: RevokedTokensTable;
   revocation_outbox: RevocationOutboxTable;
+  permission_catalog: PermissionCatalogTable;
 }
 
 export type Organization = Selectable<OrganizationsTable>;
@@ -169,3 +183,4 @@ export type Credential = Selectable<CredentialsTable>;
 export type NewCredential = Insertable<CredentialsTable>;
 export type CredentialUpdate = Updateable<CredentialsTable>;
 export type AuditEvent = Selectable<AuditEventsTable>;
+export type CatalogPermission = Selectable<PermissionCatalogTable>;

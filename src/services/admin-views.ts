@@ -19,7 +19,12 @@ function iso(date: Date | null): string | null {
 }
 
 export function locationView(row: Location) {
-  return { id: row.id, name: row.name, created_at: row.created_at.toISOString() };
+  return {
+    id: row.id,
+    external_id: row.external_id,
+    name: row.name,
+    created_at: row.created_at.toISOString(),
+  };
 }
 export type LocationView = ReturnType<typeof locationView>;
 

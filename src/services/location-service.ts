@@ -8,6 +8,7 @@ import { type AdminActor, recordAudit } from './admin-actor.ts';
 import { type ChangePublisher, transactionWithChanges } from './committed-changes.ts';
 import { nameTakenError, withUniqueLiveName } from './unique-names.ts';
 import { type LocationView, locationView } from './admin-views.ts';
+import { reKeyLocation, staleAccountEvent, withUniqueLocationKey } from './location-changes.ts';
 
 export class LocationService {
   readonly #db: Kysely<Database>;
@@ -28,12 +29,16 @@ export class LocationService {
     return locationView(row);
   }
 
-  create(actor: AdminActor, input: { name: string }): Promise<LocationView> {
-    return withNameCheck(input.name, () =>
+  create(
+    actor: AdminActor,
+    input: { name: string; external_id?: string | null | undefined },
+  ): Promise<LocationView> {
+    const externalId = input.external_id ?? null;
+    return withNameCheck(input.name, externalId, () =>
       this.#db.transaction().execute(async (trx) => {
         const locations = new LocationRepository(trx);
         if (await locations.findLiveByName(actor.orgId, input.name)) throw nameTaken(input.name);
-        const view = locationView(await locations.create(actor.orgId, input.name));
+        const view = locationView(await locations.create(actor.orgId, input.name, externalId));
         await recordAudit(trx, actor, {
           action: 'location.created',
           targetType: 'location',
@@ -45,25 +50,46 @@ export class LocationService {
     );
   }
 
-  update(actor: AdminActor, id: string, input: { name?: string | undefined }): Promise<LocationView> {
-    return withNameCheck(input.name ?? '', () =>
-      this.#db.transaction().execute(async (trx) => {
+  /**
+   * Renames, or gives (changes, removes with null) the product's id. A new id changes the key tokens
+   * name the location by, so tokens of the accounts placed there become stale.
+   */
+  update(
+    actor: AdminActor,
+    id: string,
+    input: { name?: string | undefined; external_id?: string | null | undefined },
+  ): Promise<LocationView> {
+    return withNameCheck(input.name ?? '', input.external_id ?? null, () =>
+      transactionWithChanges(this.#db, this.#changes, async (trx, changed) => {
         const locations = new LocationRepository(trx);
         const before = await locations.findLive(actor.orgId, id);
         if (!before) throw new NotFoundError('location', id);
-        if (input.name === undefined || input.name === before.name) return locationView(before);
-        const sameName = await locations.findLiveByName(actor.orgId, input.name);
-        if (sameName && sameName.id !== id) throw nameTaken(input.name);
-        const after = locationView((await locations.rename(actor.orgId, id, input.name))!);
+        const update: { name?: string; external_id?: string | null } = {};
+        if (input.name !== undefined && input.name !== before.name) update.name = input.name;
+        if (input.external_id !== undefined && input.external_id !== before.external_id) {
+          update.external_id = input.external_id;
+        }
+        if (Object.keys(update).length === 0) return locationView(before);
+        if (update.name !== undefined) {
+          const sameName = await locations.findLiveByName(actor.orgId, update.name);
+          if (sameName && sameName.id !== id) throw nameTaken(update.name);
+        }
+        const after = locationView((await locations.update(actor.orgId, id, update))!);
+        const stale = 'external_id' in update ? await reKeyLocation(trx, actor.orgId, id) : [];
         const diff = changedFields(locationView(before), after);
         if (hasChanges(diff)) {
           await recordAudit(trx, actor, {
             action: 'location.updated',
             targetType: 'location',
             targetId: id,
-            diff,
+            diff: {
+              ...diff,
+              ...(stale.length > 0 ? { affected_service_account_ids: stale.map((a) => a.id) } : {}),
+            },
           });
         }
+        if (stale.length > 0) changed({ type: 'organization', orgId: actor.orgId });
+        for (const account of stale) changed(staleAccountEvent(actor.orgId, account));
         return after;
       }),
     );
@@ -102,6 +128,10 @@ function nameTaken(name: string): DomainError {
   return nameTakenError('a location', name);
 }
 
-function withNameCheck<T>(name: string, work: () => Promise<T>): Promise<T> {
-  return withUniqueLiveName('locations_live_name', () => nameTaken(name), work);
+function withNameCheck<T>(name: string, externalId: string | null, work: () => Promise<T>): Promise<T> {
+  return withUniqueLiveName(
+    'locations_live_name',
+    () => nameTaken(name),
+    () => withUniqueLocationKey(() => externalId ?? '', work),
+  );
 }

@@ -337,20 +337,26 @@ export class PlatformService {
   }
 
   /** Locked for the change; an archived organization takes none. */
-  async #findChangeable(trx: Kysely<Database>, id: string): Promise<Organization> {
-    const organization = await new OrganizationRepository(trx).lockById(id);
-    if (!organization) throw new NotFoundError('organization', id);
-    if (organization.status === 'archived') {
-      throw new DomainError(
-        'organization_archived',
-        'the organization is archived (deleted); its audit trail can still be read, nothing else changes',
-      );
-    }
-    return organization;
+  #findChangeable(trx: Kysely<Database>, id: string): Promise<Organization> {
+    return lockChangeableOrganization(trx, id);
   }
 }
 
-function actorFor(operator: PlatformOperator, orgId: string): AdminActor {
+/** The organization, locked for a platform change; an archived organization takes none. */
+export async function lockChangeableOrganization(trx: Kysely<Database>, id: string): Promise<Organization> {
+  const organization = await new OrganizationRepository(trx).lockById(id);
+  if (!organization) throw new NotFoundError('organization', id);
+  if (organization.status === 'archived') {
+    throw new DomainError(
+      'organization_archived',
+      'the organization is archived (deleted); its audit trail can still be read, nothing else changes',
+    );
+  }
+  return organization;
+}
+
+/** An operator acting through the platform API on one organization: audited in its trail by name. */
+export function actorFor(operator: PlatformOperator, orgId: string): AdminActor {
   return {
     kind: 'operator',
     orgId,

@@ -1,6 +1,11 @@
 import type { Kysely } from 'kysely';
 import { isPlausibleClientId } from '../domain/credential-format.ts';
-import { permissionNames, type ResolvedPermissions, resolvePermissions } from '../domain/permissions.ts';
+import {
+  keyedForTokens,
+  permissionNames,
+  type ResolvedPermissions,
+  resolvePermissions,
+} from '../domain/permissions.ts';
 import {
   type CurrentSubject,
   goneReason,
@@ -21,6 +26,7 @@ export interface TokenSubject {
   credential: Credential;
   account: ServiceAccount;
   organization: Organization;
+  /** Keyed as tokens carry them: the product's location id where there is one (keyedForTokens). */
   permissions: ResolvedPermissions;
   /** Every permission name held anywhere: what `scope` may ask for. */
   scopes: string[];
@@ -83,7 +89,8 @@ export class TokenSubjectService {
         status: organization.status,
       },
     };
-    const permissions = resolvePermissions(grants);
+    // Tokens speak the product's location ids where it gave them (README: "How ids look").
+    const permissions = keyedForTokens(resolvePermissions(grants), grants.productLocationIds);
     return {
       credential,
       account,

@@ -27,17 +27,22 @@ const STATUS_BY_CODE = {
   // The key set is malformed input (unusable or private keys), like a failed schema check.
   invalid_jwks: 400,
   invalid_legacy_key: 422,
+  invalid_location_sync: 422,
   key_not_importable: 422,
   last_management_holder: 409,
+  location_id_taken: 409,
   location_in_use: 409,
+  management_permission: 409,
   multiple_live_primaries: 409,
   name_taken: 409,
   no_live_primary: 409,
   not_regenerable: 422,
   organization_archived: 409,
+  permission_in_use: 409,
   protected_account: 409,
   role_not_assignable: 422,
   system_role: 409,
+  unknown_permission: 422,
   unknown_reference: 422,
 } as const satisfies Record<DomainErrorCode, number>;
 

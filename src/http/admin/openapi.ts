@@ -35,7 +35,7 @@ const PLATFORM_ERROR_RESPONSES: Record<string, string> = {
   ...Object.fromEntries(Object.entries(ERROR_RESPONSES).filter(([status]) => status !== '403')),
   '401': 'no valid operator credentials (OPERATORS)',
   '404': 'no such organization (or object in it)',
-  '409': 'the organization is archived, or a name is taken',
+  '409': 'the organization is archived, or a name or location id is taken',
   '429': 'too many failed operator authentications from this source; retry after `Retry-After` seconds',
 };
 

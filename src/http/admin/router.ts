@@ -16,7 +16,7 @@ import { toHttpProblem } from './errors.ts';
 import { ADMIN_PREFIX, buildOpenApiDocument } from './openapi.ts';
 import { parseInput, readJsonBody } from './request.ts';
 import { ADMIN_ROUTES, type AdminRoute, type AdminServices } from './routes.ts';
-import { PLATFORM_ROUTES } from '../platform/routes.ts';
+import { ALL_PLATFORM_ROUTES } from '../platform/route-table.ts';
 
 export interface AdminDependencies {
   config: Pick<Config, 'issuer' | 'adminAudience'>;
@@ -35,7 +35,7 @@ const uuid = z.uuid();
 export function adminRouter(deps: AdminDependencies): Router {
   const { services } = deps;
   const authenticate = bearerAuthentication(deps.authentication, deps.config.adminAudience);
-  const document = buildOpenApiDocument(ADMIN_ROUTES, deps.config.issuer, PLATFORM_ROUTES);
+  const document = buildOpenApiDocument(ADMIN_ROUTES, deps.config.issuer, ALL_PLATFORM_ROUTES);
 
   const router = new Router<AdminState>({ prefix: ADMIN_PREFIX });
   router.get('/openapi.json', (ctx) => {

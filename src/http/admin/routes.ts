@@ -141,7 +141,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     path: '/locations/{location_id}',
     operationId: 'updateLocation',
     tag: 'Locations',
-    summary: 'Rename a location',
+    summary: "Rename a location, or give it the product's location id",
     permissions: ['roles:write'],
     params: location,
     query: noQuery,

@@ -52,8 +52,26 @@ export const auditEventQuery = pageQuery.extend({
 // ---------------------------------------------------------------------------------------------------
 // Request bodies
 
-export const locationCreate = z.strictObject({ name });
-export const locationUpdate = z.strictObject({ name: name.optional() });
+/**
+ * The product's own id of a location: tokens carry the location's permissions under it (README, "How
+ * ids look"). Printable ASCII without spaces, at most 200 characters; never "*" (org-wide grants).
+ */
+export const productLocationId = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+  .refine((value) => value !== '*', '"*" stands for all locations in tokens; choose another id')
+  .describe("the product's own location id; tokens name the location by it");
+
+export const locationCreate = z.strictObject({ name, external_id: productLocationId.nullable().optional() });
+export const locationUpdate = z.strictObject({
+  name: name.optional(),
+  external_id: productLocationId
+    .nullable()
+    .optional()
+    .describe("the product's own location id (null removes it); tokens issued before a change are stale"),
+});
 
 export const roleCreate = z.strictObject({
   name,
@@ -159,7 +177,15 @@ export const emptyBody = z.strictObject({});
 // ---------------------------------------------------------------------------------------------------
 // Responses
 
-export const locationOut = z.object({ id: z.uuid(), name: z.string(), created_at: timestamp });
+export const locationOut = z.object({
+  id: z.uuid(),
+  external_id: z
+    .string()
+    .nullable()
+    .describe("the product's own location id, under which tokens carry this location; null: tokens use id"),
+  name: z.string(),
+  created_at: timestamp,
+});
 
 export const roleOut = z.object({
   id: z.uuid(),

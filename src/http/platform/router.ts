@@ -12,7 +12,8 @@ import { PLATFORM_PREFIX } from '../admin/openapi.ts';
 import { parseInput, readJsonBody } from '../admin/request.ts';
 import type { RequestState } from '../middleware.ts';
 import { HttpProblem } from '../problem.ts';
-import { PLATFORM_ROUTES, type PlatformRoute, type PlatformServices } from './routes.ts';
+import { ALL_PLATFORM_ROUTES } from './route-table.ts';
+import type { PlatformRoute, PlatformServices } from './routes.ts';
 
 export interface PlatformDependencies {
   /** The use cases the route table calls (built once, by the composition root). */
@@ -41,10 +42,10 @@ export function platformRouter(deps: PlatformDependencies): Router {
   const { services } = deps;
   const router = new Router<PlatformState>({ prefix: PLATFORM_PREFIX });
   const authenticate = operatorAuthentication(deps.operators, deps.lockout);
-  for (const route of PLATFORM_ROUTES) {
+  for (const route of ALL_PLATFORM_ROUTES) {
     router[route.method](koaPath(route.path), translateErrors, authenticate, handler(route, services));
   }
-  answerOtherMethods(router, PLATFORM_PREFIX, PLATFORM_ROUTES);
+  answerOtherMethods(router, PLATFORM_PREFIX, ALL_PLATFORM_ROUTES);
   return router;
 }
 

@@ -3,6 +3,7 @@
  * router and the OpenAPI document are both derived from this table, as for the management API.
  */
 import { z } from 'zod';
+import type { PlatformLocationService } from '../../services/platform-location-service.ts';
 import type { PlatformOperator, PlatformService } from '../../services/platform-service.ts';
 import type { DocumentedRoute } from '../admin/routes.ts';
 import { decodeCursor, pageRequest, pageResponse } from '../admin/request.ts';
@@ -10,6 +11,7 @@ import * as s from '../admin/schemas.ts';
 
 export interface PlatformServices {
   platform: PlatformService;
+  locations: PlatformLocationService;
 }
 
 export interface PlatformRoute<

@@ -9,10 +9,10 @@ export class LocationRepository {
     this.#db = db;
   }
 
-  create(orgId: string, name: string): Promise<Location> {
+  create(orgId: string, name: string, externalId: string | null = null): Promise<Location> {
     return this.#db
       .insertInto('locations')
-      .values({ org_id: orgId, name })
+      .values({ org_id: orgId, name, external_id: externalId })
       .returningAll()
       .executeTakeFirstOrThrow();
   }
@@ -85,10 +85,14 @@ export class LocationRepository {
     return fetchPage(query, 'locations', page);
   }
 
-  rename(orgId: string, id: string, name: string): Promise<Location | undefined> {
+  update(
+    orgId: string,
+    id: string,
+    update: { name?: string; external_id?: string | null },
+  ): Promise<Location | undefined> {
     return this.#db
       .updateTable('locations')
-      .set({ name })
+      .set(update)
       .where('org_id', '=', orgId)
       .where('id', '=', id)
       .where('deleted_at', 'is', null)
@@ -105,6 +109,45 @@ export class LocationRepository {
       .where('deleted_at', 'is', null)
       .returningAll()
       .executeTakeFirst();
+  }
+
+  /** Live locations in creation order, locked for a sync: concurrent syncs of one organization queue. */
+  lockLive(orgId: string): Promise<Location[]> {
+    return this.#db
+      .selectFrom('locations')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('deleted_at', 'is', null)
+      .orderBy('created_at')
+      .orderBy('id')
+      .forUpdate()
+      .execute();
+  }
+
+  /** Live locations of these product ids. */
+  async findLiveByExternalIds(orgId: string, externalIds: readonly string[]): Promise<Location[]> {
+    if (externalIds.length === 0) return [];
+    return this.#db
+      .selectFrom('locations')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('external_id', 'in', [...externalIds])
+      .where('deleted_at', 'is', null)
+      .execute();
+  }
+
+  /** The live (not archived) accounts placed at the location, by id. */
+  async liveAccountIdsAt(orgId: string, id: string): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('service_account_locations as sal')
+      .innerJoin('service_accounts as sa', 'sa.id', 'sal.service_account_id')
+      .select('sa.id')
+      .where('sal.org_id', '=', orgId)
+      .where('sal.location_id', '=', id)
+      .where('sa.archived_at', 'is', null)
+      .orderBy('sa.id')
+      .execute();
+    return rows.map((r) => r.id);
   }
 
   /** How many live (not archived) service accounts are placed at the location. */

@@ -125,13 +125,16 @@ export class ServiceAccountRepository {
   }
 
   /** Everything permission resolution needs about one account, in three queries. */
-  async loadGrants(accountId: string, allLocations: boolean): Promise<AccountGrants & { roleCount: number }> {
+  async loadGrants(
+    accountId: string,
+    allLocations: boolean,
+  ): Promise<AccountGrants & { roleCount: number; productLocationIds: Map<string, string> }> {
     const [locations, roles, ticks] = await Promise.all([
       // A deleted location grants nothing, even while an account still lists it.
       this.#db
         .selectFrom('service_account_locations as sal')
         .innerJoin('locations as l', 'l.id', 'sal.location_id')
-        .select('sal.location_id')
+        .select(['sal.location_id', 'l.external_id'])
         .where('sal.service_account_id', '=', accountId)
         .where('l.deleted_at', 'is', null)
         .execute(),
@@ -167,6 +170,10 @@ export class ServiceAccountRepository {
         assignable: r.assignable_to_service_accounts,
       })),
       roleCount: liveRoles.length,
+      // svcauth location id -> the product's id, for the locations that have one (token keys).
+      productLocationIds: new Map(
+        locations.flatMap((l) => (l.external_id === null ? [] : [[l.location_id, l.external_id] as const])),
+      ),
     };
   }
 

@@ -44,8 +44,9 @@ describe('platform API', () => {
       paths: Record<string, Record<string, { operationId: string }>>;
     };
     documented = new OpenApiResponseValidator(document);
+    // Locations have their own file (platform-locations.test.ts), which checks their operations.
     platformOperations = Object.entries(document.paths)
-      .filter(([path]) => path.startsWith('/platform/v1/'))
+      .filter(([path]) => path.startsWith('/platform/v1/') && !path.includes('/locations'))
       .flatMap(([, operations]) => Object.values(operations).map((operation) => operation.operationId));
   });
 
