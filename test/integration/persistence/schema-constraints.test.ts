@@ -31,6 +31,7 @@ describe('schema constraints', () => {
       '0004_legacy_key_lookup',
       '0008_platform',
       '0009_revocation_outbox_change',
+      '0010_product_ids_and_catalog',
     ]);
     fixtures = new Fixtures(handle.db);
   });
