@@ -33,6 +33,7 @@ export type DomainErrorCode =
   | 'permission_in_use'
   | 'protected_account'
   | 'role_not_assignable'
+  | 'rotate_the_primary'
   | 'system_role'
   | 'unknown_permission'
   | 'unknown_reference';

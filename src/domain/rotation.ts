@@ -15,21 +15,23 @@ export interface RotationPlan {
   revoke: string[];
   /** The current primary, which keeps working as secondary so clients can switch over without downtime. */
   demoteToSecondary: string | null;
+  /**
+   * A secondary left alone by the revocation of its primary, rotated by name: it stands in for the
+   * primary (promoted), so the rotation demotes it again and it keeps working beside the new primary.
+   */
+  promoted: string | null;
 }
 
 /**
  * Rotation adds a new primary while the old primary keeps working as secondary. A lineage holds at
- * most two live credentials, so an existing secondary (the one rotated out last time) is revoked.
- * `liveInLineage` must hold only the lineage's live (not revoked, not expired) credentials.
+ * most two live credentials, so an existing secondary (the one rotated out last time) is revoked, and
+ * the rotation reports it. `liveInLineage` holds the lineage's unrevoked credentials; `rotatedId` is
+ * the one the caller named. Naming the secondary while a primary is live is refused: that rotation
+ * would revoke the very credential named, which the caller may not expect. A secondary whose primary
+ * was revoked is promoted in its place.
  */
-export function planRotation(liveInLineage: readonly LiveLineageMember[]): RotationPlan {
+export function planRotation(liveInLineage: readonly LiveLineageMember[], rotatedId: string): RotationPlan {
   const primaries = liveInLineage.filter((c) => c.slot === 'primary');
-  if (primaries.length === 0) {
-    throw new DomainError(
-      'no_live_primary',
-      'this credential lineage has no live primary credential to rotate; create a new credential instead',
-    );
-  }
   if (primaries.length > 1) {
     // Two primaries mean the data broke an invariant; guessing which one to keep could cut off a client.
     throw new DomainError(
@@ -38,10 +40,36 @@ export function planRotation(liveInLineage: readonly LiveLineageMember[]): Rotat
       { primaryIds: primaries.map((c) => c.id) },
     );
   }
+  const secondaries = liveInLineage.filter((c) => c.slot === 'secondary');
+  const primary = primaries[0];
+  if (primary) {
+    if (primary.id !== rotatedId && secondaries.some((c) => c.id === rotatedId)) {
+      throw new DomainError(
+        'rotate_the_primary',
+        `this credential is the secondary of its lineage, and rotating would revoke it. Rotate the primary ` +
+          `${primary.id} instead (this secondary is then revoked and the primary becomes the secondary), ` +
+          'or revoke this credential',
+        { primary_credential_id: primary.id },
+      );
+    }
+    return {
+      // Every secondary goes, even several: it also heals a lineage left with more than one.
+      revoke: secondaries.map((c) => c.id),
+      demoteToSecondary: primary.id,
+      promoted: null,
+    };
+  }
+  const named = secondaries.find((c) => c.id === rotatedId);
+  if (!named) {
+    throw new DomainError(
+      'no_live_primary',
+      'this credential lineage has no live primary credential to rotate; create a new credential instead',
+    );
+  }
   return {
-    // Every secondary goes, even several: it also heals a lineage left with more than one.
-    revoke: liveInLineage.filter((c) => c.slot === 'secondary').map((c) => c.id),
-    demoteToSecondary: primaries[0]!.id,
+    revoke: secondaries.filter((c) => c.id !== named.id).map((c) => c.id),
+    demoteToSecondary: named.id,
+    promoted: named.id,
   };
 }
 

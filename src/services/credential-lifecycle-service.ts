@@ -47,7 +47,11 @@ export interface RotationInput {
 export type IssuedCredentialView = CredentialView & { client_secret?: string; api_key?: string };
 
 export type RotatedCredentialView = IssuedCredentialView & {
-  rotation: { demoted_credential_id: string | null; revoked_credential_ids: string[] };
+  rotation: {
+    promoted_credential_id: string | null;
+    demoted_credential_id: string | null;
+    revoked_credential_ids: string[];
+  };
 };
 
 export class CredentialLifecycleService {
@@ -204,6 +208,8 @@ export class CredentialLifecycleService {
   /**
    * A new primary in the same lineage; the previous primary keeps working as secondary so clients can
    * switch over without downtime, and an older secondary is revoked. The quota counts the result.
+   * Naming the secondary is refused while the primary is live (it would revoke the credential named);
+   * a secondary whose primary was revoked is promoted in its place and keeps working (planRotation).
    */
   async rotate(
     actor: AdminActor,
@@ -229,7 +235,10 @@ export class CredentialLifecycleService {
       const now = new Date();
       const lineage = await credentials.listUnrevokedInLineage(current.lineage_id);
       // Expired members still hold their slot, so they take part in the plan; only live ones count.
-      const plan = planRotation(lineage.map((c) => ({ id: c.id, slot: c.slot })));
+      const plan = planRotation(
+        lineage.map((c) => ({ id: c.id, slot: c.slot })),
+        current.id,
+      );
       const live = new Set(lineage.filter((c) => isLive(c, now)).map((c) => c.id));
       checkCredentialQuota(
         liveCountAfterRotation(await credentials.countLive(account.id, now), {
@@ -269,6 +278,7 @@ export class CredentialLifecycleService {
       );
       const view = credentialView(credential, now);
       const rotation = {
+        promoted_credential_id: plan.promoted,
         demoted_credential_id: plan.demoteToSecondary,
         revoked_credential_ids: revoked.map((c) => c.id),
       };

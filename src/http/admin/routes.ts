@@ -387,7 +387,8 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     path: '/service-accounts/{account_id}/credentials/{credential_id}:rotate',
     operationId: 'rotateCredential',
     tag: 'Credentials',
-    summary: 'New primary in the lineage; the old primary becomes secondary, an older secondary is revoked',
+    summary:
+      'New primary in the lineage; the old primary (or a lone secondary) becomes secondary, an older secondary is revoked',
     permissions: ['service_accounts:write'],
     params: credential,
     query: noQuery,

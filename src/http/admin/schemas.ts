@@ -249,7 +249,14 @@ export const issuedCredentialOut = credentialOut.extend({
 
 export const rotatedCredentialOut = issuedCredentialOut.extend({
   rotation: z.object({
-    demoted_credential_id: z.uuid().nullable(),
+    promoted_credential_id: z
+      .uuid()
+      .nullable()
+      .describe("a secondary rotated after its primary was revoked: it took the primary's place"),
+    demoted_credential_id: z
+      .uuid()
+      .nullable()
+      .describe('the previous primary (or promoted secondary), now the secondary, still working'),
     revoked_credential_ids: z.array(z.uuid()),
   }),
 });

@@ -45,7 +45,7 @@ describe('rotating a secondary credential', () => {
     const refused = await api.post(`${accountPath}/credentials/${first.id}:rotate`, {});
     expect(refused.status).toBe(409);
     expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(refused.body.code).toBe('rotate_the_primary');
+    expect(refused.body.type).toMatch(/\/rotate_the_primary$/);
     expect(refused.body.detail).toContain(second.id);
     expect(refused.body.details).toMatchObject({ primary_credential_id: second.id });
 

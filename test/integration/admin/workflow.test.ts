@@ -148,7 +148,11 @@ describe('management API workflow', () => {
       slot: 'primary',
       lineage_id: oauthClient.lineage_id,
       name: 'zapier',
-      rotation: { demoted_credential_id: oauthClient.id, revoked_credential_ids: [] },
+      rotation: {
+        promoted_credential_id: null,
+        demoted_credential_id: oauthClient.id,
+        revoked_credential_ids: [],
+      },
     });
     expect(rotated.client_id).not.toBe(oauthClient.client_id);
     expect(expectStatus(await api.get(`${accountPath}/credentials/${oauthClient.id}`), 200).slot).toBe(
@@ -164,6 +168,7 @@ describe('management API workflow', () => {
     );
     secrets.push(rotatedAgain.client_secret);
     expect(rotatedAgain.rotation).toEqual({
+      promoted_credential_id: null,
       demoted_credential_id: rotated.id,
       revoked_credential_ids: [oauthClient.id],
     });

@@ -29,11 +29,12 @@ function domainErrorOf(fn: () => unknown): DomainError {
 }
 
 describe('planRotation', () => {
-  const cases: Array<{ name: string; live: LiveLineageMember[]; expected: RotationPlan }> = [
+  const cases: Array<{ name: string; live: LiveLineageMember[]; rotated: string; expected: RotationPlan }> = [
     {
       name: 'lone primary: it becomes secondary, nothing revoked',
       live: [{ id: 'a', slot: 'primary' }],
-      expected: { revoke: [], demoteToSecondary: 'a' },
+      rotated: 'a',
+      expected: { revoke: [], demoteToSecondary: 'a', promoted: null },
     },
     {
       name: 'primary and secondary: primary demoted, secondary revoked',
@@ -41,7 +42,8 @@ describe('planRotation', () => {
         { id: 'b', slot: 'secondary' },
         { id: 'a', slot: 'primary' },
       ],
-      expected: { revoke: ['b'], demoteToSecondary: 'a' },
+      rotated: 'a',
+      expected: { revoke: ['b'], demoteToSecondary: 'a', promoted: null },
     },
     {
       name: 'several secondaries (broken lineage): all revoked',
@@ -50,36 +52,67 @@ describe('planRotation', () => {
         { id: 'b', slot: 'secondary' },
         { id: 'c', slot: 'secondary' },
       ],
-      expected: { revoke: ['b', 'c'], demoteToSecondary: 'a' },
+      rotated: 'a',
+      expected: { revoke: ['b', 'c'], demoteToSecondary: 'a', promoted: null },
+    },
+    {
+      name: 'lone secondary (its primary revoked): promoted, then kept as the secondary',
+      live: [{ id: 'b', slot: 'secondary' }],
+      rotated: 'b',
+      expected: { revoke: [], demoteToSecondary: 'b', promoted: 'b' },
     },
   ];
-  it.each(cases)('$name', ({ live, expected }) => {
-    expect(planRotation(live)).toEqual(expected);
+  it.each(cases)('$name', ({ live, rotated, expected }) => {
+    expect(planRotation(live, rotated)).toEqual(expected);
   });
 
-  it('never revokes the credential it demotes', () => {
-    const plan = planRotation([
-      { id: 'a', slot: 'primary' },
-      { id: 'b', slot: 'secondary' },
-    ]);
-    expect(plan.revoke).not.toContain(plan.demoteToSecondary);
+  it('never revokes the credential it demotes, nor the one it was asked to rotate', () => {
+    for (const [live, rotated] of [
+      [
+        [
+          { id: 'a', slot: 'primary' },
+          { id: 'b', slot: 'secondary' },
+        ],
+        'a',
+      ],
+      [[{ id: 'b', slot: 'secondary' }], 'b'],
+    ] as Array<[LiveLineageMember[], string]>) {
+      const plan = planRotation(live, rotated);
+      expect(plan.revoke).not.toContain(plan.demoteToSecondary);
+      expect(plan.revoke).not.toContain(rotated);
+    }
   });
 
-  it.each([
-    ['empty lineage', []],
-    ['only a secondary', [{ id: 'b', slot: 'secondary' }]],
-  ] as Array<[string, LiveLineageMember[]]>)('refuses a lineage with no live primary: %s', (_name, live) => {
-    const error = domainErrorOf(() => planRotation(live));
+  it('refuses to rotate a secondary while its primary is live, naming the primary', () => {
+    const error = domainErrorOf(() =>
+      planRotation(
+        [
+          { id: 'a', slot: 'primary' },
+          { id: 'b', slot: 'secondary' },
+        ],
+        'b',
+      ),
+    );
+    expect(error.code).toBe('rotate_the_primary');
+    expect(error.message).toMatch(/Rotate the primary a instead/);
+    expect(error.details).toEqual({ primary_credential_id: 'a' });
+  });
+
+  it('refuses a lineage with nothing live to rotate', () => {
+    const error = domainErrorOf(() => planRotation([], 'a'));
     expect(error.code).toBe('no_live_primary');
     expect(error.message).toMatch(/no live primary/);
   });
 
   it('refuses a lineage with two live primaries, naming them', () => {
     const error = domainErrorOf(() =>
-      planRotation([
-        { id: 'a', slot: 'primary' },
-        { id: 'c', slot: 'primary' },
-      ]),
+      planRotation(
+        [
+          { id: 'a', slot: 'primary' },
+          { id: 'c', slot: 'primary' },
+        ],
+        'a',
+      ),
     );
     expect(error.code).toBe('multiple_live_primaries');
     expect(error.message).toMatch(/revoke all but one/);
@@ -232,10 +265,13 @@ describe('checkCredentialQuota', () => {
 
 describe('liveCountAfterRotation', () => {
   it('does not count the secondary the rotation revokes, so a full lineage can rotate at the limit', () => {
-    const plan = planRotation([
-      { id: 'a', slot: 'primary' },
-      { id: 'b', slot: 'secondary' },
-    ]);
+    const plan = planRotation(
+      [
+        { id: 'a', slot: 'primary' },
+        { id: 'b', slot: 'secondary' },
+      ],
+      'a',
+    );
     const live = 2;
     expect(() => checkCredentialQuota(live, 2)).toThrow(DomainError);
     expect(liveCountAfterRotation(live, plan)).toBe(1);
@@ -243,17 +279,20 @@ describe('liveCountAfterRotation', () => {
   });
 
   it('refuses to rotate a lone primary at the limit: the old primary stays live as secondary', () => {
-    const plan = planRotation([{ id: 'a', slot: 'primary' }]);
+    const plan = planRotation([{ id: 'a', slot: 'primary' }], 'a');
     expect(liveCountAfterRotation(1, plan)).toBe(1);
     expect(() => checkCredentialQuota(liveCountAfterRotation(1, plan), 1)).toThrow(DomainError);
     expect(() => checkCredentialQuota(liveCountAfterRotation(1, plan), 2)).not.toThrow();
   });
 
   it('counts credentials of other lineages of the account', () => {
-    const plan = planRotation([
-      { id: 'a', slot: 'primary' },
-      { id: 'b', slot: 'secondary' },
-    ]);
+    const plan = planRotation(
+      [
+        { id: 'a', slot: 'primary' },
+        { id: 'b', slot: 'secondary' },
+      ],
+      'a',
+    );
     expect(liveCountAfterRotation(5, plan)).toBe(4);
   });
 });
