@@ -223,7 +223,7 @@ function createAdminServices(deps: {
     services: {
       locations: new LocationService(db, changes),
       roles: new RoleService(db, changes),
-      accounts: new ServiceAccountService(db, changes),
+      accounts: new ServiceAccountService(db, changes, hasher),
       credentials: deps.credentials,
       settings: new SettingsService(db, changes),
       audit: new AuditQueryService(db),

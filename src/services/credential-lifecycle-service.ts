@@ -24,27 +24,28 @@ import type { Credential, Database, ServiceAccount } from '../persistence/schema
 import { type AdminActor, recordAudit } from './admin-actor.ts';
 import { type ChangePublisher, transactionWithChanges } from './committed-changes.ts';
 import { type CredentialView, credentialView } from './admin-views.ts';
-import { insertCredential, type PreparedSecret, prepareSecret } from './credential-service.ts';
+import {
+  createdBy,
+  type IssuedCredentialView,
+  insertCredential,
+  issueCredential,
+  type NewCredentialInput,
+  type PreparedSecret,
+  prepareSecret,
+  withSecret,
+} from './credential-service.ts';
+
+export type { IssuedCredentialView, NewCredentialInput };
 import type { ChangeEvent } from '../state/change-notifier.ts';
 import type { SecretHasher } from '../keys/secret-hasher.ts';
 import { keepingManagementHolders } from './management-holders.ts';
 import { assertMayActOn } from './service-account-service.ts';
-
-export interface NewCredentialInput {
-  name: string;
-  type: CredentialType;
-  expires_at?: string | undefined;
-  jwks?: unknown;
-}
 
 export interface RotationInput {
   name?: string | undefined;
   expires_at?: string | undefined;
   jwks?: unknown;
 }
-
-/** The secret is shown once: `client_secret` for an OAuth client, `api_key` for an API key. */
-export type IssuedCredentialView = CredentialView & { client_secret?: string; api_key?: string };
 
 export type RotatedCredentialView = IssuedCredentialView & {
   rotation: {
@@ -85,41 +86,11 @@ export class CredentialLifecycleService {
     // bcrypt takes tens of milliseconds: hash before the transaction so no row lock waits on it.
     const prepared = await prepareSecret(this.#hasher, input.type);
     return this.#db.transaction().execute(async (trx) => {
-      const { account, organization } = await this.#lockAccountForIssuing(trx, actor, accountId);
-      assertCredentialTypeAllowed(input.type, organization.allowed_credential_types);
-      const now = new Date();
-      const expiresAt = checkCredentialExpiry({
-        now,
-        requestedExpiresAt: input.expires_at ? new Date(input.expires_at) : null,
-        maxLifetimeSeconds: organization.max_credential_lifetime_seconds,
-      });
-      checkCredentialQuota(
-        await new CredentialRepository(trx).countLive(account.id, now),
-        organization.max_credentials_per_account,
-      );
+      const owner = await this.#lockAccountForIssuing(trx, actor, accountId);
       // A credential acts with all of its account's permissions, so issuing one is granting them.
-      await assertMayActOn(trx, actor, account, 'issue a credential for this service account');
-      const { credential, secret } = await insertCredential(
-        trx,
-        {
-          orgId: actor.orgId,
-          accountId: account.id,
-          type: input.type,
-          name: input.name,
-          expiresAt,
-          jwks: input.jwks,
-          createdBy: createdBy(actor),
-        },
-        prepared,
+      return issueCredential(trx, actor, owner, input, prepared, () =>
+        assertMayActOn(trx, actor, owner.account, 'issue a credential for this service account'),
       );
-      const view = credentialView(credential, now);
-      await recordAudit(trx, actor, {
-        action: 'credential.created',
-        targetType: 'credential',
-        targetId: credential.id,
-        diff: { after: view },
-      });
-      return withSecret(view, credential.type, secret);
     });
   }
 
@@ -389,15 +360,4 @@ function isLive(credential: Credential, now: Date): boolean {
   return (
     credentialStatus({ revokedAt: credential.revoked_at, expiresAt: credential.expires_at }, now) === 'active'
   );
-}
-
-function createdBy(actor: AdminActor) {
-  return actor.kind === 'admin'
-    ? { accountId: actor.accountId, credentialId: actor.credentialId }
-    : { accountId: null, credentialId: null };
-}
-
-function withSecret(view: CredentialView, type: CredentialType, secret: string | null): IssuedCredentialView {
-  if (secret === null) return view;
-  return type === 'api_key' ? { ...view, api_key: secret } : { ...view, client_secret: secret };
 }

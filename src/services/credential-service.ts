@@ -9,10 +9,14 @@ import {
   generateLegacyKeyClientId,
   LEGACY_KEY_DISPLAY_HINT,
 } from '../domain/credential-format.ts';
+import { assertCredentialTypeAllowed } from '../domain/credential-lifecycle.ts';
+import { checkCredentialExpiry, checkCredentialQuota } from '../domain/rotation.ts';
 import type { CredentialSlot, CredentialType } from '../domain/status.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
-import type { Credential, Database } from '../persistence/schema.ts';
+import type { Credential, Database, Organization, ServiceAccount } from '../persistence/schema.ts';
 import type { SecretHasher } from '../keys/secret-hasher.ts';
+import { type AdminActor, recordAudit } from './admin-actor.ts';
+import { type CredentialView, credentialView } from './admin-views.ts';
 
 export interface CredentialRequest {
   orgId: string;
@@ -108,4 +112,78 @@ export async function insertCredential(
     created_by_credential_id: request.createdBy?.credentialId ?? null,
   });
   return { credential, secret: prepared.secret };
+}
+
+export interface NewCredentialInput {
+  name: string;
+  type: CredentialType;
+  expires_at?: string | undefined;
+  jwks?: unknown;
+}
+
+/** The secret is shown once: `client_secret` for an OAuth client, `api_key` for an API key. */
+export type IssuedCredentialView = CredentialView & { client_secret?: string; api_key?: string };
+
+/**
+ * Issues a credential to an account the caller has locked (or just created) in `trx`, within the
+ * organization's API security settings (allowed types, maximum lifetime, maximum per account), and
+ * audits it. `authorize` (whether the actor may act on the account) runs once the settings allow it.
+ */
+export async function issueCredential(
+  trx: Kysely<Database>,
+  actor: AdminActor,
+  owner: { account: ServiceAccount; organization: Organization },
+  input: NewCredentialInput,
+  prepared: PreparedSecret,
+  authorize: () => Promise<void> = async () => {},
+): Promise<IssuedCredentialView> {
+  const { account, organization } = owner;
+  assertCredentialTypeAllowed(input.type, organization.allowed_credential_types);
+  const now = new Date();
+  const expiresAt = checkCredentialExpiry({
+    now,
+    requestedExpiresAt: input.expires_at ? new Date(input.expires_at) : null,
+    maxLifetimeSeconds: organization.max_credential_lifetime_seconds,
+  });
+  checkCredentialQuota(
+    await new CredentialRepository(trx).countLive(account.id, now),
+    organization.max_credentials_per_account,
+  );
+  await authorize();
+  const { credential, secret } = await insertCredential(
+    trx,
+    {
+      orgId: actor.orgId,
+      accountId: account.id,
+      type: input.type,
+      name: input.name,
+      expiresAt,
+      jwks: input.jwks,
+      createdBy: createdBy(actor),
+    },
+    prepared,
+  );
+  const view = credentialView(credential, now);
+  await recordAudit(trx, actor, {
+    action: 'credential.created',
+    targetType: 'credential',
+    targetId: credential.id,
+    diff: { after: view },
+  });
+  return withSecret(view, credential.type, secret);
+}
+
+export function createdBy(actor: AdminActor) {
+  return actor.kind === 'admin'
+    ? { accountId: actor.accountId, credentialId: actor.credentialId }
+    : { accountId: null, credentialId: null };
+}
+
+export function withSecret(
+  view: CredentialView,
+  type: CredentialType,
+  secret: string | null,
+): IssuedCredentialView {
+  if (secret === null) return view;
+  return type === 'api_key' ? { ...view, api_key: secret } : { ...view, client_secret: secret };
 }

@@ -31,6 +31,14 @@ import { nameTakenError, withUniqueLiveName } from './unique-names.ts';
 import { type ServiceAccountView, serviceAccountView } from './admin-views.ts';
 import type { ChangeEvent } from '../state/change-notifier.ts';
 import { keepingManagementHolders } from './management-holders.ts';
+import {
+  type IssuedCredentialView,
+  issueCredential,
+  type NewCredentialInput,
+  prepareSecret,
+} from './credential-service.ts';
+import type { SecretHasher } from '../keys/secret-hasher.ts';
+import { OrganizationRepository } from '../persistence/repositories/organization-repository.ts';
 
 export interface RoleAssignmentInput {
   role_id: string;
@@ -48,12 +56,21 @@ export interface ServiceAccountInput {
 
 export type ServiceAccountPatch = Partial<ServiceAccountInput>;
 
+export interface NewServiceAccountInput extends ServiceAccountInput {
+  /** Seed 003: the account's first credential, issued in the same transaction (name: the account's). */
+  credential?: (Omit<NewCredentialInput, 'name'> & { name?: string | undefined }) | undefined;
+}
+
+export type CreatedServiceAccountView = ServiceAccountView & { credential?: IssuedCredentialView };
+
 export class ServiceAccountService {
   readonly #db: Kysely<Database>;
   readonly #changes: ChangePublisher;
-  constructor(db: Kysely<Database>, changes: ChangePublisher) {
+  readonly #hasher: SecretHasher;
+  constructor(db: Kysely<Database>, changes: ChangePublisher, hasher: SecretHasher) {
     this.#db = db;
     this.#changes = changes;
+    this.#hasher = hasher;
   }
 
   async list(
@@ -71,12 +88,19 @@ export class ServiceAccountService {
     return (await describeAccounts(this.#db, actor.orgId, [account]))[0]!;
   }
 
-  create(actor: AdminActor, input: ServiceAccountInput): Promise<ServiceAccountView> {
+  /**
+   * With `credential`, the account's first credential is issued in the same transaction, within the
+   * organization's API security settings: a credential the settings refuse creates no account either.
+   */
+  async create(actor: AdminActor, input: NewServiceAccountInput): Promise<CreatedServiceAccountView> {
     const assignments = checkAssignments({
       allLocations: input.all_locations ?? false,
       locationIds: input.location_ids ?? [],
       roles: (input.roles ?? []).map(toRoleAssignment),
     });
+    const first = input.credential;
+    // bcrypt takes tens of milliseconds: hash before the transaction so no row lock waits on it.
+    const prepared = first ? await prepareSecret(this.#hasher, first.type) : null;
     return withNameCheck(input.name, () =>
       this.#db.transaction().execute(async (trx) => {
         const accounts = new ServiceAccountRepository(trx);
@@ -107,7 +131,18 @@ export class ServiceAccountService {
           targetId: view.id,
           diff: { after: auditedFields(view) },
         });
-        return view;
+        if (!first || !prepared) return view;
+        const organization = (await new OrganizationRepository(trx).findById(actor.orgId))!;
+        const credential = await underField('credential', () =>
+          issueCredential(
+            trx,
+            actor,
+            { account: created, organization },
+            { ...first, name: first.name ?? input.name },
+            prepared,
+          ),
+        );
+        return { ...view, credential };
       }),
     );
   }
@@ -424,4 +459,19 @@ function nameTaken(name: string): DomainError {
 
 function withNameCheck<T>(name: string, work: () => Promise<T>): Promise<T> {
   return withUniqueLiveName('service_accounts_live_name', () => nameTaken(name), work);
+}
+
+/** A refusal about a nested object names its field from the request's root (`credential.type`). */
+async function underField<T>(prefix: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof DomainError && typeof error.details?.field === 'string') {
+      throw new DomainError(error.code, error.message, {
+        ...error.details,
+        field: `${prefix}.${error.details.field}`,
+      });
+    }
+    throw error;
+  }
 }

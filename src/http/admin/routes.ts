@@ -262,12 +262,16 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     path: '/service-accounts',
     operationId: 'createServiceAccount',
     tag: 'Service accounts',
-    summary: 'Create a service account',
+    summary: 'Create a service account, and its first credential if asked (its secret in this response only)',
     permissions: ['service_accounts:write'],
     params: {},
     query: noQuery,
     body: s.serviceAccountCreate,
-    response: { status: 201, description: 'the service account', schema: s.serviceAccountOut },
+    response: {
+      status: 201,
+      description: 'the service account (with its first credential and secret, when asked for)',
+      schema: s.createdServiceAccountOut,
+    },
     handle: ({ actor, body }, { accounts }) => accounts.create(actor, body),
   }),
   route({

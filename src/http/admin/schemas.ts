@@ -95,43 +95,53 @@ const roleAssignment = z.strictObject({
     .describe('role x location matrix: the account locations where this role applies (null or absent: all)'),
 });
 
-export const serviceAccountCreate = z.strictObject({
+const jwks = z
+  .strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) })
+  .describe('public JWK set (private_key_jwt only)');
+
+const credentialFields = {
+  name,
+  type: credentialType,
+  expires_at: timestamp.optional().describe("within the organization's maximum credential lifetime"),
+  jwks: jwks.optional(),
+};
+
+/** A private_key_jwt credential needs its public keys; no other type takes any. */
+function jwksOnlyForPrivateKeyJwt(value: { type: string; jwks?: unknown }, ctx: z.RefinementCtx): void {
+  if (value.type === 'private_key_jwt' && value.jwks === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'is required for a private_key_jwt credential' });
+  }
+  if (value.type !== 'private_key_jwt' && value.jwks !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['jwks'],
+      message: `is not accepted for a ${value.type} credential`,
+    });
+  }
+}
+
+export const credentialCreate = z.strictObject(credentialFields).superRefine(jwksOnlyForPrivateKeyJwt);
+
+const serviceAccountFields = {
   name,
   description: description.optional(),
   all_locations: z.boolean().optional().describe('every location, including ones created later'),
   location_ids: z.array(z.uuid()).max(1000).optional(),
   roles: z.array(roleAssignment).max(100).optional(),
   groups_admin: z.boolean().optional(),
+};
+
+export const serviceAccountCreate = z.strictObject({
+  ...serviceAccountFields,
+  credential: z
+    .strictObject({ ...credentialFields, name: name.optional().describe('default: the account name') })
+    .superRefine(jwksOnlyForPrivateKeyJwt)
+    .optional()
+    .describe(
+      "issue the account's first credential in the same request; its secret is in this response only",
+    ),
 });
-export const serviceAccountUpdate = serviceAccountCreate.partial();
-
-const jwks = z
-  .strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1).max(10) })
-  .describe('public JWK set (private_key_jwt only)');
-
-export const credentialCreate = z
-  .strictObject({
-    name,
-    type: credentialType,
-    expires_at: timestamp.optional().describe("within the organization's maximum credential lifetime"),
-    jwks: jwks.optional(),
-  })
-  .superRefine((value, ctx) => {
-    if (value.type === 'private_key_jwt' && value.jwks === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['jwks'],
-        message: 'is required for a private_key_jwt credential',
-      });
-    }
-    if (value.type !== 'private_key_jwt' && value.jwks !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['jwks'],
-        message: `is not accepted for a ${value.type} credential`,
-      });
-    }
-  });
+export const serviceAccountUpdate = z.strictObject(serviceAccountFields).partial();
 
 export const credentialRotate = z.strictObject({
   name: name.optional().describe('name of the new primary (default: the rotated credential name)'),
@@ -245,6 +255,12 @@ export const credentialOut = z.object({
 export const issuedCredentialOut = credentialOut.extend({
   client_secret: z.string().optional().describe('oauth_client: shown in this response only'),
   api_key: z.string().optional().describe('api_key: shown in this response only'),
+});
+
+export const createdServiceAccountOut = serviceAccountOut.extend({
+  credential: issuedCredentialOut
+    .optional()
+    .describe('only when the request asked for a first credential: its secret, shown this once'),
 });
 
 export const rotatedCredentialOut = issuedCredentialOut.extend({
