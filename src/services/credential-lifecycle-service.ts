@@ -15,7 +15,7 @@ import {
   planRegeneration,
   planRotation,
 } from '../domain/rotation.ts';
-import { type CredentialType, credentialStatus } from '../domain/status.ts';
+import { credentialStatus } from '../domain/status.ts';
 import type { Page, PageRequest } from '../domain/pagination.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
 import { OrganizationRepository } from '../persistence/repositories/organization-repository.ts';
