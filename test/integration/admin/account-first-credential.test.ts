@@ -108,7 +108,9 @@ describe('creating a service account with its first credential', () => {
     expect(wrongType.status).toBe(422);
     expect(wrongType.body.type).toMatch(/\/credential_type_not_allowed$/);
     expect(wrongType.body.field).toBe('credential.type');
-    expect(wrongType.body.detail).toMatch(/allow (oauth_client, api_key|api_key, oauth_client); not private_key_jwt/);
+    expect(wrongType.body.detail).toMatch(
+      /allow (oauth_client, api_key|api_key, oauth_client); not private_key_jwt/,
+    );
 
     const tooLong = await ctx.api.post('/service-accounts', {
       name: 'Refused expiry',
