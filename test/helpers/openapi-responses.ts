@@ -3,7 +3,7 @@ import type { ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { buildOpenApiDocument } from '../../src/http/admin/openapi.ts';
 import { ADMIN_ROUTES } from '../../src/http/admin/routes.ts';
-import { PLATFORM_ROUTES } from '../../src/http/platform/routes.ts';
+import { ALL_PLATFORM_ROUTES } from '../../src/http/platform/route-table.ts';
 
 // ajv-formats is CommonJS: under ESM its function sits on `default`.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -147,11 +147,11 @@ let servedDocument: OpenApiResponseValidator | undefined;
 
 /**
  * A validator for the document the server serves at /admin/v1/openapi.json, built in-process from the
- * same route tables (the issuer only changes `servers`), once per test process.
+ * same route tables as src/http/admin/router.ts (the issuer only changes `servers`), once per process.
  */
 export function documentedResponses(): OpenApiResponseValidator {
   servedDocument ??= new OpenApiResponseValidator(
-    buildOpenApiDocument(ADMIN_ROUTES, 'http://localhost', PLATFORM_ROUTES),
+    buildOpenApiDocument(ADMIN_ROUTES, 'http://localhost', ALL_PLATFORM_ROUTES),
   );
   return servedDocument;
 }
