@@ -7,6 +7,7 @@ import { echo } from './text.ts';
  */
 export type DomainErrorCode =
   | 'account_archived'
+  | 'account_not_archived'
   | 'credential_limit_reached'
   | 'credential_not_active'
   | 'credential_type_not_allowed'

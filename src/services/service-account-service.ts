@@ -248,6 +248,13 @@ export class ServiceAccountService {
     );
   }
 
+  /** Removes an archived account and its credentials for good (see purgeArchivedAccount). */
+  purge(actor: AdminActor, id: string): Promise<void> {
+    return transactionWithChanges(this.#db, this.#changes, (trx, changed) =>
+      purgeArchivedAccount(trx, changed, actor, id),
+    );
+  }
+
   async #archive(
     trx: Kysely<Database>,
     changed: (event: ChangeEvent) => void,
@@ -290,6 +297,52 @@ export class ServiceAccountService {
     }
     return after!;
   }
+}
+
+/**
+ * Seed 000, "delete permanently removes": an archived account (its credentials revoked by the archive)
+ * is removed with its credentials. The audit trail stays, and the purge event records the account and
+ * its credentials by name, so the trail still says who did what. Anything not archived is refused: the
+ * archive is where credentials are revoked, the feed told and the last-admin rule applied.
+ */
+export async function purgeArchivedAccount(
+  trx: Kysely<Database>,
+  changed: (event: ChangeEvent) => void,
+  actor: AdminActor,
+  id: string,
+): Promise<void> {
+  const accounts = new ServiceAccountRepository(trx);
+  const account = await accounts.lockById(actor.orgId, id);
+  if (!account) throw new NotFoundError('service account', id);
+  if (account.is_protected) throw protectedAccount();
+  if (!account.archived_at) {
+    throw new DomainError(
+      'account_not_archived',
+      'only an archived service account can be purged; archive it first (that revokes its credentials), then purge it',
+    );
+  }
+  const [view] = await describeAccounts(trx, actor.orgId, [account]);
+  const credentials = await new CredentialRepository(trx).deleteAllOfAccount(id);
+  await accounts.delete(actor.orgId, id);
+  await recordAudit(trx, actor, {
+    action: 'service_account.purged',
+    targetType: 'service_account',
+    targetId: id,
+    diff: {
+      before: {
+        ...auditedFields(view!),
+        credentials: credentials.map((c) => ({
+          id: c.id,
+          name: c.name,
+          type: c.type,
+          client_id: c.client_id,
+          created_at: c.created_at.toISOString(),
+          revoked_at: c.revoked_at?.toISOString() ?? null,
+        })),
+      },
+    },
+  });
+  changed({ type: 'account', orgId: actor.orgId, accountId: id });
 }
 
 /** Views of accounts with their assignments, resolved permissions and derived status, in four queries. */

@@ -14,6 +14,7 @@ import { HttpProblem } from '../problem.ts';
  */
 const STATUS_BY_CODE = {
   account_archived: 409,
+  account_not_archived: 409,
   credential_limit_reached: 409,
   credential_not_active: 409,
   credential_type_not_allowed: 422,

@@ -318,13 +318,27 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     path: '/service-accounts/{account_id}',
     operationId: 'deleteServiceAccount',
     tag: 'Service accounts',
-    summary: 'Same as :archive (the row stays for the audit trail)',
+    summary: 'Same as :archive (the row stays for the audit trail; :purge removes it)',
     permissions: ['service_accounts:delete'],
     params: account,
     query: noQuery,
     body: null,
     response: { status: 200, description: 'the archived service account', schema: s.serviceAccountOut },
     handle: ({ actor, params }, { accounts }) => accounts.archive(actor, params.account_id!),
+  }),
+
+  route({
+    method: 'post',
+    path: '/service-accounts/{account_id}:purge',
+    operationId: 'purgeServiceAccount',
+    tag: 'Service accounts',
+    summary: 'Remove an archived service account and its credentials for good (the audit trail stays)',
+    permissions: ['service_accounts:delete'],
+    params: account,
+    query: noQuery,
+    body: s.emptyBody,
+    response: { status: 204, description: 'purged', schema: noContent },
+    handle: ({ actor, params }, { accounts }) => accounts.purge(actor, params.account_id!),
   }),
 
   // Credentials ---------------------------------------------------------------------------------------

@@ -156,6 +156,15 @@ export class CredentialRepository {
       .execute();
   }
 
+  /** Deletes every credential of the account (it is purged); returns what was deleted. */
+  deleteAllOfAccount(accountId: string): Promise<Credential[]> {
+    return this.#db
+      .deleteFrom('credentials')
+      .where('service_account_id', '=', accountId)
+      .returningAll()
+      .execute();
+  }
+
   async setSlot(id: string, slot: CredentialSlot): Promise<void> {
     await this.#db.updateTable('credentials').set({ slot }).where('id', '=', id).execute();
   }

@@ -222,6 +222,14 @@ export class ServiceAccountRepository {
       .executeTakeFirstOrThrow();
   }
 
+  /**
+   * Removes the account for good: its assignments go with it (foreign keys cascade). Its credentials
+   * must be deleted first (CredentialRepository.deleteAllOfAccount). Audit events stay: they name it.
+   */
+  async delete(orgId: string, id: string): Promise<void> {
+    await this.#db.deleteFrom('service_accounts').where('org_id', '=', orgId).where('id', '=', id).execute();
+  }
+
   /** Locations and live roles (with their matrix ticks) of several accounts, in three queries. */
   async loadAssignments(accountIds: readonly string[]): Promise<Map<string, StoredAssignments>> {
     const result = new Map<string, StoredAssignments>(

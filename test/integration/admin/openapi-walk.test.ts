@@ -99,6 +99,7 @@ describe('the admin API answers as its OpenAPI document says, operation by opera
       201,
     );
     expectStatus(await api.delete(`/service-accounts/${other.id}`), 200);
+    expectStatus(await api.post(`/service-accounts/${other.id}:purge`), 204);
 
     expectStatus(
       await api.post('/legacy-keys:import', {
