@@ -33,6 +33,7 @@ export type DomainErrorCode =
   | 'organization_archived'
   | 'permission_in_use'
   | 'protected_account'
+  | 'role_in_use'
   | 'role_not_assignable'
   | 'rotate_the_primary'
   | 'system_role'

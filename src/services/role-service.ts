@@ -13,12 +13,12 @@ import {
 import type { Page, PageRequest } from '../domain/pagination.ts';
 import { RoleRepository, type RoleUpdate } from '../persistence/repositories/role-repository.ts';
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
-import type { Database, Role } from '../persistence/schema.ts';
+import type { Database, Role, ServiceAccount } from '../persistence/schema.ts';
 import { type AdminActor, loadAuthority, recordAudit } from './admin-actor.ts';
 import { type ChangePublisher, transactionWithChanges } from './committed-changes.ts';
 import { nameTakenError, withUniqueLiveName } from './unique-names.ts';
 import { type RoleView, roleView } from './admin-views.ts';
-import { fromStored, resolveWith } from './service-account-service.ts';
+import { fromStored, removeRoleFromAccounts, resolveWith } from './service-account-service.ts';
 import type { ChangeEvent } from '../state/change-notifier.ts';
 import { keepingManagementHolders } from './management-holders.ts';
 
@@ -30,6 +30,14 @@ export interface RoleInput {
 }
 
 export type RolePatch = Partial<RoleInput>;
+
+export interface RoleUpdateOptions {
+  /** Marking the role not assignable takes it from every live account holding it (else: refused). */
+  removeFromHolders?: boolean;
+}
+
+/** How many holders a refusal names; the count is always whole. */
+const LISTED_HOLDERS = 100;
 
 export class RoleService {
   readonly #db: Kysely<Database>;
@@ -85,10 +93,15 @@ export class RoleService {
    * A change to what the role grants reaches every account holding it: their permissions version is
    * bumped, so tokens issued before the change are stale.
    */
-  update(actor: AdminActor, id: string, patch: RolePatch): Promise<RoleView> {
+  update(
+    actor: AdminActor,
+    id: string,
+    patch: RolePatch,
+    options: RoleUpdateOptions = {},
+  ): Promise<RoleView> {
     return withNameCheck(patch.name ?? '', () =>
       transactionWithChanges(this.#db, this.#changes, (trx, changed) =>
-        keepingManagementHolders(trx, actor, () => this.#update(trx, changed, actor, id, patch)),
+        keepingManagementHolders(trx, actor, () => this.#update(trx, changed, actor, id, patch, options)),
       ),
     );
   }
@@ -99,6 +112,7 @@ export class RoleService {
     actor: AdminActor,
     id: string,
     patch: RolePatch,
+    options: RoleUpdateOptions,
   ): Promise<RoleView> {
     const roles = new RoleRepository(trx);
     const before = await roles.findLive(actor.orgId, id);
@@ -135,18 +149,30 @@ export class RoleService {
     }
     const diff = changedFields(roleView(before), { ...roleView(before), ...update });
     if (!hasChanges(diff)) return roleView(before);
+    const accounts = new ServiceAccountRepository(trx);
+    const removedFrom =
+      update.assignable_to_service_accounts === false && before.assignable_to_service_accounts
+        ? await this.#takeFromHolders(trx, actor, before, options)
+        : [];
     const after = roleView((await roles.update(actor.orgId, id, update))!);
     const grantsChanged =
       'permissions' in (diff.after ?? {}) || 'assignable_to_service_accounts' in (diff.after ?? {});
-    const staleAccounts = grantsChanged
-      ? await new ServiceAccountRepository(trx).bumpPermissionsVersionOfRoleHolders(actor.orgId, id)
-      : [];
+    const staleAccounts = [
+      ...(await Promise.all(
+        removedFrom.map(async (a) => ({
+          id: a.id,
+          permissionsVersion: await accounts.bumpPermissionsVersion(actor.orgId, a.id),
+        })),
+      )),
+      ...(grantsChanged ? await accounts.bumpPermissionsVersionOfRoleHolders(actor.orgId, id) : []),
+    ];
     await recordAudit(trx, actor, {
       action: 'role.updated',
       targetType: 'role',
       targetId: id,
       diff: {
         ...diff,
+        ...(removedFrom.length > 0 ? { removed_from_service_account_ids: removedFrom.map((a) => a.id) } : {}),
         ...(staleAccounts.length > 0 ? { affected_service_account_ids: staleAccounts.map((a) => a.id) } : {}),
       },
     });
@@ -154,6 +180,30 @@ export class RoleService {
     if (grantsChanged) changed({ type: 'organization', orgId: actor.orgId });
     for (const stale of staleAccounts) changed(staleAccountChange(actor.orgId, stale));
     return after;
+  }
+
+  /**
+   * A role marked not assignable grants nothing to the accounts holding it, so it is never done behind
+   * their admins' backs: while live accounts hold it, the change is refused with the list of them,
+   * unless the request says to take the role from every holder (each edit audited on its account).
+   */
+  async #takeFromHolders(
+    trx: Kysely<Database>,
+    actor: AdminActor,
+    role: Role,
+    options: RoleUpdateOptions,
+  ): Promise<ServiceAccount[]> {
+    const holders = await new ServiceAccountRepository(trx).lockLiveRoleHolders(actor.orgId, role.id);
+    if (holders.length === 0) return [];
+    if (!options.removeFromHolders) throw roleInUse(holders);
+    await removeRoleFromAccounts(
+      trx,
+      actor,
+      role.id,
+      holders,
+      'role marked not assignable to service accounts',
+    );
+    return holders;
   }
 
   /** A deleted role grants nothing any more; the accounts holding it get a new permissions version. */
@@ -232,6 +282,24 @@ function assertEditable(role: Role): void {
   throw new DomainError(
     'system_role',
     `"${role.name}" is a built-in role; it cannot be changed or deleted. Create a role of your own instead`,
+  );
+}
+
+function roleInUse(holders: readonly ServiceAccount[]): DomainError {
+  const count = holders.length;
+  const shown = holders
+    .slice(0, 3)
+    .map((h) => `"${h.name}"`)
+    .join(', ');
+  return new DomainError(
+    'role_in_use',
+    `${count} service account${count === 1 ? ' holds' : 's hold'} this role (${shown}${count > 3 ? ', ...' : ''}), ` +
+      'and a role not assignable to service accounts would grant them nothing. Remove it from ' +
+      `${count === 1 ? 'that account' : 'them'} first, or send remove_from_holders=true to remove it from all of them`,
+    {
+      service_account_count: count,
+      service_accounts: holders.slice(0, LISTED_HOLDERS).map((h) => ({ id: h.id, name: h.name })),
+    },
   );
 }
 

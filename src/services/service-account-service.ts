@@ -345,6 +345,40 @@ export async function purgeArchivedAccount(
   changed({ type: 'account', orgId: actor.orgId, accountId: id });
 }
 
+/**
+ * Takes a role from the accounts holding it, each audited as an edit of that account naming the role
+ * and the reason. The caller bumps their permissions versions and announces them; call inside its
+ * transaction, with the accounts locked.
+ */
+export async function removeRoleFromAccounts(
+  trx: Kysely<Database>,
+  actor: AdminActor,
+  roleId: string,
+  holders: readonly ServiceAccount[],
+  reason: string,
+): Promise<void> {
+  const accounts = new ServiceAccountRepository(trx);
+  const before = await describeAccounts(trx, actor.orgId, holders);
+  for (const holder of holders) await accounts.removeRole(actor.orgId, holder.id, roleId);
+  const after = await describeAccounts(
+    trx,
+    actor.orgId,
+    await Promise.all(holders.map(async (h) => (await accounts.findById(actor.orgId, h.id))!)),
+  );
+  for (const [index, holder] of holders.entries()) {
+    await recordAudit(trx, actor, {
+      action: 'service_account.updated',
+      targetType: 'service_account',
+      targetId: holder.id,
+      diff: {
+        ...changedFields(auditedFields(before[index]!), auditedFields(after[index]!)),
+        removed_role_id: roleId,
+        reason,
+      },
+    });
+  }
+}
+
 /** Views of accounts with their assignments, resolved permissions and derived status, in four queries. */
 export async function describeAccounts(
   db: Kysely<Database>,

@@ -41,6 +41,7 @@ const STATUS_BY_CODE = {
   organization_archived: 409,
   permission_in_use: 409,
   protected_account: 409,
+  role_in_use: 409,
   role_not_assignable: 422,
   rotate_the_primary: 409,
   system_role: 409,

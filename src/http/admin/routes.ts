@@ -212,10 +212,13 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     summary: 'Edit a role; accounts holding it get a new permissions version',
     permissions: ['roles:write'],
     params: role,
-    query: noQuery,
+    query: s.roleUpdateQuery,
     body: s.roleUpdate,
     response: { status: 200, description: 'the role', schema: s.roleOut },
-    handle: ({ actor, params, body }, { roles }) => roles.update(actor, params.role_id!, body),
+    handle: ({ actor, params, query, body }, { roles }) =>
+      roles.update(actor, params.role_id!, body, {
+        removeFromHolders: query.remove_from_holders === 'true',
+      }),
   }),
   route({
     method: 'delete',

@@ -41,6 +41,16 @@ export const serviceAccountListQuery = pageQuery.extend({
   include_archived: z.enum(['true', 'false']).optional().describe('also list archived accounts'),
 });
 
+export const roleUpdateQuery = z.strictObject({
+  remove_from_holders: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe(
+      'with assignable_to_service_accounts: false, take the role from every live account holding it ' +
+        '(without it, such a change is refused with 409 role_in_use listing them)',
+    ),
+});
+
 export const auditEventQuery = pageQuery.extend({
   target_id: singleLineText(200).optional().describe('only events about this object'),
   actor_account_id: z.uuid().optional().describe('only events performed by this service account'),

@@ -355,6 +355,19 @@ export class ServiceAccountRepository {
     return true;
   }
 
+  /**
+   * Takes the role from the account (its matrix ticks for the role go with it). The caller bumps the
+   * permissions version. Call inside a transaction.
+   */
+  async removeRole(orgId: string, accountId: string, roleId: string): Promise<void> {
+    await this.#db
+      .deleteFrom('service_account_roles')
+      .where('org_id', '=', orgId)
+      .where('service_account_id', '=', accountId)
+      .where('role_id', '=', roleId)
+      .execute();
+  }
+
   /** Makes tokens issued before now stale without changing assignments (e.g. groups_admin changed). */
   async bumpPermissionsVersion(orgId: string, id: string): Promise<number> {
     const { permissions_version } = await this.#db

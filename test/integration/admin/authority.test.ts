@@ -192,7 +192,9 @@ describe('admin authority', () => {
       expectRefused(narrowed, 409, 'last_management_holder');
       expect(narrowed.body.details.permissions).toEqual(['audit:read']);
       expectRefused(
-        await api.patch(`/roles/${custom.id}`, { assignable_to_service_accounts: false }),
+        await api.patch(`/roles/${custom.id}?remove_from_holders=true`, {
+          assignable_to_service_accounts: false,
+        }),
         409,
         'last_management_holder',
       );
