@@ -3,7 +3,16 @@
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+# prepare (console/build.ts) finds no bundler in a production install and builds nothing.
+COPY console/build.ts ./console/
 RUN npm ci --omit=dev && npm cache clean --force
+
+# Console stage: the admin console's bundle, built with the dev dependencies (esbuild, Lit).
+FROM node:24-bookworm-slim AS console
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY console ./console
+RUN npm ci --no-audit --no-fund
 
 # Runtime stage: no build tools, no dev dependencies, non-root user.
 FROM node:24-bookworm-slim
@@ -19,6 +28,7 @@ COPY bin ./bin
 COPY config ./config
 COPY migrations ./migrations
 COPY src ./src
+COPY --from=console /app/console/dist ./console/dist
 RUN mkdir -p /var/lib/svcauth/data /var/lib/svcauth/keys && chown -R node:node /var/lib/svcauth
 USER node
 EXPOSE 3000

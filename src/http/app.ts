@@ -5,6 +5,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { echo } from '../domain/text.ts';
 import { type AdminDependencies, adminRouter } from './admin/router.ts';
+import { consoleRoutes } from './console-routes.ts';
 import { healthRoutes, type Probe } from './health-routes.ts';
 import { problemErrors, requestContext } from './middleware.ts';
 import { oauthRoutes } from './oauth-routes.ts';
@@ -35,7 +36,7 @@ export function createHttpApp(deps: HttpAppDependencies): Koa {
   app.use(requestContext(deps.logger));
   app.use(deps.metrics.middleware());
   app.use(problemErrors(deps.isDatabaseUnavailable));
-  const routers = [healthRoutes(deps.probes, deps.metrics), oauthRoutes(deps)];
+  const routers = [healthRoutes(deps.probes, deps.metrics), oauthRoutes(deps), consoleRoutes()];
   if (deps.revocation) routers.push(revocationRoutes({ config: deps.config, ...deps.revocation }));
   for (const router of routers) {
     app.use(router.routes());

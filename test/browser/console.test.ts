@@ -1,0 +1,278 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildConsole } from '../../console/build.ts';
+import { CONSOLE_CSP } from '../../src/http/console-routes.ts';
+import { launchChromium, collectPageErrors, type TestBrowser } from '../helpers/browser.ts';
+import { startTestServer, type TestServer } from '../helpers/test-server.ts';
+import {
+  adminApi,
+  type AdminApi,
+  adminToken,
+  type BootstrappedAdmin,
+  bootstrapAdmin,
+  claimsOf,
+  expectStatus,
+  productToken,
+} from '../integration/admin/admin-helpers.ts';
+
+const AXE_SOURCE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const SCREENSHOTS = path.resolve(import.meta.dirname, '../../docs/console');
+
+/**
+ * The admin console in a real Chromium against a real server: the seeds' workflows through the
+ * screens, what a View-only admin sees, and axe on every screen. One browser and one page for the file.
+ */
+describe('admin console in a browser', () => {
+  let server: TestServer;
+  let chromium: TestBrowser;
+  let page: Page;
+  let pageErrors: string[];
+  let admin: BootstrappedAdmin;
+  let api: AdminApi;
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    [server, chromium] = await Promise.all([startTestServer(), launchChromium(), buildConsole()]);
+    admin = await bootstrapAdmin(server, 'console');
+    api = adminApi(server, await adminToken(server, admin));
+    await chromium.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.issuer });
+    page = await chromium.context.newPage();
+    page.setDefaultTimeout(10_000);
+    pageErrors = collectPageErrors(page);
+  }, 600_000);
+
+  afterEach(async (context) => {
+    if (context.task.result?.state === 'fail' && process.env.CONSOLE_DEBUG_SCREENSHOTS) {
+      await page.screenshot({
+        path: path.join(process.env.CONSOLE_DEBUG_SCREENSHOTS, `${context.task.name}.png`),
+      });
+    }
+  });
+
+  afterAll(async () => {
+    await chromium?.close();
+    await server?.stop();
+  });
+
+  async function signIn(clientId: string, secret: string): Promise<void> {
+    await page.goto(`${server.issuer}/console/`);
+    await page.getByLabel('Client id').fill(clientId);
+    await page.getByLabel('Client secret').fill(secret);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Service accounts' }).waitFor();
+  }
+
+  /** axe-core on the page as it is: no serious or critical violation (shadow roots included). */
+  async function expectAccessible(screen: string): Promise<void> {
+    await page.evaluate(AXE_SOURCE);
+    const violations = await page.evaluate(async () => {
+      const { axe, document } = globalThis as unknown as {
+        axe: { run(context: unknown): Promise<AxeResults> };
+        document: unknown;
+      };
+      const results = await axe.run(document);
+      return results.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    });
+    expect(violations, `axe on ${screen}`).toEqual([]);
+    if (process.env.UPDATE_SCREENSHOTS === '1') {
+      fs.mkdirSync(SCREENSHOTS, { recursive: true });
+      await page.screenshot({ path: path.join(SCREENSHOTS, `${screen}.png`), fullPage: true });
+    }
+  }
+
+  it('serves the page under a strict Content-Security-Policy and signs in with a client id and secret', async () => {
+    const response = await fetch(`${server.issuer}/console/`);
+    expect(response.status).toBe(200);
+    const csp = response.headers.get('content-security-policy');
+    expect(csp).toBe(CONSOLE_CSP);
+    expect(csp).not.toMatch(/unsafe-inline|unsafe-eval/);
+
+    await page.goto(`${server.issuer}/console/`);
+    await expectAccessible('sign-in');
+    await page.getByLabel('Client id').fill(admin.clientId);
+    await page.getByLabel('Client secret').fill('not-the-secret');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/Sign-in failed/);
+
+    await signIn(admin.clientId, admin.secret);
+    await expect.poll(() => page.getByRole('row').count()).toBeGreaterThan(2);
+    await expect(page.getByRole('cell', { name: /Built-in integration account/ }).count()).resolves.toBe(1);
+    // The token lives in memory only.
+    const stored = await page.evaluate('[localStorage.length, sessionStorage.length, document.cookie]');
+    expect(stored).toEqual([0, 0, '']);
+    await expectAccessible('accounts-list');
+  });
+
+  it('creates an account across two locations with a matrix, and shows its API key once', async () => {
+    const paris = expectStatus(await api.post('/locations', { name: 'Paris' }), 201);
+    const berlin = expectStatus(await api.post('/locations', { name: 'Berlin' }), 201);
+    expectStatus(await api.post('/roles', { name: 'Item reader', permissions: ['items:read'] }), 201);
+    expectStatus(await api.post('/roles', { name: 'Item writer', permissions: ['items:write'] }), 201);
+    ids.paris = paris.id;
+    ids.berlin = berlin.id;
+
+    await page.getByRole('button', { name: 'New service account' }).click();
+    await page.getByLabel('Name').fill('Zapier sync');
+    await page.getByLabel('Description').fill('Pushes items to Zapier');
+    await page.getByRole('checkbox', { name: 'Paris' }).check();
+    await page.getByRole('checkbox', { name: 'Berlin' }).check();
+    await page.getByRole('checkbox', { name: 'Item reader' }).check();
+    await page.getByRole('checkbox', { name: 'Item writer' }).check();
+    await page.getByRole('button', { name: /matrix/ }).click();
+    await page.getByRole('checkbox', { name: 'Item writer at Berlin' }).uncheck();
+    await expectAccessible('account-matrix');
+    await page.getByRole('button', { name: 'Done' }).click();
+    await expectAccessible('account-create');
+    await page.getByRole('button', { name: 'Create service account' }).click();
+
+    const secret = page.getByLabel(/API key of/);
+    await secret.waitFor();
+    const apiKey = await secret.inputValue();
+    expect(apiKey).toMatch(/\S{20,}/);
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await expect.poll(() => page.evaluate('navigator.clipboard.readText()')).toBe(apiKey);
+    await expectAccessible('secret-once');
+    // "Done" does nothing until the admin says the key is stored.
+    await page.getByRole('button', { name: 'Done' }).click({ force: true });
+    await expect(secret.count()).resolves.toBe(1);
+    await page.getByRole('checkbox', { name: 'I have stored it' }).check();
+    await page.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('heading', { name: /Zapier sync/ }).waitFor();
+    await expect(page.getByLabel(/API key of/).count()).resolves.toBe(0);
+    await expectAccessible('account-detail');
+
+    // The key works at /token and carries what the matrix says.
+    const claims = claimsOf(await productToken(server, 'api', apiKey));
+    expect(claims.permissions).toEqual({
+      [paris.id]: ['items:read', 'items:write'],
+      [berlin.id]: ['items:read'],
+    });
+    ids.account = claims.sub;
+  });
+
+  it('adds, rotates, regenerates and revokes credentials behind confirmations, and archives', async () => {
+    await page.getByRole('button', { name: 'Add credential' }).click();
+    await page.getByRole('radio', { name: 'OAuth client' }).check();
+    await page.getByLabel('Name').fill('ETL client');
+    await page.getByRole('button', { name: 'Create credential' }).click();
+    const secret = page.getByLabel(/Client secret of ETL client/);
+    await secret.waitFor();
+    const clientId = (await page.locator('[data-client-id]').textContent())!;
+    const clientSecret = await secret.inputValue();
+    await productToken(server, clientId, clientSecret);
+    await page.getByRole('checkbox', { name: 'I have stored it' }).check();
+    await page.getByRole('button', { name: 'Done' }).click();
+
+    // Rotate: the dialog says the old primary keeps working as the secondary.
+    await page.getByRole('button', { name: 'Rotate ETL client' }).click();
+    const dialog = page.getByRole('dialog');
+    await expect(dialog.textContent()).resolves.toMatch(/becomes the secondary and keeps working/);
+    await expectAccessible('confirm-rotate');
+    await dialog.getByRole('button', { name: 'Rotate' }).click();
+    const rotated = page.getByLabel(/Client secret of/);
+    await rotated.waitFor();
+    const rotatedSecret = await rotated.inputValue();
+    const rotatedId = (await page.locator('[data-client-id]').textContent())!;
+    await productToken(server, rotatedId, rotatedSecret);
+    await productToken(server, clientId, clientSecret);
+    await page.getByRole('checkbox', { name: 'I have stored it' }).check();
+    await page.getByRole('button', { name: 'Done' }).click();
+    await expectAccessible('credentials');
+
+    // Revoke the old one (now secondary): cancel first, then confirm.
+    const oldRow = page.locator(`tr:has(code:text-is("${clientId}"))`);
+    await oldRow.getByRole('button', { name: /^Revoke/ }).click();
+    await expect(page.getByRole('dialog').textContent()).resolves.toMatch(/can no longer get tokens/);
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    expect((await fetchToken(clientId, clientSecret)).status).toBe(200);
+    await oldRow.getByRole('button', { name: /^Revoke/ }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+    await expect.poll(async () => (await fetchToken(clientId, clientSecret)).status).toBe(401);
+
+    // Regenerate the new primary with no grace: the old secret stops, the new one works.
+    const primaryRow = page.locator(`tr:has(code:text-is("${rotatedId}"))`);
+    await primaryRow.getByRole('button', { name: /^Regenerate/ }).click();
+    await page.getByLabel(/Grace period/).fill('0');
+    await page.getByRole('dialog').getByRole('button', { name: 'Regenerate' }).click();
+    const regenerated = page.getByLabel(/Client secret of/);
+    await regenerated.waitFor();
+    const regeneratedSecret = await regenerated.inputValue();
+    await page.getByRole('checkbox', { name: 'I have stored it' }).check();
+    await page.getByRole('button', { name: 'Done' }).click();
+    expect((await fetchToken(rotatedId, rotatedSecret)).status).toBe(401);
+    expect((await fetchToken(rotatedId, regeneratedSecret)).status).toBe(200);
+
+    // Archive: every credential stops.
+    await page.getByRole('button', { name: 'Archive' }).click();
+    await expect(page.getByRole('dialog').textContent()).resolves.toMatch(
+      /Every credential of this account is revoked/,
+    );
+    await expectAccessible('confirm-archive');
+    await page.getByRole('dialog').getByRole('button', { name: 'Archive account' }).click();
+    await page.locator('.badge.archived').first().waitFor();
+    expect((await fetchToken(rotatedId, regeneratedSecret)).status).toBe(401);
+  });
+
+  it('shows a View-only admin no usable write control, each saying why', async () => {
+    const viewer = expectStatus(
+      await api.post('/roles', { name: 'Viewer', permissions: ['service_accounts:read'] }),
+      201,
+    );
+    const account = expectStatus(
+      await api.post('/service-accounts', {
+        name: 'Auditor',
+        all_locations: true,
+        roles: [{ role_id: viewer.id }],
+      }),
+      201,
+    );
+    const credential = expectStatus(
+      await api.post(`/service-accounts/${account.id}/credentials`, {
+        name: 'console',
+        type: 'oauth_client',
+      }),
+      201,
+    );
+    await signIn(credential.client_id, credential.client_secret);
+    const writeControls = async () =>
+      page.locator('[data-write]').evaluateAll((elements) =>
+        elements.map((e) => ({
+          disabled: e.getAttribute('aria-disabled'),
+          title: e.getAttribute('title'),
+        })),
+      );
+    expect(await writeControls()).not.toEqual([]);
+    for (const control of await writeControls()) {
+      expect(control.disabled).toBe('true');
+      expect(control.title).toMatch(
+        /Needs the service_accounts:\w+ permission; your access to service accounts is View/,
+      );
+    }
+    await page.getByRole('link', { name: 'Built-in integration account' }).click();
+    await page.getByRole('heading', { name: 'Credentials' }).waitFor();
+    await expect.poll(async () => (await writeControls()).length).toBeGreaterThan(2);
+    for (const control of await writeControls()) expect(control.disabled).toBe('true');
+    await expectAccessible('view-only-account');
+    expect(pageErrors).toEqual([]);
+  });
+
+  function fetchToken(clientId: string, secret: string) {
+    return fetch(`${server.issuer}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials' }).toString(),
+    });
+  }
+});
+
+interface AxeResults {
+  violations: Array<{ id: string; impact?: string | null; help: string; nodes: Array<{ target: string[] }> }>;
+}
