@@ -8,5 +8,9 @@
  */
 export { ConsoleApp } from './components/console-app.js';
 export { Accounts } from './components/accounts.js';
+export { AuditPage } from './components/audit-page.js';
+export { LocationsPage } from './components/locations-page.js';
+export { RolesPage } from './components/roles-page.js';
+export { SettingsPage } from './components/settings-page.js';
 export { Connection } from './connection.js';
 export { Session, type TokenFunction, type TokenGrant } from './session.js';

@@ -251,6 +251,23 @@ export const base = css`
     margin: 0;
     overflow-wrap: anywhere;
   }
+  .filters {
+    display: grid;
+    grid-template-columns: repeat(auto-fill, minmax(13em, 1fr));
+    gap: 0 1em;
+  }
+  .filters input {
+    width: 100%;
+  }
+  pre {
+    white-space: pre-wrap;
+    max-width: 40em;
+    margin: 0.3em 0;
+  }
+  ul.perms {
+    margin: 0;
+    padding-left: 1.1em;
+  }
   .sr-only {
     position: absolute;
     width: 1px;

@@ -1,10 +1,13 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole } from '../../console/build.ts';
+import { startEmbedExample } from '../../examples/console-embed/server.ts';
 import { CONSOLE_CSP } from '../../src/http/console-routes.ts';
+import { createVerifier, type Verifier } from '../../src/resource-server/index.ts';
 import { launchChromium, collectPageErrors, type TestBrowser } from '../helpers/browser.ts';
 import { startTestServer, type TestServer } from '../helpers/test-server.ts';
 import {
@@ -20,6 +23,7 @@ import {
 
 const AXE_SOURCE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const SCREENSHOTS = path.resolve(import.meta.dirname, '../../docs/console');
+const RESOURCE_SERVER = { name: 'items-api', secret: 'svcrs_console-browser-test-secret-0123456789' };
 
 /**
  * The admin console in a real Chromium against a real server: the seeds' workflows through the
@@ -32,11 +36,26 @@ describe('admin console in a browser', () => {
   let pageErrors: string[];
   let admin: BootstrappedAdmin;
   let api: AdminApi;
+  let kit: Verifier;
   const ids: Record<string, string> = {};
+  let apiKey = '';
 
   beforeAll(async () => {
-    [server, chromium] = await Promise.all([startTestServer(), launchChromium(), buildConsole()]);
+    [server, chromium] = await Promise.all([
+      startTestServer({
+        RESOURCE_SERVERS: `${RESOURCE_SERVER.name}:${createHash('sha256').update(RESOURCE_SERVER.secret).digest('hex')}`,
+      }),
+      launchChromium(),
+      buildConsole(),
+    ]);
     admin = await bootstrapAdmin(server, 'console');
+    kit = createVerifier({
+      issuer: server.issuer,
+      audience: `${server.issuer}/api`,
+      credentials: RESOURCE_SERVER,
+      revocation: { mode: 'feed' },
+    });
+    await kit.ready();
     api = adminApi(server, await adminToken(server, admin));
     await chromium.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.issuer });
     page = await chromium.context.newPage();
@@ -53,6 +72,7 @@ describe('admin console in a browser', () => {
   });
 
   afterAll(async () => {
+    await kit?.close();
     await chromium?.close();
     await server?.stop();
   });
@@ -108,14 +128,43 @@ describe('admin console in a browser', () => {
     await expectAccessible('accounts-list');
   });
 
-  it('creates an account across two locations with a matrix, and shows its API key once', async () => {
-    const paris = expectStatus(await api.post('/locations', { name: 'Paris' }), 201);
-    const berlin = expectStatus(await api.post('/locations', { name: 'Berlin' }), 201);
-    expectStatus(await api.post('/roles', { name: 'Item reader', permissions: ['items:read'] }), 201);
-    expectStatus(await api.post('/roles', { name: 'Item writer', permissions: ['items:write'] }), 201);
-    ids.paris = paris.id;
-    ids.berlin = berlin.id;
+  it('creates locations and roles in their screens', async () => {
+    await page.getByRole('link', { name: 'Locations' }).click();
+    for (const name of ['Paris', 'Berlin']) {
+      await page.getByLabel('New location name').fill(name);
+      await page.getByRole('button', { name: 'Create location' }).click();
+      await page.getByRole('cell', { name, exact: true }).waitFor();
+    }
+    await expectAccessible('locations');
 
+    await page.getByRole('link', { name: 'Roles' }).click();
+    for (const [name, permission] of [
+      ['Item reader', 'items:read'],
+      ['Item writer', 'items:write'],
+    ] as const) {
+      await page.getByRole('button', { name: 'New role' }).click();
+      await page.getByLabel('Name').fill(name);
+      await page.getByRole('checkbox', { name: new RegExp(`^${permission} `) }).check();
+      if (name === 'Item writer') await expectAccessible('role-form');
+      await page.getByRole('button', { name: 'Create role' }).click();
+      await page.getByRole('cell', { name: new RegExp(`^${name}`) }).waitFor();
+    }
+    await expectAccessible('roles');
+    const roles = expectStatus(await api.get('/roles?limit=200'), 200).items as Array<{
+      name: string;
+      permissions: string[];
+    }>;
+    expect(roles.find((r) => r.name === 'Item writer')?.permissions).toEqual(['items:write']);
+    const locations = expectStatus(await api.get('/locations'), 200).items as Array<{
+      id: string;
+      name: string;
+    }>;
+    ids.paris = locations.find((l) => l.name === 'Paris')!.id;
+    ids.berlin = locations.find((l) => l.name === 'Berlin')!.id;
+  });
+
+  it('creates an account across two locations with a matrix, and shows its API key once', async () => {
+    await page.getByRole('link', { name: 'Service accounts' }).click();
     await page.getByRole('button', { name: 'New service account' }).click();
     await page.getByLabel('Name').fill('Zapier sync');
     await page.getByLabel('Description').fill('Pushes items to Zapier');
@@ -132,7 +181,7 @@ describe('admin console in a browser', () => {
 
     const secret = page.getByLabel(/API key of/);
     await secret.waitFor();
-    const apiKey = await secret.inputValue();
+    apiKey = await secret.inputValue();
     expect(apiKey).toMatch(/\S{20,}/);
     await page.getByRole('button', { name: 'Copy' }).click();
     await expect.poll(() => page.evaluate('navigator.clipboard.readText()')).toBe(apiKey);
@@ -146,13 +195,39 @@ describe('admin console in a browser', () => {
     await expect(page.getByLabel(/API key of/).count()).resolves.toBe(0);
     await expectAccessible('account-detail');
 
-    // The key works at /token and carries what the matrix says.
-    const claims = claimsOf(await productToken(server, 'api', apiKey));
-    expect(claims.permissions).toEqual({
-      [paris.id]: ['items:read', 'items:write'],
-      [berlin.id]: ['items:read'],
+    // The key works at /token, and the token carries what the matrix says.
+    const token = await productToken(server, 'api', apiKey);
+    expect(claimsOf(token).permissions).toEqual({
+      [ids.paris!]: ['items:read', 'items:write'],
+      [ids.berlin!]: ['items:read'],
     });
-    ids.account = claims.sub;
+    expect((await kit.verify(token)).can('items:write', ids.paris!)).toBe(true);
+    ids.account = claimsOf(token).sub;
+    ids.token = token;
+  });
+
+  it('edits the account behind a warning, and the kit refuses the token issued before', async () => {
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByRole('checkbox', { name: 'Item writer' }).uncheck();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const dialog = page.getByRole('dialog');
+    await expect(dialog.textContent()).resolves.toMatch(/tokens issued before this change are refused/);
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { name: /Zapier sync/ }).waitFor();
+    await expect
+      .poll(() =>
+        kit.verify(ids.token!).then(
+          () => 'accepted',
+          (error: Error) => error.message,
+        ),
+      )
+      .not.toBe('accepted');
+    const fresh = await productToken(server, 'api', apiKey);
+    expect(claimsOf(fresh).permissions).toEqual({
+      [ids.paris!]: ['items:read'],
+      [ids.berlin!]: ['items:read'],
+    });
+    expect((await kit.verify(fresh)).can('items:write', ids.paris!)).toBe(false);
   });
 
   it('adds, rotates, regenerates and revokes credentials behind confirmations, and archives', async () => {
@@ -218,6 +293,32 @@ describe('admin console in a browser', () => {
     expect((await fetchToken(rotatedId, regeneratedSecret)).status).toBe(401);
   });
 
+  it('changes the API security settings behind a warning', async () => {
+    await page.getByRole('link', { name: 'API security settings' }).click();
+    await page.getByLabel('Access-token lifetime (seconds)').fill('600');
+    await page.getByRole('checkbox', { name: /private_key_jwt/ }).uncheck();
+    await expectAccessible('settings');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    const dialog = page.getByRole('dialog');
+    await expect(dialog.textContent()).resolves.toMatch(/private_key_jwt stop getting tokens/);
+    await dialog.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByRole('status').filter({ hasText: 'Settings saved' }).waitFor();
+    const settings = expectStatus(await api.get('/settings'), 200);
+    expect(settings.access_token_ttl_seconds).toBe(600);
+    expect(settings.allowed_credential_types).toEqual(['api_key', 'oauth_client']);
+  });
+
+  it('reads the audit trail with filters', async () => {
+    await page.getByRole('link', { name: 'Audit trail' }).click();
+    await page.locator('tr[data-action="settings.updated"]').first().waitFor();
+    await page.getByLabel('Action').fill('credential.revoked');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    const actions = () =>
+      page.locator('tr[data-action]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action')));
+    await expect.poll(async () => new Set(await actions())).toEqual(new Set(['credential.revoked']));
+    await expectAccessible('audit');
+  });
+
   it('shows a View-only admin no usable write control, each saying why', async () => {
     const viewer = expectStatus(
       await api.post('/roles', { name: 'Viewer', permissions: ['service_accounts:read'] }),
@@ -239,26 +340,87 @@ describe('admin console in a browser', () => {
       201,
     );
     await signIn(credential.client_id, credential.client_secret);
-    const writeControls = async () =>
+    const writeControls = () =>
       page.locator('[data-write]').evaluateAll((elements) =>
         elements.map((e) => ({
           disabled: e.getAttribute('aria-disabled'),
           title: e.getAttribute('title'),
         })),
       );
-    expect(await writeControls()).not.toEqual([]);
-    for (const control of await writeControls()) {
-      expect(control.disabled).toBe('true');
-      expect(control.title).toMatch(
-        /Needs the service_accounts:\w+ permission; your access to service accounts is View/,
-      );
+    async function expectNoUsableWriteControl(screen: string) {
+      const controls = await writeControls();
+      expect(controls, screen).not.toEqual([]);
+      for (const control of controls) {
+        expect(control.disabled, screen).toBe('true');
+        expect(control.title, screen).toMatch(
+          /^Needs the [a-z_]+:[a-z]+ permission; your access to service accounts is View/,
+        );
+      }
     }
-    await page.getByRole('link', { name: 'Built-in integration account' }).click();
+    await expectNoUsableWriteControl('accounts');
+    await page.getByRole('link', { name: 'Auditor' }).click();
     await page.getByRole('heading', { name: 'Credentials' }).waitFor();
     await expect.poll(async () => (await writeControls()).length).toBeGreaterThan(2);
-    for (const control of await writeControls()) expect(control.disabled).toBe('true');
+    await expectNoUsableWriteControl('account');
     await expectAccessible('view-only-account');
+    for (const [link, heading] of [
+      ['Roles', 'Roles'],
+      ['Locations', 'Locations'],
+      ['API security settings', 'API security settings'],
+    ]) {
+      await page.getByRole('link', { name: link }).click();
+      await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+      await page.locator('[data-write]').first().waitFor();
+      await expectNoUsableWriteControl(link);
+    }
+    // The settings form is read-only, and the audit trail (audit:read) is not offered.
+    await expect(page.getByLabel('Access-token lifetime (seconds)').isDisabled()).resolves.toBe(true);
+    await expect(page.getByRole('link', { name: 'Audit trail' }).getAttribute('aria-disabled')).resolves.toBe(
+      'true',
+    );
     expect(pageErrors).toEqual([]);
+  });
+
+  it("mounts one component in the example host page, with the host's token function, refreshed before expiry", async () => {
+    const host = await startEmbedExample({
+      svcauthUrl: server.issuer,
+      clientId: admin.clientId,
+      clientSecret: admin.secret,
+      // The host reports a short lifetime: the component must ask again before it runs out.
+      reportedExpiresIn: 3,
+    });
+    const hostPage = await chromium.context.newPage();
+    const hostErrors = collectPageErrors(hostPage);
+    try {
+      await hostPage.goto(`${host.url}/`);
+      await hostPage.getByRole('heading', { name: 'Service accounts' }).waitFor();
+      await hostPage.getByRole('link', { name: 'Built-in integration account' }).waitFor();
+      await hostPage.getByRole('button', { name: 'New service account' }).click();
+      await hostPage.getByLabel('Name').fill('Embedded import job');
+      await hostPage.getByRole('checkbox', { name: /All locations/ }).check();
+      await hostPage.getByRole('checkbox', { name: 'Item reader' }).check();
+      await hostPage.getByRole('button', { name: 'Create service account' }).click();
+      await hostPage.getByLabel(/API key of/).waitFor();
+      await hostPage.getByRole('checkbox', { name: 'I have stored it' }).check();
+      await hostPage.getByRole('button', { name: 'Done' }).click();
+      await hostPage.getByRole('heading', { name: /Embedded import job/ }).waitFor();
+      // The host's styles stay outside the component's shadow root.
+      const fonts = await hostPage.evaluate(
+        `[getComputedStyle(document.querySelector('h1')).fontFamily,
+          getComputedStyle(document.querySelector('svcauth-accounts')).fontFamily]`,
+      );
+      expect(fonts).toEqual([expect.stringMatching(/Georgia/), expect.not.stringMatching(/Georgia/)]);
+      await expect.poll(() => host.tokenRequests(), { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+      const audit = expectStatus(await api.get('/audit-events?action=service_account.created&limit=5'), 200);
+      expect(audit.items[0].actor_account_id).toBe(admin.accountId);
+      expect(hostErrors).toEqual([]);
+      if (process.env.UPDATE_SCREENSHOTS === '1') {
+        await hostPage.screenshot({ path: path.join(SCREENSHOTS, 'embedded.png'), fullPage: true });
+      }
+    } finally {
+      await hostPage.close();
+      await host.close();
+    }
   });
 
   function fetchToken(clientId: string, secret: string) {

@@ -9,6 +9,10 @@ import { Connection, type ManagementPermission } from '../connection.js';
 import type { TokenFunction } from '../session.js';
 import { base } from '../styles.js';
 import './accounts.js';
+import './audit-page.js';
+import './locations-page.js';
+import './roles-page.js';
+import './settings-page.js';
 import { NAVIGATE_EVENT } from './screen.js';
 import './sign-in.js';
 
@@ -21,6 +25,10 @@ interface Section {
 
 const SECTIONS: Section[] = [
   { path: 'accounts', label: 'Service accounts', needs: ['service_accounts:read'] },
+  { path: 'roles', label: 'Roles', needs: ['roles:write', 'service_accounts:read'] },
+  { path: 'locations', label: 'Locations', needs: ['roles:write', 'service_accounts:read'] },
+  { path: 'settings', label: 'API security settings', needs: ['settings:write', 'service_accounts:read'] },
+  { path: 'audit', label: 'Audit trail', needs: ['audit:read'] },
 ];
 
 @customElement('svcauth-console')
@@ -210,6 +218,14 @@ export class ConsoleApp extends LitElement {
     switch (section) {
       case 'accounts':
         return html`<svcauth-accounts .connection=${c} path=${rest}></svcauth-accounts>`;
+      case 'roles':
+        return html`<svcauth-roles .connection=${c}></svcauth-roles>`;
+      case 'locations':
+        return html`<svcauth-locations .connection=${c}></svcauth-locations>`;
+      case 'settings':
+        return html`<svcauth-settings .connection=${c}></svcauth-settings>`;
+      case 'audit':
+        return html`<svcauth-audit .connection=${c}></svcauth-audit>`;
       default:
         return html`<p>No such screen: ${section}.</p>`;
     }
