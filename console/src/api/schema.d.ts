@@ -156,7 +156,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Rename a location
+         * Rename a location, or give it the product's location id
          * @description Requires the roles:write permission.
          */
         patch: operations["updateLocation"];
@@ -228,7 +228,7 @@ export interface paths {
         get: operations["listServiceAccounts"];
         put?: never;
         /**
-         * Create a service account
+         * Create a service account, and its first credential if asked (its secret in this response only)
          * @description Requires the service_accounts:write permission.
          */
         post: operations["createServiceAccount"];
@@ -360,7 +360,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * New primary in the lineage; the old primary becomes secondary, an older secondary is revoked
+         * New primary in the lineage; the old primary (or a lone secondary) becomes secondary, an older secondary is revoked
          * @description Requires the service_accounts:write permission.
          */
         post: operations["rotateCredential"];
@@ -1094,6 +1094,8 @@ export interface operations {
                         items: {
                             /** Format: uuid */
                             id: string;
+                            /** @description the product's own location id, under which tokens carry this location; null: tokens use id */
+                            external_id: string | null;
                             name: string;
                             /** Format: date-time */
                             created_at: string;
@@ -1179,6 +1181,7 @@ export interface operations {
             content: {
                 "application/json": {
                     name: string;
+                    external_id?: string | null;
                 };
             };
         };
@@ -1192,6 +1195,8 @@ export interface operations {
                     "application/json": {
                         /** Format: uuid */
                         id: string;
+                        /** @description the product's own location id, under which tokens carry this location; null: tokens use id */
+                        external_id: string | null;
                         name: string;
                         /** Format: date-time */
                         created_at: string;
@@ -1284,6 +1289,8 @@ export interface operations {
                     "application/json": {
                         /** Format: uuid */
                         id: string;
+                        /** @description the product's own location id, under which tokens carry this location; null: tokens use id */
+                        external_id: string | null;
                         name: string;
                         /** Format: date-time */
                         created_at: string;
@@ -1453,6 +1460,8 @@ export interface operations {
             content: {
                 "application/json": {
                     name?: string;
+                    /** @description the product's own location id (null removes it); tokens issued before a change are stale */
+                    external_id?: string | null;
                 };
             };
         };
@@ -1466,6 +1475,8 @@ export interface operations {
                     "application/json": {
                         /** Format: uuid */
                         id: string;
+                        /** @description the product's own location id, under which tokens carry this location; null: tokens use id */
+                        external_id: string | null;
                         name: string;
                         /** Format: date-time */
                         created_at: string;
@@ -2182,11 +2193,29 @@ export interface operations {
                         location_ids?: string[] | null;
                     }[];
                     groups_admin?: boolean;
+                    /** @description issue the account's first credential in the same request; its secret is in this response only */
+                    credential?: {
+                        /** @description default: the account name */
+                        name?: string;
+                        /** @enum {string} */
+                        type: "oauth_client" | "api_key" | "private_key_jwt";
+                        /**
+                         * Format: date-time
+                         * @description within the organization's maximum credential lifetime
+                         */
+                        expires_at?: string;
+                        /** @description public JWK set (private_key_jwt only) */
+                        jwks?: {
+                            keys: {
+                                [key: string]: unknown;
+                            }[];
+                        };
+                    };
                 };
             };
         };
         responses: {
-            /** @description the service account */
+            /** @description the service account (with its first credential and secret, when asked for) */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -2222,6 +2251,49 @@ export interface operations {
                         /** Format: date-time */
                         updated_at: string;
                         archived_at: string | null;
+                        /** @description only when the request asked for a first credential: its secret, shown this once */
+                        credential?: {
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            service_account_id: string;
+                            name: string;
+                            /** @enum {string} */
+                            type: "oauth_client" | "api_key" | "private_key_jwt";
+                            /** @description OAuth client id, or the key id of an API key */
+                            client_id: string;
+                            /** @description a few trailing characters to tell secrets apart; never the secret */
+                            display_hint: string;
+                            /** @enum {string} */
+                            status: "active" | "revoked" | "expired";
+                            /** @enum {string} */
+                            slot: "primary" | "secondary";
+                            /** Format: uuid */
+                            lineage_id: string;
+                            is_legacy: boolean;
+                            jwks: {
+                                keys: {
+                                    [key: string]: unknown;
+                                }[];
+                            } | null;
+                            created_by: {
+                                account_id: string | null;
+                                credential_id: string | null;
+                            };
+                            /** Format: date-time */
+                            created_at: string;
+                            expires_at: string | null;
+                            /** @description after a regeneration with grace: until when the previous secret works */
+                            previous_secret_expires_at: string | null;
+                            revoked_at: string | null;
+                            revoked_reason: string | null;
+                            last_used_at: string | null;
+                            last_used_ip: string | null;
+                            /** @description oauth_client: shown in this response only */
+                            client_secret?: string;
+                            /** @description api_key: shown in this response only */
+                            api_key?: string;
+                        };
                     };
                 };
             };
@@ -3384,6 +3456,9 @@ export interface operations {
                         /** @description api_key: shown in this response only */
                         api_key?: string;
                         rotation: {
+                            /** @description a secondary rotated after its primary was revoked: it took the primary's place */
+                            promoted_credential_id: string | null;
+                            /** @description the previous primary (or promoted secondary), now the secondary, still working */
                             demoted_credential_id: string | null;
                             revoked_credential_ids: string[];
                         };
@@ -4101,7 +4176,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name is taken */
+            /** @description the organization is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4233,7 +4308,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name is taken */
+            /** @description the organization is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4335,7 +4410,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name is taken */
+            /** @description the organization is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4437,7 +4512,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name is taken */
+            /** @description the organization is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4545,7 +4620,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name is taken */
+            /** @description the organization is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4651,7 +4726,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name is taken */
+            /** @description the organization is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4757,7 +4832,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name is taken */
+            /** @description the organization is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4858,7 +4933,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name is taken */
+            /** @description the organization is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4961,7 +5036,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name is taken */
+            /** @description the organization is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5085,7 +5160,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name is taken */
+            /** @description the organization is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
