@@ -29,7 +29,7 @@ const RESOURCE_SERVER = { name: 'items-api', secret: 'svcrs_console-browser-test
  * The admin console in a real Chromium against a real server: the seeds' workflows through the
  * screens, what a View-only admin sees, and axe on every screen. One browser and one page for the file.
  */
-describe('admin console in a browser', () => {
+describe('admin console in a browser', { timeout: 60_000 }, () => {
   let server: TestServer;
   let chromium: TestBrowser;
   let page: Page;
@@ -59,7 +59,8 @@ describe('admin console in a browser', () => {
     api = adminApi(server, await adminToken(server, admin));
     await chromium.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.issuer });
     page = await chromium.context.newPage();
-    page.setDefaultTimeout(10_000);
+    // Generous waits: a busy two-core machine can take seconds per step; a wait ends as soon as it holds.
+    page.setDefaultTimeout(20_000);
     pageErrors = collectPageErrors(page);
   }, 600_000);
 
