@@ -368,7 +368,7 @@ describe('admin console in a browser', { timeout: 60_000 }, () => {
       ['Roles', 'Roles'],
       ['Locations', 'Locations'],
       ['API security settings', 'API security settings'],
-    ]) {
+    ] as const) {
       await page.getByRole('link', { name: link }).click();
       await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
       await page.locator('[data-write]').first().waitFor();
