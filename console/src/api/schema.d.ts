@@ -253,7 +253,7 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Same as :archive (the row stays for the audit trail)
+         * Same as :archive (the row stays for the audit trail; :purge removes it)
          * @description Requires the service_accounts:delete permission.
          */
         delete: operations["deleteServiceAccount"];
@@ -280,6 +280,26 @@ export interface paths {
          * @description Requires the service_accounts:delete permission.
          */
         post: operations["archiveServiceAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/v1/service-accounts/{account_id}:purge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove an archived service account and its credentials for good (the audit trail stays)
+         * @description Requires the service_accounts:delete permission.
+         */
+        post: operations["purgeServiceAccount"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1941,7 +1961,10 @@ export interface operations {
     };
     updateRole: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description with assignable_to_service_accounts: false, take the role from every live account holding it (without it, such a change is refused with 409 role_in_use listing them) */
+                remove_from_holders?: "true" | "false";
+            };
             header?: never;
             path: {
                 /** @description id of the role */
@@ -2781,6 +2804,94 @@ export interface operations {
                         archived_at: string | null;
                     };
                 };
+            };
+            /** @description the request is malformed; `errors` names each field at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no valid admin access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a permission is missing, or the change would grant more than you hold */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such object in your organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the current state refuses the change (name taken, protected account, quota, ...) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a domain rule refuses the request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the database does not answer right now; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    purgeServiceAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description id of the service account */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description purged */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description the request is malformed; `errors` names each field at fault */
             400: {
