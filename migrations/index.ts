@@ -6,6 +6,7 @@ import * as legacyKeyLookup from './0004_legacy_key_lookup.ts';
 import * as platform from './0008_platform.ts';
 import * as revocationOutboxChange from './0009_revocation_outbox_change.ts';
 import * as productIdsAndCatalog from './0010_product_ids_and_catalog.ts';
+import * as tenancy from './0011_tenancy.ts';
 
 /** Every migration, in order. Static imports keep the set identical on pg and PGlite and in bundles. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0008_platform': platform,
   '0009_revocation_outbox_change': revocationOutboxChange,
   '0010_product_ids_and_catalog': productIdsAndCatalog,
+  '0011_tenancy': tenancy,
 };

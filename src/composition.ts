@@ -48,6 +48,7 @@ import { LegacyKeyImportService } from './services/legacy-key-import-service.ts'
 import { LocationService } from './services/location-service.ts';
 import { PlatformLocationService } from './services/platform-location-service.ts';
 import { PlatformService } from './services/platform-service.ts';
+import { PlatformTenancyService } from './services/platform-tenancy-service.ts';
 import { RoleService } from './services/role-service.ts';
 import { ServiceAccountService } from './services/service-account-service.ts';
 import { SettingsService } from './services/settings-service.ts';
@@ -251,6 +252,7 @@ function createPlatformServices(deps: {
     services: {
       platform: new PlatformService(deps.db, deps.hasher, deps.changes),
       locations: new PlatformLocationService(deps.db, deps.changes),
+      tenancy: new PlatformTenancyService(deps.db, deps.changes),
     },
     operators: new OperatorAuthenticator(deps.config.operators),
     lockout: deps.lockout,

@@ -8,6 +8,7 @@ import { echo } from './text.ts';
 export type DomainErrorCode =
   | 'account_archived'
   | 'account_not_archived'
+  | 'api_not_entitled'
   | 'credential_limit_reached'
   | 'credential_not_active'
   | 'credential_type_not_allowed'
@@ -21,6 +22,7 @@ export type DomainErrorCode =
   | 'invalid_jwks'
   | 'invalid_legacy_key'
   | 'invalid_location_sync'
+  | 'invalid_settings'
   | 'key_not_importable'
   | 'last_management_holder'
   | 'location_id_taken'
@@ -36,6 +38,7 @@ export type DomainErrorCode =
   | 'role_in_use'
   | 'role_not_assignable'
   | 'rotate_the_primary'
+  | 'setting_beyond_limit'
   | 'system_role'
   | 'unknown_permission'
   | 'unknown_reference';

@@ -13,6 +13,8 @@ export interface TokenEligibilityFacts {
   account: { archivedAt: Date | null; isProtected: boolean; roleCount: number };
   organization: {
     apiEnabled: boolean;
+    /** Whether the product entitles the organization to the API module (the platform operator's say). */
+    apiEntitled: boolean;
     allowedCredentialTypes: readonly string[];
     /** Set by the platform operator; only `active` organizations' credentials may have tokens. */
     status: 'active' | 'suspended' | 'archived';
@@ -43,7 +45,12 @@ export function tokenEligibility(
     return refused(`the organization is ${organization.status}; the platform operator can resume it`);
   }
   // The API module switch does not apply to management tokens: an organization that turned its API
-  // off must still be able to turn it back on.
+  // off must still be able to turn it back on, and one not entitled to it can still manage itself.
+  if (audience === 'product' && !organization.apiEntitled) {
+    return refused(
+      'this organization is not entitled to the API module; the product (its vendor) can enable it',
+    );
+  }
   if (audience === 'product' && !organization.apiEnabled) {
     return refused(
       'the API module is turned off for this organization; an admin can turn it on in the API security settings',

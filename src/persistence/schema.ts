@@ -18,7 +18,30 @@ export interface OrganizationsTable {
   external_id: string | null;
   status: ColumnType<OrganizationStatus, OrganizationStatus | undefined, OrganizationStatus>;
   status_changed_at: Timestamp | null;
+  /** Whether the product entitles the organization to the API module (migration 0011). */
+  api_entitled: Generated<boolean>;
+  /** Ceilings on what the organization's admins may choose (null: none); see OrganizationLimits. */
+  limit_allowed_credential_types: CredentialType[] | null;
+  limit_access_token_ttl_seconds: number | null;
+  limit_max_credentials_per_account: number | null;
+  limit_max_credential_lifetime_seconds: number | null;
   created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
+}
+
+/** One row: what a new organization starts with, set by the platform operator (migration 0011). */
+export interface OrganizationDefaultsTable {
+  singleton: Generated<boolean>;
+  api_entitled: boolean;
+  api_enabled: boolean;
+  allowed_credential_types: CredentialType[];
+  access_token_ttl_seconds: number;
+  max_credentials_per_account: number;
+  max_credential_lifetime_seconds: number | null;
+  limit_allowed_credential_types: CredentialType[] | null;
+  limit_access_token_ttl_seconds: number | null;
+  limit_max_credentials_per_account: number | null;
+  limit_max_credential_lifetime_seconds: number | null;
   updated_at: GeneratedTimestamp;
 }
 
@@ -162,6 +185,7 @@ export interface AuditEventsTable {
 
 export interface Database {
   organizations: OrganizationsTable;
+  organization_defaults: OrganizationDefaultsTable;
   locations: LocationsTable;
   roles: RolesTable;
   service_accounts: ServiceAccountsTable;
@@ -176,6 +200,7 @@ export interface Database {
 }
 
 export type Organization = Selectable<OrganizationsTable>;
+export type OrganizationDefaults = Selectable<OrganizationDefaultsTable>;
 export type Location = Selectable<LocationsTable>;
 export type Role = Selectable<RolesTable>;
 export type ServiceAccount = Selectable<ServiceAccountsTable>;

@@ -96,13 +96,42 @@ export function credentialView(row: Credential, now: Date) {
 }
 export type CredentialView = ReturnType<typeof credentialView>;
 
-export function settingsView(org: Organization) {
+/** The columns of an organization's settings, its entitlement and limits (also organization_defaults'). */
+type SettingsColumns = Pick<
+  Organization,
+  | 'api_enabled'
+  | 'api_entitled'
+  | 'allowed_credential_types'
+  | 'access_token_ttl_seconds'
+  | 'max_credentials_per_account'
+  | 'max_credential_lifetime_seconds'
+  | 'limit_allowed_credential_types'
+  | 'limit_access_token_ttl_seconds'
+  | 'limit_max_credentials_per_account'
+  | 'limit_max_credential_lifetime_seconds'
+>;
+
+/** The operator's ceilings on the settings (null: none); admins read them, only the operator sets them. */
+export function limitsView(row: SettingsColumns) {
+  return {
+    allowed_credential_types: row.limit_allowed_credential_types
+      ? [...row.limit_allowed_credential_types]
+      : null,
+    access_token_ttl_seconds: row.limit_access_token_ttl_seconds,
+    max_credentials_per_account: row.limit_max_credentials_per_account,
+    max_credential_lifetime_seconds: row.limit_max_credential_lifetime_seconds,
+  };
+}
+
+export function settingsView(org: SettingsColumns) {
   return {
     api_enabled: org.api_enabled,
+    api_entitled: org.api_entitled,
     allowed_credential_types: [...org.allowed_credential_types],
     access_token_ttl_seconds: org.access_token_ttl_seconds,
     max_credentials_per_account: org.max_credentials_per_account,
     max_credential_lifetime_seconds: org.max_credential_lifetime_seconds,
+    limits: limitsView(org),
   };
 }
 export type SettingsView = ReturnType<typeof settingsView>;

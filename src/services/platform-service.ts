@@ -14,6 +14,7 @@ import { type ChangePublisher, transactionWithChanges } from './committed-change
 import { auditEventView } from './admin-views.ts';
 import { issueAdminCredential, provisionOrganizationBasics } from './bootstrap-service.ts';
 import { prepareSecret } from './credential-service.ts';
+import { apiOpen } from './settings-service.ts';
 import type { SecretHasher } from '../keys/secret-hasher.ts';
 
 /** Who calls the platform API: an operator listed in OPERATORS, and where the request came from. */
@@ -31,6 +32,7 @@ export function organizationView(org: Organization) {
     name: org.name,
     status: org.status,
     api_enabled: org.api_enabled,
+    api_entitled: org.api_entitled,
     status_changed_at: org.status_changed_at?.toISOString() ?? null,
     created_at: org.created_at.toISOString(),
     updated_at: org.updated_at.toISOString(),
@@ -299,14 +301,7 @@ export class PlatformService {
 
   /** A use that concerns no one organization: in the platform list only (org_id null). */
   #recordPlatformUse(operator: PlatformOperator, action: string, query: Record<string, unknown>) {
-    return new AuditRepository(this.#db).record({
-      orgId: null,
-      action,
-      actorOperator: operator.name,
-      diff: { query, via: 'platform_api' },
-      sourceIp: operator.sourceIp,
-      requestId: operator.requestId,
-    });
+    return recordPlatformEvent(this.#db, operator, action, { query });
   }
 
   #setStatus(
@@ -324,8 +319,8 @@ export class PlatformService {
         targetId: id,
         diff: { before: { status: before.status }, after: { status } },
       });
-      // The feed's organization entry: refused while suspended, back to the API module switch after.
-      changed({ type: 'organization', orgId: id, apiEnabled: status === 'active' && after.api_enabled });
+      // The feed's organization entry: refused while suspended, back to the API module's state after.
+      changed({ type: 'organization', orgId: id, apiEnabled: apiOpen(after) });
       return organizationView(after);
     });
   }
@@ -353,6 +348,23 @@ export async function lockChangeableOrganization(trx: Kysely<Database>, id: stri
     );
   }
   return organization;
+}
+
+/** An operator's use or change that concerns no one organization: in the platform audit list only. */
+export function recordPlatformEvent(
+  db: Kysely<Database>,
+  operator: PlatformOperator,
+  action: string,
+  diff: Record<string, unknown>,
+): Promise<void> {
+  return new AuditRepository(db).record({
+    orgId: null,
+    action,
+    actorOperator: operator.name,
+    diff: { ...diff, via: 'platform_api' },
+    sourceIp: operator.sourceIp,
+    requestId: operator.requestId,
+  });
 }
 
 /** An operator acting through the platform API on one organization: audited in its trail by name. */

@@ -85,6 +85,7 @@ export class TokenSubjectService {
       account: { ...owned.account, isProtected: account.is_protected, roleCount: grants.roleCount },
       organization: {
         apiEnabled: organization.api_enabled,
+        apiEntitled: organization.api_entitled,
         allowedCredentialTypes: organization.allowed_credential_types,
         status: organization.status,
       },

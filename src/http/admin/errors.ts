@@ -15,6 +15,8 @@ import { HttpProblem } from '../problem.ts';
 const STATUS_BY_CODE = {
   account_archived: 409,
   account_not_archived: 409,
+  // The product's decisions (entitlement, limits) are authority the organization's admins do not hold.
+  api_not_entitled: 403,
   credential_limit_reached: 409,
   credential_not_active: 409,
   credential_type_not_allowed: 422,
@@ -29,6 +31,7 @@ const STATUS_BY_CODE = {
   invalid_jwks: 400,
   invalid_legacy_key: 422,
   invalid_location_sync: 422,
+  invalid_settings: 422,
   key_not_importable: 422,
   last_management_holder: 409,
   location_id_taken: 409,
@@ -44,6 +47,7 @@ const STATUS_BY_CODE = {
   role_in_use: 409,
   role_not_assignable: 422,
   rotate_the_primary: 409,
+  setting_beyond_limit: 403,
   system_role: 409,
   unknown_permission: 422,
   unknown_reference: 422,

@@ -23,7 +23,8 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
 const ERROR_RESPONSES: Record<string, string> = {
   '400': 'the request is malformed; `errors` names each field at fault',
   '401': 'no valid admin access token',
-  '403': 'a permission is missing, or the change would grant more than you hold',
+  '403':
+    'a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit)',
   '404': 'no such object in your organization',
   '409': 'the current state refuses the change (name taken, protected account, quota, ...)',
   '422': 'a domain rule refuses the request',
@@ -35,7 +36,8 @@ const PLATFORM_ERROR_RESPONSES: Record<string, string> = {
   ...Object.fromEntries(Object.entries(ERROR_RESPONSES).filter(([status]) => status !== '403')),
   '401': 'no valid operator credentials (OPERATORS)',
   '404': 'no such organization (or object in it)',
-  '409': 'the organization is archived, or a name or location id is taken',
+  '409': 'the organization (or account) is archived, or a name or location id is taken',
+  '422': 'a domain rule refuses the request (e.g. settings beyond the limits set with them)',
   '429': 'too many failed operator authentications from this source; retry after `Retry-After` seconds',
 };
 
@@ -124,7 +126,8 @@ export function buildOpenApiDocument(
       description:
         'Service accounts, credentials, roles, locations, settings, audit trail and legacy-key import of ' +
         'one organization: the one the access token belongs to (/admin/v1). The platform API ' +
-        "(/platform/v1) is for the deployment's operators: organizations, their status and recovery.",
+        "(/platform/v1) is for the deployment's operators: organizations, their status, API entitlement, " +
+        'settings and limits, defaults for new organizations, and recovery.',
     },
     servers: [{ url: issuer }],
     security: [{ adminToken: [] }],

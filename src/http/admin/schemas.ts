@@ -169,24 +169,38 @@ export const credentialRegenerate = z.strictObject({
     .describe('how long the previous secret keeps working (default 0: it stops at once)'),
 });
 
+const accessTokenTtl = z
+  .number()
+  .int()
+  .min(LIMITS.ACCESS_TOKEN_TTL_MIN_SECONDS)
+  .max(LIMITS.ACCESS_TOKEN_TTL_MAX_SECONDS);
+const credentialsPerAccount = z.number().int().min(1).max(LIMITS.MAX_CREDENTIALS_PER_ACCOUNT);
+const credentialLifetime = z.number().int().min(1).max(TEN_YEARS_SECONDS);
+const credentialTypeSet = z.array(credentialType).min(1).max(CREDENTIAL_TYPES.length);
+
 export const settingsUpdate = z.strictObject({
   api_enabled: z.boolean().optional(),
-  allowed_credential_types: z.array(credentialType).min(1).max(CREDENTIAL_TYPES.length).optional(),
-  access_token_ttl_seconds: z
-    .number()
-    .int()
-    .min(LIMITS.ACCESS_TOKEN_TTL_MIN_SECONDS)
-    .max(LIMITS.ACCESS_TOKEN_TTL_MAX_SECONDS)
-    .optional(),
-  max_credentials_per_account: z.number().int().min(1).max(LIMITS.MAX_CREDENTIALS_PER_ACCOUNT).optional(),
-  max_credential_lifetime_seconds: z
-    .number()
-    .int()
-    .min(1)
-    .max(TEN_YEARS_SECONDS)
+  allowed_credential_types: credentialTypeSet.optional(),
+  access_token_ttl_seconds: accessTokenTtl.optional(),
+  max_credentials_per_account: credentialsPerAccount.optional(),
+  max_credential_lifetime_seconds: credentialLifetime
     .nullable()
     .optional()
     .describe('null: credentials may live forever'),
+});
+
+/** The platform operator's ceilings on an organization's settings; null lifts one. */
+export const settingLimitsUpdate = z.strictObject({
+  allowed_credential_types: credentialTypeSet
+    .nullable()
+    .optional()
+    .describe("the only credential types the organization's admins may allow"),
+  access_token_ttl_seconds: accessTokenTtl.nullable().optional(),
+  max_credentials_per_account: credentialsPerAccount.nullable().optional(),
+  max_credential_lifetime_seconds: credentialLifetime
+    .nullable()
+    .optional()
+    .describe('when set, admins must keep a credential lifetime of at most this'),
 });
 
 export const legacyKeyImport = legacyKeyImportSchema;
@@ -287,12 +301,27 @@ export const rotatedCredentialOut = issuedCredentialOut.extend({
   }),
 });
 
+export const settingLimitsOut = z
+  .object({
+    allowed_credential_types: z.array(credentialType).nullable(),
+    access_token_ttl_seconds: z.number().int().nullable(),
+    max_credentials_per_account: z.number().int().nullable(),
+    max_credential_lifetime_seconds: z.number().int().nullable(),
+  })
+  .describe('ceilings the product (platform operator) sets on these settings; null: none');
+
 export const settingsOut = z.object({
-  api_enabled: z.boolean(),
+  api_enabled: z.boolean().describe('the API module switch; it opens the API only while api_entitled'),
+  api_entitled: z
+    .boolean()
+    .describe(
+      'whether the product entitles the organization to the API module (only the product changes it)',
+    ),
   allowed_credential_types: z.array(credentialType),
   access_token_ttl_seconds: z.number().int(),
   max_credentials_per_account: z.number().int(),
   max_credential_lifetime_seconds: z.number().int().nullable(),
+  limits: settingLimitsOut,
 });
 
 export const auditEventOut = z.object({

@@ -3,38 +3,11 @@
  * router and the OpenAPI document are both derived from this table, as for the management API.
  */
 import { z } from 'zod';
-import type { PlatformLocationService } from '../../services/platform-location-service.ts';
-import type { PlatformOperator, PlatformService } from '../../services/platform-service.ts';
-import type { DocumentedRoute } from '../admin/routes.ts';
+import { type PlatformRoute, route } from './route.ts';
 import { decodeCursor, pageRequest, pageResponse } from '../admin/request.ts';
 import * as s from '../admin/schemas.ts';
 
-export interface PlatformServices {
-  platform: PlatformService;
-  locations: PlatformLocationService;
-}
-
-export interface PlatformRoute<
-  Q extends z.ZodType = z.ZodType,
-  B extends z.ZodType = z.ZodType,
-  R extends z.ZodType = z.ZodType,
-> extends DocumentedRoute<Q, B, R> {
-  handle(
-    request: {
-      operator: PlatformOperator;
-      params: Readonly<Record<string, string>>;
-      query: z.output<Q>;
-      body: z.output<B>;
-    },
-    services: PlatformServices,
-  ): Promise<{ status?: 200 | 201; body: z.input<R> }>;
-}
-
-function route<Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>(
-  definition: PlatformRoute<Q, B, R>,
-): PlatformRoute {
-  return definition;
-}
+export type { PlatformRoute, PlatformServices } from './route.ts';
 
 const noQuery = z.strictObject({});
 const noBody = z.strictObject({});
@@ -55,6 +28,9 @@ export const organizationOut = z.object({
   name: z.string(),
   status: z.enum(['active', 'suspended', 'archived']),
   api_enabled: z.boolean().describe("the organization's API module switch (its admins' setting)"),
+  api_entitled: z
+    .boolean()
+    .describe('whether the product entitles the organization to the API module (the operator decides)'),
   status_changed_at: timestamp.nullable(),
   created_at: timestamp,
   updated_at: timestamp,

@@ -12,6 +12,29 @@ export interface OrganizationSettingsUpdate {
   max_credential_lifetime_seconds?: number | null;
 }
 
+/** What the platform operator may set besides the admins' settings: the entitlement and the limits. */
+export interface OrganizationPlatformUpdate extends OrganizationSettingsUpdate {
+  api_entitled?: boolean;
+  limit_allowed_credential_types?: CredentialType[] | null;
+  limit_access_token_ttl_seconds?: number | null;
+  limit_max_credentials_per_account?: number | null;
+  limit_max_credential_lifetime_seconds?: number | null;
+}
+
+/** The columns a new organization takes from organization_defaults. */
+const DEFAULTED_COLUMNS = [
+  'api_entitled',
+  'api_enabled',
+  'allowed_credential_types',
+  'access_token_ttl_seconds',
+  'max_credentials_per_account',
+  'max_credential_lifetime_seconds',
+  'limit_allowed_credential_types',
+  'limit_access_token_ttl_seconds',
+  'limit_max_credentials_per_account',
+  'limit_max_credential_lifetime_seconds',
+] as const;
+
 export class OrganizationRepository {
   readonly #db: Kysely<Database>;
   constructor(db: Kysely<Database>) {
@@ -75,12 +98,13 @@ export class OrganizationRepository {
     name: string,
     slugs: readonly string[],
   ): Promise<{ organization: Organization; created: boolean } | null> {
+    const defaults = await this.#defaults();
     for (const slug of slugs) {
       // No conflict target: a taken slug and a taken external id are both "nothing inserted", never an
       // error that would abort the caller's transaction.
       const inserted = await this.#db
         .insertInto('organizations')
-        .values({ slug, name, external_id: externalId })
+        .values({ slug, name, external_id: externalId, ...defaults })
         .onConflict((oc) => oc.doNothing())
         .returningAll()
         .executeTakeFirst();
@@ -91,7 +115,16 @@ export class OrganizationRepository {
     return null;
   }
 
-  updateSettings(id: string, update: OrganizationSettingsUpdate): Promise<Organization | undefined> {
+  /** What a new organization starts with: the deployment's defaults (organization_defaults). */
+  async #defaults() {
+    return this.#db
+      .selectFrom('organization_defaults')
+      .select(DEFAULTED_COLUMNS)
+      .where('singleton', '=', true)
+      .executeTakeFirstOrThrow();
+  }
+
+  updateSettings(id: string, update: OrganizationPlatformUpdate): Promise<Organization | undefined> {
     return this.#db
       .updateTable('organizations')
       .set({ ...update, updated_at: new Date() })

@@ -63,11 +63,18 @@ export class RevocationRepository {
         .select(['id as account_id', 'org_id', 'permissions_version', 'permissions_changed_at as changed_at'])
         .where('permissions_changed_at', '>', since)
         .execute(),
-      // Suspended or archived organizations' tokens are refused like those of a switched-off API.
+      // Suspended, archived or not entitled organizations' tokens are refused like those of a
+      // switched-off API (organizationApiOpen, as a query).
       this.#db
         .selectFrom('organizations')
         .select('id as org_id')
-        .where((eb) => eb.or([eb('api_enabled', '=', false), eb('status', '!=', 'active')]))
+        .where((eb) =>
+          eb.or([
+            eb('api_enabled', '=', false),
+            eb('api_entitled', '=', false),
+            eb('status', '!=', 'active'),
+          ]),
+        )
         .execute(),
       this.#db
         .selectFrom('revoked_tokens')

@@ -19,6 +19,7 @@ function facts(
     account: { archivedAt: null, isProtected: false, roleCount: 1, ...overrides.account },
     organization: {
       apiEnabled: true,
+      apiEntitled: true,
       allowedCredentialTypes: ['oauth_client', 'api_key', 'private_key_jwt'],
       status: 'active',
       ...overrides.organization,
@@ -81,6 +82,16 @@ describe('tokenEligibility', () => {
     const off = facts({ organization: { apiEnabled: false } });
     expect(tokenEligibility(off, 'product', NOW)).toMatchObject({ allowed: false, gone: false });
     expect(tokenEligibility(off, 'management', NOW)).toEqual({ allowed: true });
+  });
+
+  it("applies the product's API entitlement to product tokens only, whatever the admins' switch says", () => {
+    for (const apiEnabled of [true, false]) {
+      const unentitled = facts({ organization: { apiEntitled: false, apiEnabled } });
+      const verdict = tokenEligibility(unentitled, 'product', NOW);
+      expect(verdict).toMatchObject({ allowed: false, gone: false });
+      expect(!verdict.allowed && verdict.reason).toMatch(/not entitled to the API module/);
+      expect(tokenEligibility(unentitled, 'management', NOW)).toEqual({ allowed: true });
+    }
   });
 });
 
