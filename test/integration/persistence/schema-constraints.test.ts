@@ -32,6 +32,7 @@ describe('schema constraints', () => {
       '0008_platform',
       '0009_revocation_outbox_change',
       '0010_product_ids_and_catalog',
+      '0011_tenancy',
     ]);
     fixtures = new Fixtures(handle.db);
   });
@@ -62,6 +63,30 @@ describe('schema constraints', () => {
         .values({ slug: 'ext-three', name: 'Three', status: 'deleted' })
         .execute(),
     ).rejects.toThrow(/check constraint/);
+  });
+
+  it('keeps one row of organization defaults and limits to known credential types and bounds', async () => {
+    await expect(
+      handle.db
+        .insertInto('organization_defaults')
+        .values({ singleton: true } as never)
+        .execute(),
+    ).rejects.toThrow(/duplicate key|unique/);
+    const organization = await fixtures.organization();
+    for (const limit of [
+      { limit_allowed_credential_types: ['password'] },
+      { limit_allowed_credential_types: [] },
+      { limit_access_token_ttl_seconds: 7200 },
+      { limit_max_credentials_per_account: 0 },
+    ]) {
+      await expect(
+        handle.db
+          .updateTable('organizations')
+          .set(limit as never)
+          .where('id', '=', organization.id)
+          .execute(),
+      ).rejects.toThrow(/check constraint/);
+    }
   });
 
   it('cannot link an account to another organization’s role or location', async () => {
