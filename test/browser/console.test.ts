@@ -59,6 +59,7 @@ describe('admin console in a browser', { timeout: 60_000 }, () => {
     api = adminApi(server, await adminToken(server, admin));
     await chromium.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.issuer });
     page = await chromium.context.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
     // Generous waits: a busy two-core machine can take seconds per step; a wait ends as soon as it holds.
     page.setDefaultTimeout(20_000);
     pageErrors = collectPageErrors(page);
@@ -260,11 +261,22 @@ describe('admin console in a browser', { timeout: 60_000 }, () => {
     await page.getByRole('button', { name: 'Done' }).click();
     await expectAccessible('credentials');
 
-    // Revoke the old one (now secondary): cancel first, then confirm.
+    // Revoke the old one (now secondary), with the keyboard only: the dialog opens on Cancel, Escape
+    // cancels; then confirm.
     const oldRow = page.locator(`tr:has(code:text-is("${clientId}"))`);
-    await oldRow.getByRole('button', { name: /^Revoke/ }).click();
+    await oldRow.getByRole('button', { name: /^Revoke/ }).focus();
+    await page.keyboard.press('Enter');
     await expect(page.getByRole('dialog').textContent()).resolves.toMatch(/can no longer get tokens/);
-    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    await expect
+      .poll(() =>
+        page
+          .getByRole('dialog')
+          .getByRole('button', { name: 'Cancel' })
+          .evaluate((b) => b.matches(':focus')),
+      )
+      .toBe(true);
+    await page.keyboard.press('Escape');
+    await expect(page.getByRole('dialog').count()).resolves.toBe(0);
     expect((await fetchToken(clientId, clientSecret)).status).toBe(200);
     await oldRow.getByRole('button', { name: /^Revoke/ }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
@@ -292,6 +304,13 @@ describe('admin console in a browser', { timeout: 60_000 }, () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Archive account' }).click();
     await page.locator('.badge.archived').first().waitFor();
     expect((await fetchToken(rotatedId, regeneratedSecret)).status).toBe(401);
+
+    // An archived account can be removed for good (its audit trail stays).
+    await page.getByRole('button', { name: 'Delete for good' }).click();
+    await expect(page.getByRole('dialog').textContent()).resolves.toMatch(/cannot be undone/);
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete for good' }).click();
+    await page.getByRole('heading', { name: 'Service accounts' }).waitFor();
+    expect((await api.get(`/service-accounts/${ids.account}`)).status).toBe(404);
   });
 
   it('changes the API security settings behind a warning', async () => {
@@ -318,6 +337,47 @@ describe('admin console in a browser', { timeout: 60_000 }, () => {
       page.locator('tr[data-action]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action')));
     await expect.poll(async () => new Set(await actions())).toEqual(new Set(['credential.revoked']));
     await expectAccessible('audit');
+  });
+
+  it('names the holders before a held role is marked not assignable, and takes it from them on request', async () => {
+    const exporter = expectStatus(
+      await api.post('/roles', { name: 'Exporter', permissions: ['items:read'] }),
+      201,
+    );
+    const holder = expectStatus(
+      await api.post('/service-accounts', {
+        name: 'Nightly export',
+        all_locations: true,
+        roles: [{ role_id: exporter.id }],
+      }),
+      201,
+    );
+    await page.getByRole('link', { name: 'Roles' }).click();
+    await page.getByRole('button', { name: 'Edit Exporter' }).click();
+    await page.getByRole('checkbox', { name: 'Service accounts may hold this role' }).uncheck();
+    await page.getByRole('button', { name: 'Save role' }).click();
+    const dialog = page.getByRole('dialog');
+    await expect(dialog.textContent()).resolves.toMatch(
+      /1 service account holds Exporter[\s\S]*Held by: Nightly export/,
+    );
+    await expectAccessible('confirm-role-holders');
+    await dialog.getByRole('button', { name: 'Take it from them and save' }).click();
+    await page.getByRole('status').filter({ hasText: 'Role Exporter saved' }).waitFor();
+    const after = expectStatus(await api.get(`/service-accounts/${holder.id}`), 200);
+    expect([after.status, after.roles]).toEqual(['disabled', []]);
+  });
+
+  it('reads well at phone width', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await page.getByRole('link', { name: 'Service accounts' }).click();
+      await page.getByRole('link', { name: 'Nightly export' }).waitFor();
+      // Nothing but a table's own scroller is wider than the screen.
+      await expect(page.evaluate('document.documentElement.scrollWidth <= innerWidth')).resolves.toBe(true);
+      await expectAccessible('phone');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
   });
 
   it('shows a View-only admin no usable write control, each saying why', async () => {

@@ -61,6 +61,10 @@ export class ApiError extends Error {
     this.status = status;
     this.problem = problem;
   }
+  /** The problem's code: the last segment of its type (e.g. role_in_use). */
+  get code(): string {
+    return this.problem.code ?? this.problem.type?.split('/').pop() ?? '';
+  }
   /** The detail, then each field at fault. */
   describe(): string {
     const fields = (this.problem.errors ?? []).map((e) => `${e.field}: ${e.message}`);

@@ -63,6 +63,30 @@ export class AccountDetail extends ScreenElement {
     });
   }
 
+  async #purge(): Promise<void> {
+    const a = this.account;
+    const connection = this.connection;
+    if (!a || !connection) return;
+    const answer = await this.confirm.ask({
+      title: `Delete ${a.name} for good?`,
+      consequences: [
+        'The archived account and its revoked credentials are removed from svcauth; this cannot be undone.',
+        'The audit trail keeps what was done to it and by it.',
+      ],
+      confirmLabel: 'Delete for good',
+    });
+    if (answer === null) return;
+    const purged = await this.attempt(() =>
+      ok(
+        connection.api.POST('/admin/v1/service-accounts/{account_id}:purge', {
+          params: { path: { account_id: a.id } },
+          body: {},
+        }),
+      ),
+    );
+    if (purged) this.navigate('accounts');
+  }
+
   override render() {
     const a = this.account;
     const d = this.directory;
@@ -81,14 +105,18 @@ export class AccountDetail extends ScreenElement {
             ${this.gated('service_accounts:write', 'Edit', () => this.navigate(`accounts/${a.id}/edit`), {
               blocked: archived ? 'An archived account cannot be changed' : '',
             })}
-            ${this.gated('service_accounts:delete', 'Archive', () => void this.#archive(), {
-              kind: 'danger',
-              blocked: a.is_protected
-                ? "The organization's built-in account is protected: it cannot be archived"
-                : archived
-                  ? 'Already archived'
-                  : '',
-            })}
+            ${
+              archived
+                ? this.gated('service_accounts:delete', 'Delete for good', () => void this.#purge(), {
+                    kind: 'danger',
+                  })
+                : this.gated('service_accounts:delete', 'Archive', () => void this.#archive(), {
+                    kind: 'danger',
+                    blocked: a.is_protected
+                      ? "The organization's built-in account is protected: it cannot be archived"
+                      : '',
+                  })
+            }
           </div>
         </div>
         ${this.renderProblem()}

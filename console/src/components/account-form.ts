@@ -110,16 +110,16 @@ export class AccountForm extends ScreenElement {
           this.navigate(`accounts/${saved.id}`);
           return;
         }
-        const created = await ok(connection.api.POST('/admin/v1/service-accounts', { body }));
-        this.account = created;
+        // The first credential is issued with the account, in the same request: its secret comes back once.
         const type = String(new FormData(form).get('first_credential') ?? '') as CredentialType | '';
-        if (!type) return this.navigate(`accounts/${created.id}`);
-        this.issued = await ok(
-          connection.api.POST('/admin/v1/service-accounts/{account_id}/credentials', {
-            params: { path: { account_id: created.id } },
-            body: { name: `${created.name} ${type === 'api_key' ? 'key' : 'client'}`, type },
+        const created = await ok(
+          connection.api.POST('/admin/v1/service-accounts', {
+            body: { ...body, ...(type ? { credential: { type } } : {}) },
           }),
         );
+        this.account = created;
+        if (created.credential) this.issued = created.credential;
+        else this.navigate(`accounts/${created.id}`);
       });
     } finally {
       this.saving = false;

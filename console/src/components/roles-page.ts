@@ -5,7 +5,7 @@
  */
 import { html, nothing } from 'lit';
 import { customElement, query, state } from 'lit/decorators.js';
-import { all, ok, type Role, type RoleCreate } from '../api/client.js';
+import { all, ApiError, ok, type Role, type RoleCreate } from '../api/client.js';
 import type { Connection } from '../connection.js';
 import { permissionDescription } from '../permission-catalog.js';
 import type { ConfirmDialog } from './confirm-dialog.js';
@@ -58,23 +58,14 @@ export class RolesPage extends ScreenElement {
       assignable_to_service_accounts: data.get('assignable') === 'on',
     };
     if (editing !== 'new') {
-      const consequences: string[] = [];
-      if (editing.assignable_to_service_accounts && !body.assignable_to_service_accounts) {
-        consequences.push(
-          'Service accounts holding this role lose everything it grants at once: their current tokens are refused, and an account left with no other role becomes disabled.',
-        );
-      }
       const removed = editing.permissions.filter((p) => !body.permissions.includes(p as never));
-      if (removed.length > 0) {
-        consequences.push(
-          `Accounts holding this role lose ${removed.join(', ')}: their current tokens are refused and new ones carry the new permissions.`,
-        );
-      }
       if (
-        consequences.length > 0 &&
+        removed.length > 0 &&
         (await this.confirm.ask({
           title: `Change ${editing.name}?`,
-          consequences,
+          consequences: [
+            `Accounts holding this role lose ${removed.join(', ')}: their current tokens are refused and new ones carry the new permissions.`,
+          ],
           confirmLabel: 'Save role',
         })) === null
       ) {
@@ -82,14 +73,42 @@ export class RolesPage extends ScreenElement {
       }
     }
     const saved = await this.attempt(async () => {
-      if (editing === 'new') await ok(connection.api.POST('/admin/v1/roles', { body }));
-      else {
-        await ok(
+      if (editing === 'new') {
+        await ok(connection.api.POST('/admin/v1/roles', { body }));
+        return;
+      }
+      const patch = (removeFromHolders: boolean) =>
+        ok(
           connection.api.PATCH('/admin/v1/roles/{role_id}', {
-            params: { path: { role_id: editing.id } },
+            params: {
+              path: { role_id: editing.id },
+              query: removeFromHolders ? { remove_from_holders: 'true' } : {},
+            },
             body,
           }),
         );
+      try {
+        await patch(false);
+      } catch (error) {
+        // Marked not assignable while accounts hold it: svcauth names them; taking it away is a second,
+        // explicit decision.
+        if (!(error instanceof ApiError) || error.code !== 'role_in_use') throw error;
+        const details = (error.problem.details ?? {}) as {
+          service_account_count?: number;
+          service_accounts?: Array<{ name: string }>;
+        };
+        const names = (details.service_accounts ?? []).map((a) => a.name);
+        const count = details.service_account_count ?? names.length;
+        const answer = await this.confirm.ask({
+          title: `${count} service account${count === 1 ? ' holds' : 's hold'} ${editing.name}`,
+          consequences: [
+            `Held by: ${names.join(', ')}${count > names.length ? ` and ${count - names.length} more` : ''}.`,
+            'A role not assignable to service accounts grants them nothing: taking it from them refuses their current tokens at once, and an account left with no other role becomes disabled.',
+          ],
+          confirmLabel: 'Take it from them and save',
+        });
+        if (answer === null) throw new Error(`${editing.name} was not changed: it is still assignable.`);
+        await patch(true);
       }
     });
     if (saved) {
