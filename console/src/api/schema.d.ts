@@ -1143,7 +1143,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1241,7 +1241,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1335,7 +1335,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1419,7 +1419,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1521,7 +1521,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1625,7 +1625,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1730,7 +1730,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1828,7 +1828,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1912,7 +1912,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2023,7 +2023,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2147,7 +2147,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2338,7 +2338,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2454,7 +2454,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2570,7 +2570,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2703,7 +2703,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2823,7 +2823,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2911,7 +2911,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3043,7 +3043,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3189,7 +3189,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3314,7 +3314,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3443,7 +3443,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3594,7 +3594,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3730,7 +3730,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3793,11 +3793,21 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description the API module switch; it opens the API only while api_entitled */
                         api_enabled: boolean;
+                        /** @description whether the product entitles the organization to the API module (only the product changes it) */
+                        api_entitled: boolean;
                         allowed_credential_types: ("oauth_client" | "api_key" | "private_key_jwt")[];
                         access_token_ttl_seconds: number;
                         max_credentials_per_account: number;
                         max_credential_lifetime_seconds: number | null;
+                        /** @description ceilings the product (platform operator) sets on these settings; null: none */
+                        limits: {
+                            allowed_credential_types: ("oauth_client" | "api_key" | "private_key_jwt")[] | null;
+                            access_token_ttl_seconds: number | null;
+                            max_credentials_per_account: number | null;
+                            max_credential_lifetime_seconds: number | null;
+                        };
                     };
                 };
             };
@@ -3819,7 +3829,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3893,11 +3903,21 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        /** @description the API module switch; it opens the API only while api_entitled */
                         api_enabled: boolean;
+                        /** @description whether the product entitles the organization to the API module (only the product changes it) */
+                        api_entitled: boolean;
                         allowed_credential_types: ("oauth_client" | "api_key" | "private_key_jwt")[];
                         access_token_ttl_seconds: number;
                         max_credentials_per_account: number;
                         max_credential_lifetime_seconds: number | null;
+                        /** @description ceilings the product (platform operator) sets on these settings; null: none */
+                        limits: {
+                            allowed_credential_types: ("oauth_client" | "api_key" | "private_key_jwt")[] | null;
+                            access_token_ttl_seconds: number | null;
+                            max_credentials_per_account: number | null;
+                            max_credential_lifetime_seconds: number | null;
+                        };
                     };
                 };
             };
@@ -3919,7 +3939,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4046,7 +4066,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4166,7 +4186,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a permission is missing, or the change would grant more than you hold */
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4249,6 +4269,8 @@ export interface operations {
                             status: "active" | "suspended" | "archived";
                             /** @description the organization's API module switch (its admins' setting) */
                             api_enabled: boolean;
+                            /** @description whether the product entitles the organization to the API module (the operator decides) */
+                            api_entitled: boolean;
                             status_changed_at: string | null;
                             /** Format: date-time */
                             created_at: string;
@@ -4287,7 +4309,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4296,7 +4318,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a domain rule refuses the request */
+            /** @description a domain rule refuses the request (e.g. settings beyond the limits set with them) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4359,6 +4381,8 @@ export interface operations {
                         status: "active" | "suspended" | "archived";
                         /** @description the organization's API module switch (its admins' setting) */
                         api_enabled: boolean;
+                        /** @description whether the product entitles the organization to the API module (the operator decides) */
+                        api_entitled: boolean;
                         status_changed_at: string | null;
                         /** Format: date-time */
                         created_at: string;
@@ -4384,6 +4408,8 @@ export interface operations {
                         status: "active" | "suspended" | "archived";
                         /** @description the organization's API module switch (its admins' setting) */
                         api_enabled: boolean;
+                        /** @description whether the product entitles the organization to the API module (the operator decides) */
+                        api_entitled: boolean;
                         status_changed_at: string | null;
                         /** Format: date-time */
                         created_at: string;
@@ -4419,7 +4445,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4428,7 +4454,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a domain rule refuses the request */
+            /** @description a domain rule refuses the request (e.g. settings beyond the limits set with them) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4486,6 +4512,8 @@ export interface operations {
                         status: "active" | "suspended" | "archived";
                         /** @description the organization's API module switch (its admins' setting) */
                         api_enabled: boolean;
+                        /** @description whether the product entitles the organization to the API module (the operator decides) */
+                        api_entitled: boolean;
                         status_changed_at: string | null;
                         /** Format: date-time */
                         created_at: string;
@@ -4521,7 +4549,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4530,7 +4558,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a domain rule refuses the request */
+            /** @description a domain rule refuses the request (e.g. settings beyond the limits set with them) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4588,6 +4616,8 @@ export interface operations {
                         status: "active" | "suspended" | "archived";
                         /** @description the organization's API module switch (its admins' setting) */
                         api_enabled: boolean;
+                        /** @description whether the product entitles the organization to the API module (the operator decides) */
+                        api_entitled: boolean;
                         status_changed_at: string | null;
                         /** Format: date-time */
                         created_at: string;
@@ -4623,7 +4653,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4632,7 +4662,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a domain rule refuses the request */
+            /** @description a domain rule refuses the request (e.g. settings beyond the limits set with them) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4696,6 +4726,8 @@ export interface operations {
                         status: "active" | "suspended" | "archived";
                         /** @description the organization's API module switch (its admins' setting) */
                         api_enabled: boolean;
+                        /** @description whether the product entitles the organization to the API module (the operator decides) */
+                        api_entitled: boolean;
                         status_changed_at: string | null;
                         /** Format: date-time */
                         created_at: string;
@@ -4731,7 +4763,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4740,7 +4772,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a domain rule refuses the request */
+            /** @description a domain rule refuses the request (e.g. settings beyond the limits set with them) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4802,6 +4834,8 @@ export interface operations {
                         status: "active" | "suspended" | "archived";
                         /** @description the organization's API module switch (its admins' setting) */
                         api_enabled: boolean;
+                        /** @description whether the product entitles the organization to the API module (the operator decides) */
+                        api_entitled: boolean;
                         status_changed_at: string | null;
                         /** Format: date-time */
                         created_at: string;
@@ -4837,7 +4871,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4846,7 +4880,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a domain rule refuses the request */
+            /** @description a domain rule refuses the request (e.g. settings beyond the limits set with them) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4908,6 +4942,8 @@ export interface operations {
                         status: "active" | "suspended" | "archived";
                         /** @description the organization's API module switch (its admins' setting) */
                         api_enabled: boolean;
+                        /** @description whether the product entitles the organization to the API module (the operator decides) */
+                        api_entitled: boolean;
                         status_changed_at: string | null;
                         /** Format: date-time */
                         created_at: string;
@@ -4943,7 +4979,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4952,7 +4988,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a domain rule refuses the request */
+            /** @description a domain rule refuses the request (e.g. settings beyond the limits set with them) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5044,7 +5080,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5053,7 +5089,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a domain rule refuses the request */
+            /** @description a domain rule refuses the request (e.g. settings beyond the limits set with them) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5147,7 +5183,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5156,7 +5192,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a domain rule refuses the request */
+            /** @description a domain rule refuses the request (e.g. settings beyond the limits set with them) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5271,7 +5307,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, or a name or location id is taken */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5280,7 +5316,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description a domain rule refuses the request */
+            /** @description a domain rule refuses the request (e.g. settings beyond the limits set with them) */
             422: {
                 headers: {
                     [name: string]: unknown;
