@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -6,6 +5,12 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole } from '../../console/build.ts';
 import { startEmbedExample } from '../../examples/console-embed/server.ts';
+import {
+  generateDeploymentSecret,
+  OPERATOR_SECRET_PREFIX,
+  RESOURCE_SERVER_SECRET_PREFIX,
+  resourceServerEntry,
+} from '../../src/domain/credential-format.ts';
 import { CONSOLE_CSP } from '../../src/http/console-routes.ts';
 import { createVerifier, type Verifier } from '../../src/resource-server/index.ts';
 import { launchChromium, collectPageErrors, type TestBrowser } from '../helpers/browser.ts';
@@ -23,7 +28,11 @@ import {
 
 const AXE_SOURCE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const SCREENSHOTS = path.resolve(import.meta.dirname, '../../docs/console');
-const RESOURCE_SERVER = { name: 'items-api', secret: 'svcrs_console-browser-test-secret-0123456789' };
+const RESOURCE_SERVER = {
+  name: 'items-api',
+  secret: generateDeploymentSecret(RESOURCE_SERVER_SECRET_PREFIX),
+};
+const OPERATOR = { name: 'product', secret: generateDeploymentSecret(OPERATOR_SECRET_PREFIX) };
 
 /**
  * The admin console in a real Chromium against a real server: the seeds' workflows through the
@@ -43,12 +52,17 @@ describe('admin console in a browser', { timeout: 60_000 }, () => {
   beforeAll(async () => {
     [server, chromium] = await Promise.all([
       startTestServer({
-        RESOURCE_SERVERS: `${RESOURCE_SERVER.name}:${createHash('sha256').update(RESOURCE_SERVER.secret).digest('hex')}`,
+        RESOURCE_SERVERS: resourceServerEntry(RESOURCE_SERVER.name, RESOURCE_SERVER.secret),
+        OPERATORS: resourceServerEntry(OPERATOR.name, OPERATOR.secret),
       }),
       launchChromium(),
       buildConsole(),
     ]);
     admin = await bootstrapAdmin(server, 'console');
+    // The product makes the first admin a groups administrator (the console then offers the flag).
+    await platform('POST', `/organizations/${admin.orgId}/groups-admins:grant`, {
+      service_account_id: admin.accountId,
+    });
     kit = createVerifier({
       issuer: server.issuer,
       audience: `${server.issuer}/api`,
@@ -78,6 +92,18 @@ describe('admin console in a browser', { timeout: 60_000 }, () => {
     await chromium?.close();
     await server?.stop();
   });
+
+  /** The product's side: the platform API with an operator secret. */
+  async function platform(method: string, path: string, body: unknown) {
+    const response = await fetch(`${server.issuer}/platform/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${OPERATOR.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!response.ok)
+      throw new Error(`platform ${method} ${path}: ${response.status} ${await response.text()}`);
+    return response.json() as Promise<Record<string, unknown>>;
+  }
 
   async function signIn(clientId: string, secret: string): Promise<void> {
     await page.goto(`${server.issuer}/console/`);
@@ -174,6 +200,8 @@ describe('admin console in a browser', { timeout: 60_000 }, () => {
     await page.getByRole('checkbox', { name: 'Berlin' }).check();
     await page.getByRole('checkbox', { name: 'Item reader' }).check();
     await page.getByRole('checkbox', { name: 'Item writer' }).check();
+    // Offered because the admin is a groups administrator itself.
+    await expect(page.getByRole('checkbox', { name: /Groups admin/ }).count()).resolves.toBe(1);
     await page.getByRole('button', { name: /matrix/ }).click();
     await page.getByRole('checkbox', { name: 'Item writer at Berlin' }).uncheck();
     await expectAccessible('account-matrix');
@@ -313,8 +341,13 @@ describe('admin console in a browser', { timeout: 60_000 }, () => {
     expect((await api.get(`/service-accounts/${ids.account}`)).status).toBe(404);
   });
 
-  it('changes the API security settings behind a warning', async () => {
+  it('changes the API security settings behind a warning, within the limits the product sets', async () => {
+    await platform('PATCH', `/organizations/${admin.orgId}/settings`, {
+      limits: { access_token_ttl_seconds: 900 },
+    });
     await page.getByRole('link', { name: 'API security settings' }).click();
+    await expect(page.getByLabel('Access-token lifetime (seconds)').getAttribute('max')).resolves.toBe('900');
+    await page.getByText('60 to 900 (the limit the product sets)').waitFor();
     await page.getByLabel('Access-token lifetime (seconds)').fill('600');
     await page.getByRole('checkbox', { name: /private_key_jwt/ }).uncheck();
     await expectAccessible('settings');

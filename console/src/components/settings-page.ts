@@ -79,81 +79,107 @@ export class SettingsPage extends ScreenElement {
       ${this.notice ? html`<p class="notice" role="status">${this.notice}</p>` : nothing}
       ${allowed ? nothing : html`<p class="hint">${reason}.</p>`}
       ${
-        s
-          ? html`<form @submit=${(e: SubmitEvent) => void this.#save(e)}>
-              <fieldset ?disabled=${!allowed} title=${allowed ? nothing : reason}>
-                <legend>API module</legend>
-                <label class="inline"
-                  ><input type="checkbox" name="api_enabled" .checked=${s.api_enabled} /> API access enabled
-                  for this organization</label
-                >
-              </fieldset>
-              <fieldset ?disabled=${!allowed} title=${allowed ? nothing : reason}>
-                <legend>Allowed credential types</legend>
-                ${TYPES.map(
-                  ({ type, label }) =>
-                    html`<label class="inline"
-                      ><input
-                        type="checkbox"
-                        name="allowed_credential_types"
-                        value=${type}
-                        .checked=${s.allowed_credential_types.includes(type)}
-                      />
-                      ${label}</label
-                    >`,
-                )}
-              </fieldset>
-              <fieldset ?disabled=${!allowed} title=${allowed ? nothing : reason}>
-                <legend>Limits</legend>
-                <label for="ttl">Access-token lifetime (seconds)</label>
-                <input
-                  id="ttl"
-                  name="access_token_ttl_seconds"
-                  type="number"
-                  min="60"
-                  max="3600"
-                  required
-                  .value=${String(s.access_token_ttl_seconds)}
-                />
-                <p class="hint">60 to 3600; tokens already issued keep their lifetime.</p>
-                <label for="max-credentials">Credentials per service account (at most)</label>
-                <input
-                  id="max-credentials"
-                  name="max_credentials_per_account"
-                  type="number"
-                  min="1"
-                  max="100"
-                  required
-                  .value=${String(s.max_credentials_per_account)}
-                />
-                <label for="max-lifetime">Credential lifetime (days, at most; empty: no limit)</label>
-                <input
-                  id="max-lifetime"
-                  name="max_lifetime_days"
-                  type="number"
-                  min="1"
-                  max="3650"
-                  step="any"
-                  .value=${
-                    s.max_credential_lifetime_seconds === null
-                      ? ''
-                      : String(s.max_credential_lifetime_seconds / 86400)
-                  }
-                />
-              </fieldset>
-              <div class="row">
-                ${
-                  allowed
-                    ? html`<button type="submit" class="primary" data-write="settings:write">
-                        Save settings
-                      </button>`
-                    : this.gated('settings:write', 'Save settings', () => undefined, { kind: 'primary' })
-                }
-              </div>
-            </form>`
-          : html`<p>Loading…</p>`
+        s && !s.api_entitled
+          ? html`<p class="warning">
+              Your plan does not include API access (the product decides that): until it does, no credential
+              gets a token, whatever the switch below says.
+            </p>`
+          : nothing
       }
+      ${s ? this.#renderForm(s, allowed, reason) : html`<p>Loading…</p>`}
       <svcauth-confirm></svcauth-confirm>
     </section>`;
+  }
+
+  #renderForm(s: Settings, allowed: boolean, reason: string) {
+    const limits = s.limits;
+    const ttlMax = limits.access_token_ttl_seconds ?? 3600;
+    const lifetimeMaxDays = limits.max_credential_lifetime_seconds
+      ? limits.max_credential_lifetime_seconds / 86400
+      : 3650;
+    const byProduct = (limit: number | null) => (limit === null ? '' : ' (the limit the product sets)');
+    return html`<form @submit=${(e: SubmitEvent) => void this.#save(e)}>
+      <fieldset ?disabled=${!allowed} title=${allowed ? nothing : reason}>
+        <legend>API module</legend>
+        <label class="inline"
+          ><input type="checkbox" name="api_enabled" .checked=${s.api_enabled} /> API access enabled for this
+          organization</label
+        >
+      </fieldset>
+      <fieldset ?disabled=${!allowed} title=${allowed ? nothing : reason}>
+        <legend>Allowed credential types</legend>
+        ${TYPES.map(({ type, label }) => {
+          const permitted = limits.allowed_credential_types?.includes(type) ?? true;
+          return html`<label
+            class="inline"
+            title=${permitted ? nothing : 'The product does not allow this type'}
+            ><input
+              type="checkbox"
+              name="allowed_credential_types"
+              value=${type}
+              ?disabled=${!permitted}
+              .checked=${s.allowed_credential_types.includes(type)}
+            />
+            ${label}${permitted ? nothing : ' (not allowed by the product)'}</label
+          >`;
+        })}
+      </fieldset>
+      <fieldset ?disabled=${!allowed} title=${allowed ? nothing : reason}>
+        <legend>Limits</legend>
+        <label for="ttl">Access-token lifetime (seconds)</label>
+        <input
+          id="ttl"
+          name="access_token_ttl_seconds"
+          type="number"
+          min="60"
+          max=${ttlMax}
+          required
+          .value=${String(s.access_token_ttl_seconds)}
+        />
+        <p class="hint">
+          60 to ${ttlMax}${byProduct(limits.access_token_ttl_seconds)}; tokens already issued keep their
+          lifetime.
+        </p>
+        <label for="max-credentials">Credentials per service account (at most)</label>
+        <input
+          id="max-credentials"
+          name="max_credentials_per_account"
+          type="number"
+          min="1"
+          max=${limits.max_credentials_per_account ?? 100}
+          required
+          .value=${String(s.max_credentials_per_account)}
+        />
+        <p class="hint">
+          1 to ${limits.max_credentials_per_account ?? 100}${byProduct(limits.max_credentials_per_account)}.
+        </p>
+        <label for="max-lifetime"
+          >Credential lifetime (days, at
+          most${limits.max_credential_lifetime_seconds === null ? '; empty: no limit' : ''})</label
+        >
+        <input
+          id="max-lifetime"
+          name="max_lifetime_days"
+          type="number"
+          min="1"
+          max=${lifetimeMaxDays}
+          step="any"
+          ?required=${limits.max_credential_lifetime_seconds !== null}
+          .value=${s.max_credential_lifetime_seconds === null ? '' : String(s.max_credential_lifetime_seconds / 86400)}
+        />
+        ${
+          limits.max_credential_lifetime_seconds === null
+            ? nothing
+            : html`<p class="hint">At most ${lifetimeMaxDays} days (the limit the product sets).</p>`
+        }
+      </fieldset>
+      <div class="row">
+        ${
+          allowed
+            ? html`<button type="submit" class="primary" data-write="settings:write">Save settings</button>`
+            : this.gated('settings:write', 'Save settings', () => undefined, { kind: 'primary' })
+        }
+      </div>
+    </form>`;
   }
 }
