@@ -7,6 +7,7 @@ import * as platform from './0008_platform.ts';
 import * as revocationOutboxChange from './0009_revocation_outbox_change.ts';
 import * as productIdsAndCatalog from './0010_product_ids_and_catalog.ts';
 import * as tenancy from './0011_tenancy.ts';
+import * as accountListsAndSecretVersions from './0012_account_lists_and_secret_versions.ts';
 
 /** Every migration, in order. Static imports keep the set identical on pg and PGlite and in bundles. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0009_revocation_outbox_change': revocationOutboxChange,
   '0010_product_ids_and_catalog': productIdsAndCatalog,
   '0011_tenancy': tenancy,
+  '0012_account_lists_and_secret_versions': accountListsAndSecretVersions,
 };

@@ -120,6 +120,10 @@ export interface CredentialsTable {
   secret_hash: string | null;
   previous_secret_hash: string | null;
   previous_secret_expires_at: Timestamp | null;
+  /** 1, then one more with every regeneration; tokens carry the version of the secret they came from. */
+  secret_version: Generated<number>;
+  /** When the current secret replaced the previous one (null: never regenerated). */
+  secret_changed_at: Timestamp | null;
   jwks: ColumnType<{ keys: Record<string, unknown>[] } | null, string | null, string | null>;
   display_hint: Generated<string>;
   lineage_id: string;

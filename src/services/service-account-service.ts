@@ -21,6 +21,7 @@ import { CredentialRepository } from '../persistence/repositories/credential-rep
 import { LocationRepository } from '../persistence/repositories/location-repository.ts';
 import { RoleRepository } from '../persistence/repositories/role-repository.ts';
 import {
+  type AccountListFilter,
   ServiceAccountRepository,
   type StoredAssignments,
 } from '../persistence/repositories/service-account-repository.ts';
@@ -63,6 +64,11 @@ export interface NewServiceAccountInput extends ServiceAccountInput {
 
 export type CreatedServiceAccountView = ServiceAccountView & { credential?: IssuedCredentialView };
 
+/** An account as lists and reads show it: with how many credentials it has, by state. */
+export type ListedServiceAccountView = ServiceAccountView & {
+  credential_counts: { active: number; expired: number; revoked: number };
+};
+
 export class ServiceAccountService {
   readonly #db: Kysely<Database>;
   readonly #changes: ChangePublisher;
@@ -75,17 +81,43 @@ export class ServiceAccountService {
 
   async list(
     actor: AdminActor,
-    filter: { includeArchived: boolean },
+    filter: AccountListFilter,
     page: PageRequest,
-  ): Promise<Page<ServiceAccountView>> {
+  ): Promise<Page<ListedServiceAccountView>> {
     const result = await new ServiceAccountRepository(this.#db).listPage(actor.orgId, filter, page);
-    return { items: await describeAccounts(this.#db, actor.orgId, result.items), next: result.next };
+    return { items: await this.#withCounts(result.items), next: result.next };
   }
 
-  async get(actor: AdminActor, id: string): Promise<ServiceAccountView> {
+  /** "Accounts holding role X": the list, filtered by a role that must exist (404 otherwise). */
+  async listHoldingRole(
+    actor: AdminActor,
+    roleId: string,
+    filter: Omit<AccountListFilter, 'roleId'>,
+    page: PageRequest,
+  ): Promise<Page<ListedServiceAccountView>> {
+    if (!(await new RoleRepository(this.#db).findLive(actor.orgId, roleId))) {
+      throw new NotFoundError('role', roleId);
+    }
+    return this.list(actor, { ...filter, roleId }, page);
+  }
+
+  async get(actor: AdminActor, id: string): Promise<ListedServiceAccountView> {
     const account = await new ServiceAccountRepository(this.#db).findById(actor.orgId, id);
     if (!account) throw new NotFoundError('service account', id);
-    return (await describeAccounts(this.#db, actor.orgId, [account]))[0]!;
+    return (await this.#withCounts([account]))[0]!;
+  }
+
+  async #withCounts(accounts: readonly ServiceAccount[]): Promise<ListedServiceAccountView[]> {
+    const orgId = accounts[0]?.org_id;
+    if (orgId === undefined) return [];
+    const [views, counts] = await Promise.all([
+      describeAccounts(this.#db, orgId, accounts),
+      new ServiceAccountRepository(this.#db).credentialCounts(
+        accounts.map((a) => a.id),
+        new Date(),
+      ),
+    ]);
+    return views.map((view) => ({ ...view, credential_counts: counts.get(view.id)! }));
   }
 
   /**

@@ -81,6 +81,16 @@ export interface AdminRoute<
   ): Promise<z.input<R>>;
 }
 
+/** The account list's filters, as the query string gives them. */
+function accountListFilter(query: z.output<typeof s.roleHoldersQuery>) {
+  return {
+    includeArchived: query.include_archived === 'true',
+    status: query.status,
+    locationId: query.location_id,
+    nameContains: query.q,
+  };
+}
+
 /** Checks one entry's handler against its schemas; the table itself holds them type-erased. */
 function route<Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>(
   definition: AdminRoute<Q, B, R>,
@@ -234,28 +244,55 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     handle: ({ actor, params }, { roles }) => roles.delete(actor, params.role_id!),
   }),
 
+  route({
+    method: 'get',
+    path: '/roles/{role_id}/service-accounts',
+    operationId: 'listRoleHolders',
+    tag: 'Roles',
+    summary: 'List the service accounts holding a role (the account list, filtered by it)',
+    permissions: ['service_accounts:read'],
+    params: role,
+    query: s.roleHoldersQuery,
+    body: null,
+    response: {
+      status: 200,
+      description: 'a page of the service accounts holding the role, in creation order',
+      schema: s.pageOf(s.listedServiceAccountOut),
+    },
+    handle: async ({ actor, params, query }, { accounts }) =>
+      pageResponse(
+        'service_accounts',
+        await accounts.listHoldingRole(
+          actor,
+          params.role_id!,
+          accountListFilter(query),
+          pageRequest('service_accounts', query),
+        ),
+      ),
+  }),
+
   // Service accounts ----------------------------------------------------------------------------------
   route({
     method: 'get',
     path: '/service-accounts',
     operationId: 'listServiceAccounts',
     tag: 'Service accounts',
-    summary: 'List service accounts',
+    summary: 'List service accounts: search by name, filter by status, role and location',
     permissions: ['service_accounts:read'],
     params: {},
     query: s.serviceAccountListQuery,
     body: null,
     response: {
       status: 200,
-      description: 'a page of service accounts',
-      schema: s.pageOf(s.serviceAccountOut),
+      description: 'a page of service accounts, in creation order',
+      schema: s.pageOf(s.listedServiceAccountOut),
     },
     handle: async ({ actor, query }, { accounts }) =>
       pageResponse(
         'service_accounts',
         await accounts.list(
           actor,
-          { includeArchived: query.include_archived === 'true' },
+          { ...accountListFilter(query), roleId: query.role_id },
           pageRequest('service_accounts', query),
         ),
       ),
@@ -287,7 +324,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     params: account,
     query: noQuery,
     body: null,
-    response: { status: 200, description: 'the service account', schema: s.serviceAccountOut },
+    response: { status: 200, description: 'the service account', schema: s.listedServiceAccountOut },
     handle: ({ actor, params }, { accounts }) => accounts.get(actor, params.account_id!),
   }),
   route({

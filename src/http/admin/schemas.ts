@@ -37,8 +37,26 @@ export const pageQuery = z.strictObject({
   cursor: z.string().max(200).optional().describe('next_cursor of the previous page'),
 });
 
-export const serviceAccountListQuery = pageQuery.extend({
-  include_archived: z.enum(['true', 'false']).optional().describe('also list archived accounts'),
+export const roleHoldersQuery = pageQuery.extend({
+  include_archived: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('also list archived accounts (status=archived lists only them)'),
+  q: singleLineText(200)
+    .optional()
+    .describe('only accounts whose name contains this, ignoring case (taken literally: % and _ too)'),
+  status: z
+    .enum(['active', 'disabled', 'archived'])
+    .optional()
+    .describe('only accounts of this derived status'),
+  location_id: z
+    .uuid()
+    .optional()
+    .describe('only accounts placed at this location (accounts on all locations included)'),
+});
+
+export const serviceAccountListQuery = roleHoldersQuery.extend({
+  role_id: z.uuid().optional().describe('only accounts holding this role'),
 });
 
 export const roleUpdateQuery = z.strictObject({
@@ -279,6 +297,12 @@ export const credentialOut = z.object({
 export const issuedCredentialOut = credentialOut.extend({
   client_secret: z.string().optional().describe('oauth_client: shown in this response only'),
   api_key: z.string().optional().describe('api_key: shown in this response only'),
+});
+
+export const listedServiceAccountOut = serviceAccountOut.extend({
+  credential_counts: z
+    .object({ active: z.number().int(), expired: z.number().int(), revoked: z.number().int() })
+    .describe("the account's credentials by state (secrets never shown)"),
 });
 
 export const createdServiceAccountOut = serviceAccountOut.extend({

@@ -1,8 +1,9 @@
-import { type Kysely, sql } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import type { AccountGrants } from '../../domain/permissions.ts';
 import type { Page, PageRequest } from '../../domain/pagination.ts';
 import { fetchPage } from '../pagination.ts';
 import type { Database, ServiceAccount } from '../schema.ts';
+import type { AccountStatus } from '../../domain/status.ts';
 
 export interface NewServiceAccount {
   name: string;
@@ -11,6 +12,15 @@ export interface NewServiceAccount {
   groups_admin?: boolean;
   is_protected?: boolean;
   created_by_account_id?: string | null;
+}
+
+/** What the account list is filtered by (AND-ed); see ServiceAccountRepository.listPage. */
+export interface AccountListFilter {
+  includeArchived: boolean;
+  status?: AccountStatus | undefined;
+  roleId?: string | undefined;
+  locationId?: string | undefined;
+  nameContains?: string | undefined;
 }
 
 export interface AccountAssignments {
@@ -177,15 +187,100 @@ export class ServiceAccountRepository {
     };
   }
 
-  /** Accounts in creation order; archived ones only when asked for. */
-  async listPage(
-    orgId: string,
-    filter: { includeArchived: boolean },
-    page: PageRequest,
-  ): Promise<Page<ServiceAccount>> {
-    let query = this.#db.selectFrom('service_accounts').selectAll().where('org_id', '=', orgId);
-    if (!filter.includeArchived) query = query.where('archived_at', 'is', null);
+  /**
+   * Accounts in creation order, filtered: archived ones only when asked for (or when the status asked
+   * is `archived`); the derived status as describeAccounts derives it (active: at least one live role
+   * that can grant); holding a live role; placed at a location (an account on all locations is at every
+   * one); a case-insensitive substring of the name, taken literally.
+   */
+  async listPage(orgId: string, filter: AccountListFilter, page: PageRequest): Promise<Page<ServiceAccount>> {
+    let query = this.#db
+      .selectFrom('service_accounts')
+      .selectAll('service_accounts')
+      .where('service_accounts.org_id', '=', orgId);
+    if (filter.status === 'archived') query = query.where('service_accounts.archived_at', 'is not', null);
+    else if (filter.status !== undefined || !filter.includeArchived) {
+      query = query.where('service_accounts.archived_at', 'is', null);
+    }
+    if (filter.status === 'active' || filter.status === 'disabled') {
+      const granting = (eb: ExpressionBuilder<Database, 'service_accounts'>) =>
+        eb.exists(
+          eb
+            .selectFrom('service_account_roles as sar')
+            .innerJoin('roles as r', 'r.id', 'sar.role_id')
+            .select(sql.lit(1).as('one'))
+            .whereRef('sar.service_account_id', '=', 'service_accounts.id')
+            .where('r.deleted_at', 'is', null)
+            .where('r.assignable_to_service_accounts', '=', true),
+        );
+      query = query.where((eb) => (filter.status === 'active' ? granting(eb) : eb.not(granting(eb))));
+    }
+    if (filter.roleId !== undefined) {
+      const roleId = filter.roleId;
+      query = query.where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('service_account_roles as sar')
+            .innerJoin('roles as r', 'r.id', 'sar.role_id')
+            .select(sql.lit(1).as('one'))
+            .whereRef('sar.service_account_id', '=', 'service_accounts.id')
+            .where('sar.role_id', '=', roleId)
+            .where('r.deleted_at', 'is', null),
+        ),
+      );
+    }
+    if (filter.locationId !== undefined) {
+      const locationId = filter.locationId;
+      query = query.where((eb) =>
+        eb.or([
+          eb('service_accounts.all_locations', '=', true),
+          eb.exists(
+            eb
+              .selectFrom('service_account_locations as sal')
+              .select(sql.lit(1).as('one'))
+              .whereRef('sal.service_account_id', '=', 'service_accounts.id')
+              .where('sal.location_id', '=', locationId),
+          ),
+        ]),
+      );
+    }
+    if (filter.nameContains !== undefined && filter.nameContains !== '') {
+      // strpos, not LIKE: the search is taken literally, % and _ included.
+      query = query.where(
+        sql<boolean>`strpos(lower(service_accounts.name), lower(${filter.nameContains})) > 0`,
+      );
+    }
     return fetchPage(query, 'service_accounts', page);
+  }
+
+  /** How many credentials each account has, by state at `now` (accounts without any get zeros). */
+  async credentialCounts(
+    accountIds: readonly string[],
+    now: Date,
+  ): Promise<Map<string, { active: number; expired: number; revoked: number }>> {
+    const counts = new Map(accountIds.map((id) => [id, { active: 0, expired: 0, revoked: 0 }]));
+    if (accountIds.length === 0) return counts;
+    const rows = await this.#db
+      .selectFrom('credentials')
+      .select([
+        'service_account_id',
+        sql<string>`count(*) filter (where revoked_at is not null)`.as('revoked'),
+        sql<string>`count(*) filter (where revoked_at is null and expires_at <= ${now})`.as('expired'),
+        sql<string>`count(*) filter (where revoked_at is null and (expires_at is null or expires_at > ${now}))`.as(
+          'active',
+        ),
+      ])
+      .where('service_account_id', 'in', [...accountIds])
+      .groupBy('service_account_id')
+      .execute();
+    for (const row of rows) {
+      counts.set(row.service_account_id, {
+        active: Number(row.active),
+        expired: Number(row.expired),
+        revoked: Number(row.revoked),
+      });
+    }
+    return counts;
   }
 
   /**

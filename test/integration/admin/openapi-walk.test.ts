@@ -76,6 +76,7 @@ describe('the admin API answers as its OpenAPI document says, operation by opera
     );
     const accountPath = `/service-accounts/${account.id}`;
     expectStatus(await api.get('/service-accounts'), 200);
+    expectStatus(await api.get(`/roles/${reader.id}/service-accounts`), 200);
     expectStatus(await api.get(accountPath), 200);
     expectStatus(await api.patch(accountPath, { description: 'Nightly sync' }), 200);
 

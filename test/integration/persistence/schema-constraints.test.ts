@@ -33,6 +33,7 @@ describe('schema constraints', () => {
       '0009_revocation_outbox_change',
       '0010_product_ids_and_catalog',
       '0011_tenancy',
+      '0012_account_lists_and_secret_versions',
     ]);
     fixtures = new Fixtures(handle.db);
   });
