@@ -400,6 +400,34 @@ describe('admin console in a browser', { timeout: 60_000 }, () => {
     expect([after.status, after.roles]).toEqual(['disabled', []]);
   });
 
+  it('searches the account list by name and filters it by status, role and location', async () => {
+    await page.getByRole('link', { name: 'Service accounts' }).click();
+    const names = () =>
+      page
+        .locator('tbody tr td:first-child a')
+        .evaluateAll((links) => links.map((a) => a.textContent?.trim()));
+    await expect.poll(names).toContain('Nightly export');
+    await expect(page.locator('tr', { hasText: 'Bootstrap admin' }).textContent()).resolves.toMatch(
+      /1 active/,
+    );
+    await page.getByLabel('Name contains').fill('NIGHTLY');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(names).toEqual(['Nightly export']);
+    await page.getByLabel('Name contains').fill('');
+    await page.getByLabel('Status').selectOption('disabled');
+    await expect
+      .poll(async () => (await names()).sort())
+      .toEqual(['Built-in integration account', 'Nightly export']);
+    await page.getByLabel('Status').selectOption('');
+    await page.getByLabel('Role').selectOption({ label: 'Everything in the product' });
+    await expect.poll(names).toEqual(['Bootstrap admin']);
+    await page.getByLabel('Role').selectOption('');
+    await page.getByLabel('Location').selectOption({ label: 'Berlin' });
+    await expect.poll(async () => (await names()).includes('Nightly export')).toBe(true);
+    await expectAccessible('accounts-filtered');
+    await page.getByLabel('Location').selectOption('');
+  });
+
   it('reads well at phone width', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     try {

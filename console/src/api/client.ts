@@ -22,6 +22,8 @@ type Body<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends
 export type Account = Json<'/admin/v1/service-accounts/{account_id}', 'get', 200>;
 export type AccountCreate = Body<'/admin/v1/service-accounts', 'post'>;
 export type AccountPage = Json<'/admin/v1/service-accounts', 'get', 200>;
+export type ListedAccount = AccountPage['items'][number];
+export type AccountListQuery = NonNullable<paths['/admin/v1/service-accounts']['get']['parameters']['query']>;
 export type Credential = Json<
   '/admin/v1/service-accounts/{account_id}/credentials/{credential_id}',
   'get',

@@ -1,29 +1,35 @@
 /**
- * The service-account list: status indicator, who created each account and when, pages of 25 (the API
- * pages by cursor, so the thousandth page costs what the first does).
+ * The service-account list: search by name, filters (status, role, location), status indicator, who
+ * created each account and when, credential counts, pages of 25 (the API pages by cursor, so the
+ * thousandth page costs what the first does).
  */
 import { html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
-import { type Account, ok } from '../api/client.js';
+import { type AccountListQuery, type ListedAccount, ok } from '../api/client.js';
 import type { Connection } from '../connection.js';
+import { type Directory, loadDirectory } from '../directory.js';
 import { formatTime, ScreenElement } from './screen.js';
 
 const PAGE_SIZE = 25;
 
 @customElement('svcauth-account-list')
 export class AccountList extends ScreenElement {
-  @state() accessor accounts: Account[] = [];
+  @state() accessor accounts: ListedAccount[] = [];
   @state() accessor includeArchived = false;
+  @state() accessor filters: Pick<AccountListQuery, 'q' | 'status' | 'role_id' | 'location_id'> = {};
+  @state() accessor directory: Directory | null = null;
   /** Cursors of the pages before the current one (the first page's is undefined). */
   @state() accessor cursors: Array<string | undefined> = [undefined];
   @state() accessor nextCursor: string | null = null;
   #creatorNames = new Map<string, string>();
 
   protected override async load(connection: Connection): Promise<void> {
+    this.directory ??= await loadDirectory(connection.api);
     const page = await ok(
       connection.api.GET('/admin/v1/service-accounts', {
         params: {
           query: {
+            ...this.filters,
             limit: PAGE_SIZE,
             cursor: this.cursors.at(-1),
             include_archived: this.includeArchived ? 'true' : 'false',
@@ -38,7 +44,7 @@ export class AccountList extends ScreenElement {
   }
 
   /** Creators not on this page are looked up once each (an archived creator still has a name). */
-  async #nameCreators(connection: Connection, accounts: Account[]): Promise<void> {
+  async #nameCreators(connection: Connection, accounts: ListedAccount[]): Promise<void> {
     const missing = [
       ...new Set(accounts.map((a) => a.created_by_account_id).filter((id): id is string => !!id)),
     ].filter((id) => !this.#creatorNames.has(id));
@@ -52,9 +58,24 @@ export class AccountList extends ScreenElement {
     );
   }
 
-  #creator(account: Account): string {
+  #creator(account: ListedAccount): string {
     if (!account.created_by_account_id) return 'the platform';
     return this.#creatorNames.get(account.created_by_account_id) ?? account.created_by_account_id.slice(0, 8);
+  }
+
+  #filter(event: Event): void {
+    event.preventDefault();
+    const form = (event.target as HTMLElement).closest('form')!;
+    const data = new FormData(form);
+    const value = (name: string) => String(data.get(name) ?? '').trim() || undefined;
+    this.filters = {
+      q: value('q'),
+      status: value('status') as AccountListQuery['status'],
+      role_id: value('role_id'),
+      location_id: value('location_id'),
+    };
+    this.cursors = [undefined];
+    void this.reload();
   }
 
   #page(direction: 'next' | 'previous'): void {
@@ -71,20 +92,57 @@ export class AccountList extends ScreenElement {
           kind: 'primary',
         })}
       </div>
-      <div class="row" role="group" aria-label="Filters">
-        <label class="inline"
-          ><input
-            type="checkbox"
-            .checked=${this.includeArchived}
-            @change=${(e: Event) => {
-              this.includeArchived = (e.target as HTMLInputElement).checked;
-              this.cursors = [undefined];
-              void this.reload();
-            }}
-          />
-          Show archived accounts</label
-        >
-      </div>
+      <form
+        class="filters"
+        role="search"
+        aria-label="Search and filter service accounts"
+        @submit=${(e: Event) => this.#filter(e)}
+        @change=${(e: Event) => (e.target as HTMLElement).localName === 'select' && this.#filter(e)}
+      >
+        <div>
+          <label for="search">Name contains</label>
+          <input id="search" name="q" type="search" maxlength="200" />
+        </div>
+        <div>
+          <label for="status">Status</label>
+          <select id="status" name="status">
+            <option value="">Any</option>
+            <option value="active">Active</option>
+            <option value="disabled">Disabled</option>
+            <option value="archived">Archived</option>
+          </select>
+        </div>
+        <div>
+          <label for="role">Role</label>
+          <select id="role" name="role_id">
+            <option value="">Any</option>
+            ${(this.directory?.roles ?? []).map((r) => html`<option value=${r.id}>${r.name}</option>`)}
+          </select>
+        </div>
+        <div>
+          <label for="location">Location</label>
+          <select id="location" name="location_id">
+            <option value="">Any</option>
+            ${(this.directory?.locations ?? []).map((l) => html`<option value=${l.id}>${l.name}</option>`)}
+          </select>
+        </div>
+        <div class="row">
+          <button type="submit">Search</button>
+          <label class="inline"
+            ><input
+              type="checkbox"
+              .checked=${this.includeArchived}
+              @change=${(e: Event) => {
+                e.stopPropagation();
+                this.includeArchived = (e.target as HTMLInputElement).checked;
+                this.cursors = [undefined];
+                void this.reload();
+              }}
+            />
+            Show archived</label
+          >
+        </div>
+      </form>
       ${this.renderProblem()}
       <div class="table-wrap">
         <table aria-busy=${this.loading ? 'true' : 'false'}>
@@ -95,6 +153,7 @@ export class AccountList extends ScreenElement {
             <tr>
               <th scope="col">Name</th>
               <th scope="col">Status</th>
+              <th scope="col">Credentials</th>
               <th scope="col">Created by</th>
               <th scope="col">Created</th>
             </tr>
@@ -116,7 +175,7 @@ export class AccountList extends ScreenElement {
           </tbody>
         </table>
       </div>
-      ${this.accounts.length === 0 && !this.loading ? html`<p>No service accounts here yet.</p>` : nothing}
+      ${this.accounts.length === 0 && !this.loading ? html`<p>No service account matches.</p>` : nothing}
       <nav class="row" aria-label="Pages">
         <button type="button" ?disabled=${this.cursors.length <= 1} @click=${() => this.#page('previous')}>
           Previous page
