@@ -19,7 +19,8 @@ type Body<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends
   ? T
   : never;
 
-export type Account = Json<'/admin/v1/service-accounts/{account_id}', 'get', 200>;
+/** A service account as every write answers it (reads add its credential counts). */
+export type Account = Json<'/admin/v1/service-accounts/{account_id}', 'patch', 200>;
 export type AccountCreate = Body<'/admin/v1/service-accounts', 'post'>;
 export type AccountPage = Json<'/admin/v1/service-accounts', 'get', 200>;
 export type ListedAccount = AccountPage['items'][number];

@@ -214,6 +214,26 @@ export interface paths {
         patch: operations["updateRole"];
         trace?: never;
     };
+    "/admin/v1/roles/{role_id}/service-accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the service accounts holding a role (the account list, filtered by it)
+         * @description Requires the service_accounts:read permission.
+         */
+        get: operations["listRoleHolders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/service-accounts": {
         parameters: {
             query?: never;
@@ -222,7 +242,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List service accounts
+         * List service accounts: search by name, filter by status, role and location
          * @description Requires the service_accounts:read permission.
          */
         get: operations["listServiceAccounts"];
@@ -2070,23 +2090,32 @@ export interface operations {
             };
         };
     };
-    listServiceAccounts: {
+    listRoleHolders: {
         parameters: {
             query?: {
                 /** @description page size, 1 to 200 (default 50) */
                 limit?: number;
                 /** @description next_cursor of the previous page */
                 cursor?: string;
-                /** @description also list archived accounts */
+                /** @description also list archived accounts (status=archived lists only them) */
                 include_archived?: "true" | "false";
+                /** @description only accounts whose name contains this, ignoring case (taken literally: % and _ too) */
+                q?: string;
+                /** @description only accounts of this derived status */
+                status?: "active" | "disabled" | "archived";
+                /** @description only accounts placed at this location (accounts on all locations included) */
+                location_id?: string;
             };
             header?: never;
-            path?: never;
+            path: {
+                /** @description id of the role */
+                role_id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description a page of service accounts */
+            /** @description a page of the service accounts holding the role, in creation order */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2123,6 +2152,150 @@ export interface operations {
                             /** Format: date-time */
                             updated_at: string;
                             archived_at: string | null;
+                            /** @description the account's credentials by state (secrets never shown) */
+                            credential_counts: {
+                                active: number;
+                                expired: number;
+                                revoked: number;
+                            };
+                        }[];
+                        /** @description pass as cursor to get the next page; null on the last */
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description the request is malformed; `errors` names each field at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no valid admin access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such object in your organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the current state refuses the change (name taken, protected account, quota, ...) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a domain rule refuses the request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the database does not answer right now; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listServiceAccounts: {
+        parameters: {
+            query?: {
+                /** @description page size, 1 to 200 (default 50) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+                /** @description also list archived accounts (status=archived lists only them) */
+                include_archived?: "true" | "false";
+                /** @description only accounts whose name contains this, ignoring case (taken literally: % and _ too) */
+                q?: string;
+                /** @description only accounts of this derived status */
+                status?: "active" | "disabled" | "archived";
+                /** @description only accounts placed at this location (accounts on all locations included) */
+                location_id?: string;
+                /** @description only accounts holding this role */
+                role_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of service accounts, in creation order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string;
+                            /**
+                             * @description derived: disabled = no roles
+                             * @enum {string}
+                             */
+                            status: "active" | "disabled" | "archived";
+                            is_protected: boolean;
+                            groups_admin: boolean;
+                            all_locations: boolean;
+                            location_ids: string[];
+                            roles: {
+                                /** Format: uuid */
+                                role_id: string;
+                                location_ids: string[] | null;
+                            }[];
+                            /** @description resolved permissions by location id ("*" = org-wide), as tokens carry them */
+                            permissions: {
+                                [key: string]: string[];
+                            };
+                            permissions_version: number;
+                            created_by_account_id: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            archived_at: string | null;
+                            /** @description the account's credentials by state (secrets never shown) */
+                            credential_counts: {
+                                active: number;
+                                expired: number;
+                                revoked: number;
+                            };
                         }[];
                         /** @description pass as cursor to get the next page; null on the last */
                         next_cursor: string | null;
@@ -2433,6 +2606,12 @@ export interface operations {
                         /** Format: date-time */
                         updated_at: string;
                         archived_at: string | null;
+                        /** @description the account's credentials by state (secrets never shown) */
+                        credential_counts: {
+                            active: number;
+                            expired: number;
+                            revoked: number;
+                        };
                     };
                 };
             };
