@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import { OpenApiResponseValidator } from '../../helpers/openapi-responses.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
@@ -20,10 +21,21 @@ export interface DocumentedAdmin {
   /** A fresh admin token (e.g. after a change made the previous one stale). */
   reconnect(): Promise<AdminApi>;
   check: ResponseCheck;
+  /** POST /introspect as a resource server (RESOURCE_SERVERS names it): the parsed answer. */
+  introspect(token: string): Promise<Record<string, unknown>>;
+  /** HTTP Basic of the resource server, for the revocation feed and the kit. */
+  resourceServer: { name: string; secret: string };
 }
 
-export async function startDocumentedAdmin(slug: string): Promise<DocumentedAdmin> {
-  const server = await startTestServer();
+export async function startDocumentedAdmin(
+  slug: string,
+  env: Record<string, string> = {},
+): Promise<DocumentedAdmin> {
+  const resourceServer = { name: 'seeds-rs', secret: randomBytes(24).toString('base64url') };
+  const server = await startTestServer({
+    RESOURCE_SERVERS: `${resourceServer.name}:${createHash('sha256').update(resourceServer.secret).digest('hex')}`,
+    ...env,
+  });
   const served = await fetch(`${server.issuer}/admin/v1/openapi.json`);
   expect(served.status).toBe(200);
   const documented = new OpenApiResponseValidator(await served.json());
@@ -36,6 +48,19 @@ export async function startDocumentedAdmin(slug: string): Promise<DocumentedAdmi
     documented,
     check,
     api: adminApi(server, await adminToken(server, admin), check),
+    resourceServer,
+    introspect: async (token) => {
+      const response = await fetch(`${server.issuer}/introspect`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${resourceServer.name}:${resourceServer.secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token }).toString(),
+      });
+      expect(response.status).toBe(200);
+      return (await response.json()) as Record<string, unknown>;
+    },
     reconnect: async () => {
       result.api = adminApi(server, await adminToken(server, admin), check);
       return result.api;
