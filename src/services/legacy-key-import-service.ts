@@ -34,8 +34,39 @@ const notBlank = (max: number) =>
     .refine(isSingleLineText, SINGLE_LINE_TEXT_MESSAGE);
 
 /**
+ * A role of a legacy key that applied only at some of its locations (seed 002's role x location
+ * matrix): the role and the locations, each by id or by name.
+ */
+export const legacyRoleAssignmentSchema = z
+  .strictObject({
+    role_id: z.uuid().optional(),
+    role_name: notBlank(200).optional(),
+    location_ids: z.array(z.uuid()).min(1).max(1000).optional(),
+    location_names: z.array(notBlank(200)).min(1).max(1000).optional(),
+  })
+  .superRefine((value, ctx) => {
+    if ((value.role_id === undefined) === (value.role_name === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'name the role with exactly one of role_id, role_name',
+      });
+    }
+    if (value.location_ids === undefined && value.location_names === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message:
+          'give the locations where the role applies (location_ids or location_names); a role applying everywhere goes in role_ids or role_names',
+      });
+    }
+  })
+  .describe("a role that applied only at some of the key's locations (role x location matrix)");
+
+/**
  * One key of the legacy system, as exported from it: the key string itself (kept working unchanged),
- * the name, and where and with which roles it acted. Locations and roles may be named by id or name.
+ * the name, and where and with which roles it acted. Locations and roles may be named by id or name;
+ * `role_ids` / `role_names` apply at all of the key's locations, `roles` at the locations each names.
  */
 export const legacyKeyRowSchema = z
   .strictObject({
@@ -47,6 +78,7 @@ export const legacyKeyRowSchema = z
     location_names: z.array(notBlank(200)).max(1000).optional(),
     role_ids: z.array(z.uuid()).max(100).optional(),
     role_names: z.array(notBlank(200)).max(100).optional(),
+    roles: z.array(legacyRoleAssignmentSchema).max(100).optional(),
   })
   .describe('one legacy API key to import as a service account with one api_key credential');
 
@@ -211,11 +243,11 @@ export class LegacyKeyImportService {
     if (match?.orgId === actor.orgId) return { kind: 'done', result: alreadyImported(match) };
     const organization = (await new OrganizationRepository(db).findById(actor.orgId))!;
     assertCredentialTypeAllowed('api_key', organization.allowed_credential_types);
-    const { locationIds, roles } = await resolveRow(db, actor.orgId, row);
+    const { locationIds, roles, assigned } = await resolveRow(db, actor.orgId, row);
     const assignments = checkAssignments({
       allLocations: row.all_locations ?? false,
       locationIds,
-      roles: roles.map((r) => ({ roleId: r.id, locationIds: null })),
+      roles: assigned,
     });
     const authority = await loadAuthority(db, actor);
     if (authority) {
@@ -248,21 +280,32 @@ function keyNotImportable(): DomainError {
   );
 }
 
-/** Turns the row's ids and names into live locations and roles; every unknown one is named at once. */
+/**
+ * Turns the row's ids and names into live locations and roles; every unknown one is named at once.
+ * `assigned` lists the matrix rows (`roles`, in their order, so a refusal's `roles[i]` names the
+ * row's entry) before the roles that apply everywhere.
+ */
 async function resolveRow(db: Kysely<Database>, orgId: string, row: LegacyKeyRow) {
   const locationRepo = new LocationRepository(db);
   const roleRepo = new RoleRepository(db);
+  const matrix = row.roles ?? [];
+  const locationNames = [...(row.location_names ?? []), ...matrix.flatMap((r) => r.location_names ?? [])];
+  const locationIds = [...(row.location_ids ?? []), ...matrix.flatMap((r) => r.location_ids ?? [])];
+  const roleNames = [...(row.role_names ?? []), ...matrix.flatMap((r) => (r.role_name ? [r.role_name] : []))];
+  const roleIds = [...(row.role_ids ?? []), ...matrix.flatMap((r) => (r.role_id ? [r.role_id] : []))];
   const [locationsById, locationsByName, rolesById, rolesByName] = await Promise.all([
-    locationRepo.findLiveByIds(orgId, row.location_ids ?? []),
-    locationRepo.findLiveByNames(orgId, row.location_names ?? []),
-    roleRepo.findLiveByIds(orgId, row.role_ids ?? []),
-    roleRepo.findLiveByNames(orgId, row.role_names ?? []),
+    locationRepo.findLiveByIds(orgId, locationIds),
+    locationRepo.findLiveByNames(orgId, locationNames),
+    roleRepo.findLiveByIds(orgId, roleIds),
+    roleRepo.findLiveByNames(orgId, roleNames),
   ]);
   const unknown = [
-    ...missing(row.location_ids, locationsById, (l) => l.id, 'location'),
-    ...missing(row.location_names, locationsByName, (l) => l.name.toLowerCase(), 'location', true),
-    ...missing(row.role_ids, rolesById, (r) => r.id, 'role'),
-    ...missing(row.role_names, rolesByName, (r) => r.name.toLowerCase(), 'role', true),
+    ...new Set([
+      ...missing(locationIds, locationsById, (l) => l.id, 'location'),
+      ...missing(locationNames, locationsByName, (l) => l.name.toLowerCase(), 'location', true),
+      ...missing(roleIds, rolesById, (r) => r.id, 'role'),
+      ...missing(roleNames, rolesByName, (r) => r.name.toLowerCase(), 'role', true),
+    ]),
   ];
   if (unknown.length > 0) {
     throw new DomainError('unknown_reference', `this organization has no ${unknown.join(', ')}`);
@@ -275,8 +318,26 @@ async function resolveRow(db: Kysely<Database>, orgId: string, row: LegacyKeyRow
       `role ${notAssignable.map((r) => `"${r.name}"`).join(', ')} is marked not assignable to service accounts`,
     );
   }
-  const locationIds = [...new Set([...locationsById, ...locationsByName].map((l) => l.id))];
-  return { locationIds, roles };
+  const roleIdOf = (ref: { role_id?: string | undefined; role_name?: string | undefined }) =>
+    ref.role_id ?? rolesByName.find((r) => r.name.toLowerCase() === ref.role_name!.toLowerCase())!.id;
+  const locationIdsOf = (ref: {
+    location_ids?: string[] | undefined;
+    location_names?: string[] | undefined;
+  }) => [
+    ...(ref.location_ids ?? []),
+    ...(ref.location_names ?? []).map(
+      (name) => locationsByName.find((l) => l.name.toLowerCase() === name.toLowerCase())!.id,
+    ),
+  ];
+  const everywhere = [
+    ...(row.role_ids ?? []),
+    ...(row.role_names ?? []).map((name) => roleIdOf({ role_name: name })),
+  ];
+  const assigned = [
+    ...matrix.map((entry) => ({ roleId: roleIdOf(entry), locationIds: locationIdsOf(entry) })),
+    ...[...new Set(everywhere)].map((roleId) => ({ roleId, locationIds: null })),
+  ];
+  return { locationIds: locationIdsOf(row), roles, assigned };
 }
 
 function missing<T>(
