@@ -49,6 +49,8 @@ import { LocationService } from './services/location-service.ts';
 import { PlatformLocationService } from './services/platform-location-service.ts';
 import { PlatformService } from './services/platform-service.ts';
 import { PlatformTenancyService } from './services/platform-tenancy-service.ts';
+import { PlatformBuiltInAccountService } from './services/platform-built-in-service.ts';
+import { PlatformTokenIssuer } from './oauth/platform-tokens.ts';
 import { RoleService } from './services/role-service.ts';
 import { ServiceAccountService } from './services/service-account-service.ts';
 import { SettingsService } from './services/settings-service.ts';
@@ -192,7 +194,7 @@ export async function createServices(config: Config, infrastructure: Infrastruct
           proofReplay: state,
           credentials,
         }),
-        platform: createPlatformServices({ config, db, hasher, changes: notifier, lockout }),
+        platform: createPlatformServices({ config, db, hasher, changes: notifier, lockout, keyRing }),
         isDatabaseUnavailable,
         revocation,
       },
@@ -242,17 +244,25 @@ function createAdminServices(deps: {
 
 /** The platform API's use cases and its operators (OPERATORS), built once like the admin services. */
 function createPlatformServices(deps: {
-  config: Pick<Config, 'operators'>;
+  config: Pick<Config, 'operators' | 'issuer' | 'defaultAudience' | 'adminAudience' | 'maxTokenClaimsBytes'>;
   db: Kysely<Database>;
   hasher: SecretHasher;
   changes: ChangePublisher;
   lockout: LockoutService;
+  /** Signs the built-in accounts' tokens, with the key /token signs with. */
+  keyRing: KeyRing;
 }): PlatformDependencies {
   return {
     services: {
       platform: new PlatformService(deps.db, deps.hasher, deps.changes),
       locations: new PlatformLocationService(deps.db, deps.changes),
       tenancy: new PlatformTenancyService(deps.db, deps.changes),
+      builtIn: new PlatformBuiltInAccountService(
+        deps.db,
+        deps.hasher,
+        deps.changes,
+        new PlatformTokenIssuer(deps.keyRing, deps.config),
+      ),
     },
     operators: new OperatorAuthenticator(deps.config.operators),
     lockout: deps.lockout,

@@ -12,7 +12,7 @@ export function assertAccountCanHoldCredentials(account: {
   if (account.isProtected) {
     throw new DomainError(
       'protected_account',
-      'the built-in service account is managed by svcauth itself; it cannot be given credentials',
+      'the built-in service account is managed by the product: its credentials come from the platform API, never from its admins',
     );
   }
   if (account.archivedAt !== null) {

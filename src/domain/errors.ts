@@ -21,8 +21,10 @@ export type DomainErrorCode =
   | 'invalid_assignments'
   | 'invalid_jwks'
   | 'invalid_legacy_key'
+  | 'invalid_scope'
   | 'invalid_location_sync'
   | 'invalid_settings'
+  | 'invalid_target'
   | 'key_not_importable'
   | 'last_management_holder'
   | 'location_id_taken'
@@ -40,6 +42,7 @@ export type DomainErrorCode =
   | 'rotate_the_primary'
   | 'setting_beyond_limit'
   | 'system_role'
+  | 'token_refused'
   | 'unknown_permission'
   | 'unknown_reference';
 

@@ -56,12 +56,13 @@ export function tokenEligibility(
       'the API module is turned off for this organization; an admin can turn it on in the API security settings',
     );
   }
-  if (!organization.allowedCredentialTypes.includes(credential.type)) {
+  // The built-in account's credential is the product's (the platform API issues its tokens), not one
+  // of the organization's integrations: its admins' choice of credential types does not bind it.
+  if (!account.isProtected && !organization.allowedCredentialTypes.includes(credential.type)) {
     return refused(
       `credentials of type ${credential.type} are not allowed by this organization's API security settings`,
     );
   }
-  if (account.isProtected) return refused('the built-in service account cannot obtain tokens');
   if (accountStatus({ archivedAt: account.archivedAt, roleCount: account.roleCount }) === 'disabled') {
     return refused('the service account is disabled because it has no roles; an admin must assign it a role');
   }

@@ -35,7 +35,9 @@ export interface OAuthDependencies {
 export const DPOP_SIGNING_ALGS = ['ES256', 'EdDSA', 'Ed25519'] as const;
 
 /** The audiences svcauth issues tokens for, and the permissions each may carry. */
-function resourceServers(config: Config): Map<string, readonly string[]> {
+export function audienceScopes(
+  config: Pick<Config, 'defaultAudience' | 'adminAudience'>,
+): Map<string, readonly string[]> {
   return new Map<string, readonly string[]>([
     [config.defaultAudience, PRODUCT_PERMISSIONS],
     [config.adminAudience, MANAGEMENT_PERMISSIONS],
@@ -49,7 +51,7 @@ function resourceServers(config: Config): Map<string, readonly string[]> {
  */
 export function createProvider(deps: OAuthDependencies): Provider {
   const { config, keyRing } = deps;
-  const audiences = resourceServers(config);
+  const audiences = audienceScopes(config);
   const grantedClaims = grantedClaimsCache(audiences);
   const schedule = keyRing.schedule();
   const { clientAuthSigningAlgValues, ...clientAuthPolicy } = clientAuthPolicyConfiguration();

@@ -72,7 +72,7 @@ export async function provisionOrganizationBasics(
     await accounts.create(organization.id, {
       name: BUILT_IN_ACCOUNT_NAME,
       description:
-        'Built into every organization; it cannot be renamed, edited, archived or given credentials.',
+        'Built into every organization and run by the product, which obtains its tokens; its admins choose only its roles.',
       is_protected: true,
       all_locations: true,
     });

@@ -158,6 +158,7 @@ export class CredentialLifecycleService {
     const credentials = new CredentialRepository(trx);
     const credential = await credentials.findInAccount(actor.orgId, accountId, id);
     if (!credential) throw new NotFoundError('credential', id);
+    if (account.is_protected) throw builtInCredential();
     if (credential.revoked_at) return credentialView(credential, new Date());
     await assertMayActOn(trx, actor, account, 'revoke the credentials of this service account');
     const now = new Date();
@@ -342,6 +343,14 @@ export class CredentialLifecycleService {
     const organization = (await new OrganizationRepository(trx).findById(actor.orgId))!;
     return { account, organization };
   }
+}
+
+/** The built-in account's credential is the product's: the platform API issues and revokes it. */
+function builtInCredential(): DomainError {
+  return new DomainError(
+    'protected_account',
+    "the built-in service account's credentials are managed by the product (its platform API); they cannot be revoked, rotated or regenerated here",
+  );
 }
 
 /** `revoked`: the credential stopped working, so tokens it obtained are refused (revocation feed). */

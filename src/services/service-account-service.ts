@@ -202,7 +202,7 @@ export class ServiceAccountService {
     const accounts = new ServiceAccountRepository(trx);
     const account = await accounts.lockById(actor.orgId, id);
     if (!account) throw new NotFoundError('service account', id);
-    assertEditable(account);
+    assertEditable(account, patch);
     await assertMayActOn(trx, actor, account, 'edit this service account');
     const [beforeView] = await describeAccounts(trx, actor.orgId, [account]);
     const stored = (await accounts.loadAssignments([id])).get(id)!;
@@ -552,8 +552,24 @@ function auditedFields(view: ServiceAccountView): Record<string, unknown> {
   return fields;
 }
 
-function assertEditable(account: ServiceAccount): void {
-  if (account.is_protected) throw protectedAccount();
+/**
+ * An archived account is not edited. The built-in account is the product's: its admins choose only
+ * its roles (and where each applies), so its status follows them like any account's; its name,
+ * description, locations and groups_admin are not theirs to change.
+ */
+function assertEditable(account: ServiceAccount, patch: ServiceAccountPatch): void {
+  if (account.is_protected) {
+    const refused = Object.entries(patch)
+      .filter(([field, value]) => field !== 'roles' && value !== undefined)
+      .map(([field]) => field);
+    if (refused.length > 0) {
+      throw new DomainError(
+        'protected_account',
+        `the built-in service account is managed by the product; its admins may change only its roles, not ${refused.join(', ')}`,
+        { field: refused[0] },
+      );
+    }
+  }
   if (account.archived_at) {
     throw new DomainError('account_archived', 'this service account is archived; it can no longer be edited');
   }
@@ -562,7 +578,7 @@ function assertEditable(account: ServiceAccount): void {
 function protectedAccount(): DomainError {
   return new DomainError(
     'protected_account',
-    'the built-in service account is managed by svcauth itself; it cannot be renamed, edited, archived or given credentials',
+    'the built-in service account is managed by the product; it cannot be renamed, archived, purged or given credentials (only its roles can change)',
   );
 }
 

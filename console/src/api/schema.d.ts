@@ -4488,7 +4488,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization (or account) is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, a name or location id is taken, or the built-in account may not have a token now (token_refused) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4624,7 +4624,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization (or account) is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, a name or location id is taken, or the built-in account may not have a token now (token_refused) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4728,7 +4728,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization (or account) is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, a name or location id is taken, or the built-in account may not have a token now (token_refused) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4832,7 +4832,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization (or account) is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, a name or location id is taken, or the built-in account may not have a token now (token_refused) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4942,7 +4942,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization (or account) is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, a name or location id is taken, or the built-in account may not have a token now (token_refused) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5050,7 +5050,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization (or account) is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, a name or location id is taken, or the built-in account may not have a token now (token_refused) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5158,7 +5158,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization (or account) is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, a name or location id is taken, or the built-in account may not have a token now (token_refused) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5259,7 +5259,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization (or account) is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, a name or location id is taken, or the built-in account may not have a token now (token_refused) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5362,7 +5362,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization (or account) is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, a name or location id is taken, or the built-in account may not have a token now (token_refused) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5486,7 +5486,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description the organization (or account) is archived, or a name or location id is taken */
+            /** @description the organization (or account) is archived, a name or location id is taken, or the built-in account may not have a token now (token_refused) */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -30,8 +30,11 @@ const STATUS_BY_CODE = {
   // The key set is malformed input (unusable or private keys), like a failed schema check.
   invalid_jwks: 400,
   invalid_legacy_key: 422,
+  // RFC 6749's and RFC 8707's names for a token request's scope or resource no token can carry.
+  invalid_scope: 400,
   invalid_location_sync: 422,
   invalid_settings: 422,
+  invalid_target: 400,
   key_not_importable: 422,
   last_management_holder: 409,
   location_id_taken: 409,
@@ -49,6 +52,8 @@ const STATUS_BY_CODE = {
   rotate_the_primary: 409,
   setting_beyond_limit: 403,
   system_role: 409,
+  // The subject may not have tokens now (no roles, API not entitled or off, suspended): the state refuses.
+  token_refused: 409,
   unknown_permission: 422,
   unknown_reference: 422,
 } as const satisfies Record<DomainErrorCode, number>;

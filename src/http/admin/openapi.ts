@@ -36,7 +36,8 @@ const PLATFORM_ERROR_RESPONSES: Record<string, string> = {
   ...Object.fromEntries(Object.entries(ERROR_RESPONSES).filter(([status]) => status !== '403')),
   '401': 'no valid operator credentials (OPERATORS)',
   '404': 'no such organization (or object in it)',
-  '409': 'the organization (or account) is archived, or a name or location id is taken',
+  '409':
+    'the organization (or account) is archived, a name or location id is taken, or the built-in account may not have a token now (token_refused)',
   '422': 'a domain rule refuses the request (e.g. settings beyond the limits set with them)',
   '429': 'too many failed operator authentications from this source; retry after `Retry-After` seconds',
 };

@@ -1,14 +1,16 @@
 /**
  * Every platform API operation: organizations and recovery (routes.ts), the mirrored locations, the
- * tenancy controls (entitlement, settings, limits, defaults, groups admins).
+ * tenancy controls (entitlement, settings, limits, defaults, groups admins), the built-in accounts.
  * The router and the OpenAPI document both read this list.
  */
 import { PLATFORM_LOCATION_ROUTES } from './location-routes.ts';
 import { PLATFORM_ROUTES, type PlatformRoute } from './routes.ts';
 import { TENANCY_ROUTES } from './tenancy-routes.ts';
+import { BUILT_IN_ROUTES } from './built-in-routes.ts';
 
 export const ALL_PLATFORM_ROUTES: readonly PlatformRoute[] = [
   ...PLATFORM_ROUTES,
   ...PLATFORM_LOCATION_ROUTES,
   ...TENANCY_ROUTES,
+  ...BUILT_IN_ROUTES,
 ];

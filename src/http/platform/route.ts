@@ -3,6 +3,7 @@
  * handler, over the platform's use cases. The route tables (routes.ts and its companions) list them.
  */
 import type { z } from 'zod';
+import type { PlatformBuiltInAccountService } from '../../services/platform-built-in-service.ts';
 import type { PlatformLocationService } from '../../services/platform-location-service.ts';
 import type { PlatformOperator, PlatformService } from '../../services/platform-service.ts';
 import type { PlatformTenancyService } from '../../services/platform-tenancy-service.ts';
@@ -12,6 +13,7 @@ export interface PlatformServices {
   platform: PlatformService;
   locations: PlatformLocationService;
   tenancy: PlatformTenancyService;
+  builtIn: PlatformBuiltInAccountService;
 }
 
 export interface PlatformRoute<

@@ -97,6 +97,19 @@ export class CredentialRepository {
       .execute();
   }
 
+  /** The account's unrevoked credential created first, if any (the built-in account holds at most one). */
+  findFirstUnrevokedOfAccount(orgId: string, accountId: string): Promise<Credential | undefined> {
+    return this.#db
+      .selectFrom('credentials')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('service_account_id', '=', accountId)
+      .where('revoked_at', 'is', null)
+      .orderBy('created_at')
+      .orderBy('id')
+      .executeTakeFirst();
+  }
+
   /** Credentials that can still authenticate: neither revoked nor expired at `now`. */
   async countLive(accountId: string, now: Date): Promise<number> {
     const { count } = await this.#db

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FULL_ACCESS_ROLE_NAME } from '../../../config/permissions.ts';
 import {
@@ -29,7 +30,7 @@ const RESOURCE_SERVER = {
   secret: generateDeploymentSecret(RESOURCE_SERVER_SECRET_PREFIX),
 };
 /** The platform API's tags whose every operation this file exercises. */
-const COVERED_TAGS = ['Platform: settings'];
+const COVERED_TAGS = ['Platform: settings', 'Platform: built-in account'];
 
 describe('platform tenancy', () => {
   let server: TestServer;
@@ -294,6 +295,161 @@ describe('platform tenancy', () => {
 
   afterAll(async () => {
     await server?.stop();
+  });
+
+  it('the built-in account gets tokens through the platform; admins change only its roles', async () => {
+    const { org, credential } = await organizationWithAdmin('tenant-built-in');
+    const admin = asAdmin(await adminToken(server, credential));
+    const builtIn = expectStatus(await asOperator()('GET', `/organizations/${org.id}/built-in-account`), 200);
+    // Its status is derived as for any account: no roles, disabled; and no token.
+    expect(builtIn).toMatchObject({ is_protected: true, status: 'disabled', roles: [] });
+    const disabled = await asOperator()('POST', `/organizations/${org.id}/built-in-account:token`, {});
+    expect(disabled.status).toBe(409);
+    expect(disabled.body).toMatchObject({ type: expect.stringMatching(/\/token_refused$/) });
+    expect(disabled.body.detail).toMatch(/no roles/);
+
+    // The admins assign its roles (and the matrix), like any account's.
+    const roles = expectStatus(await admin.get('/roles'), 200);
+    const fullAccess = roles.items.find((r: { name: string }) => r.name === FULL_ACCESS_ROLE_NAME);
+    const active = expectStatus(
+      await admin.patch(`/service-accounts/${builtIn.id}`, { roles: [{ role_id: fullAccess.id }] }),
+      200,
+    );
+    expect(active.status).toBe('active');
+
+    const issued = expectStatus(
+      await asOperator()('POST', `/organizations/${org.id}/built-in-account:token`, {}),
+      200,
+    );
+    expect(issued).toMatchObject({ token_type: 'Bearer', service_account_id: builtIn.id });
+    expect(issued.expires_in).toBe(300);
+    // A token like any other: verified with jose against the published keys, active at /introspect.
+    const jwks = createRemoteJWKSet(new URL(`${server.issuer}/jwks`));
+    const { payload, protectedHeader } = await jwtVerify(issued.access_token, jwks, {
+      issuer: server.issuer,
+      audience: `${server.issuer}/api`,
+      typ: 'at+jwt',
+    });
+    expect(protectedHeader.typ).toBe('at+jwt');
+    expect(payload).toMatchObject({ sub: builtIn.id, org_id: org.id, jti: issued.jti });
+    expect(Object.keys(payload.permissions as object)).toEqual(['*']);
+    expect((payload.permissions as Record<string, string[]>)['*']).toContain('items:read');
+    const clientId = payload.client_id as string;
+    expect(await introspect(issued.access_token)).toMatchObject({ active: true, sub: builtIn.id });
+
+    // Down-scoped on request; refused beyond what it holds or for an unknown resource.
+    const narrow = expectStatus(
+      await asOperator()('POST', `/organizations/${org.id}/built-in-account:token`, { scope: 'items:read' }),
+      200,
+    );
+    expect(narrow.scope).toBe('items:read');
+    expect(decodeJwt(narrow.access_token).permissions).toEqual({ '*': ['items:read'] });
+    for (const [body, type] of [
+      [{ scope: 'roles:write' }, 'invalid_scope'],
+      [{ resource: 'https://elsewhere.example/api' }, 'invalid_target'],
+    ] as const) {
+      const refused = await asOperator()('POST', `/organizations/${org.id}/built-in-account:token`, body);
+      expect(refused.status).toBe(400);
+      expect(refused.body.type).toMatch(new RegExp(`/${type}$`));
+    }
+
+    // Every other admin-side change is refused, saying what to do.
+    const refusals = [
+      await admin.patch(`/service-accounts/${builtIn.id}`, { name: 'Renamed' }),
+      await admin.patch(`/service-accounts/${builtIn.id}`, { description: 'mine now' }),
+      await admin.patch(`/service-accounts/${builtIn.id}`, { all_locations: false, location_ids: [] }),
+      await admin.patch(`/service-accounts/${builtIn.id}`, { roles: [], groups_admin: true }),
+      await admin.post(`/service-accounts/${builtIn.id}:archive`),
+      await admin.delete(`/service-accounts/${builtIn.id}`),
+      await admin.post(`/service-accounts/${builtIn.id}/credentials`, { name: 'mine', type: 'api_key' }),
+    ];
+    const [platformCredential] = expectStatus(
+      await admin.get(`/service-accounts/${builtIn.id}/credentials`),
+      200,
+    ).items;
+    expect(platformCredential).toMatchObject({ client_id: clientId, status: 'active' });
+    expect(JSON.stringify(platformCredential)).not.toMatch(/secret"/);
+    for (const action of [':revoke', ':rotate', ':regenerate']) {
+      refusals.push(
+        await admin.post(`/service-accounts/${builtIn.id}/credentials/${platformCredential.id}${action}`, {}),
+      );
+    }
+    for (const refused of refusals) {
+      expect(refused.status).toBe(409);
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(refused.body.type).toMatch(/\/protected_account$/);
+      expect(refused.body.detail).toMatch(/managed by the product/);
+    }
+    expect(expectStatus(await admin.get(`/service-accounts/${builtIn.id}`), 200)).toMatchObject({
+      name: builtIn.name,
+      status: 'active',
+    });
+    // Its credential is the product's: the organization's choice of credential types does not stop it.
+    expectStatus(
+      await asOperator()('PATCH', `/organizations/${org.id}/settings`, {
+        allowed_credential_types: ['api_key'],
+      }),
+      200,
+    );
+    expectStatus(await asOperator()('POST', `/organizations/${org.id}/built-in-account:token`, {}), 200);
+    expectStatus(
+      await asOperator()('PATCH', `/organizations/${org.id}/settings`, {
+        allowed_credential_types: ['api_key', 'oauth_client'],
+      }),
+      200,
+    );
+
+    // Roles taken away: disabled, its tokens stale at once, no new one.
+    const emptied = expectStatus(await admin.patch(`/service-accounts/${builtIn.id}`, { roles: [] }), 200);
+    expect(emptied.status).toBe('disabled');
+    expect(await introspect(issued.access_token)).toEqual({ active: false });
+    expect((await asOperator()('POST', `/organizations/${org.id}/built-in-account:token`, {})).status).toBe(
+      409,
+    );
+
+    // The platform revokes every token at once; the next one comes from a new credential.
+    expectStatus(
+      await admin.patch(`/service-accounts/${builtIn.id}`, { roles: [{ role_id: fullAccess.id }] }),
+      200,
+    );
+    const before = expectStatus(
+      await asOperator()('POST', `/organizations/${org.id}/built-in-account:token`, {}),
+      200,
+    );
+    expect(await introspect(before.access_token)).toMatchObject({ active: true });
+    const revoked = expectStatus(
+      await asOperator()('POST', `/organizations/${org.id}/built-in-account:revoke-tokens`),
+      200,
+    );
+    expect(revoked).toEqual({ service_account_id: builtIn.id, revoked_credentials: 1 });
+    expect(await introspect(before.access_token)).toEqual({ active: false });
+    await eventually(async () =>
+      expect(await feedEntries()).toContainEqual(
+        expect.objectContaining({ type: 'credential', client_id: clientId, org_id: org.id }),
+      ),
+    );
+    const fresh = expectStatus(
+      await asOperator()('POST', `/organizations/${org.id}/built-in-account:token`, {}),
+      200,
+    );
+    expect(decodeJwt(fresh.access_token).client_id).not.toBe(clientId);
+    expect(await introspect(fresh.access_token)).toMatchObject({ active: true });
+
+    // Each token is an operator action in the organization's trail.
+    const trail = expectStatus(await admin.get('/audit-events'), 200);
+    expect(
+      trail.items.filter((e: { action: string }) => e.action === 'built_in_account.token_issued').length,
+    ).toBeGreaterThanOrEqual(4);
+    expect(
+      trail.items.find((e: { action: string }) => e.action === 'built_in_account.token_issued'),
+    ).toMatchObject({
+      actor_kind: 'operator',
+      actor_operator: 'ops',
+    });
+    // Another organization's built-in account is not reachable through this one, nor a made-up one.
+    expect((await asOperator()('GET', `/organizations/${crypto.randomUUID()}/built-in-account`)).status).toBe(
+      404,
+    );
   });
 
   it('creates an organization whose derived slug another organization already has', async () => {

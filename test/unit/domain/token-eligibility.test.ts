@@ -63,11 +63,12 @@ describe('tokenEligibility', () => {
     }
   });
 
-  it('refuses a disallowed type, the built-in account and an account without roles, saying why', () => {
+  it('refuses a disallowed type and an account without roles, saying why', () => {
     const refusals = [
       [facts({ organization: { allowedCredentialTypes: ['api_key'] } }), /type oauth_client are not allowed/],
-      [facts({ account: { isProtected: true } }), /built-in service account/],
       [facts({ account: { roleCount: 0 } }), /no roles/],
+      // The built-in account's status is derived like any account's.
+      [facts({ account: { isProtected: true, roleCount: 0 } }), /no roles/],
     ] as const;
     for (const [input, reason] of refusals) {
       for (const audience of ['product', 'management'] as const) {
@@ -76,6 +77,22 @@ describe('tokenEligibility', () => {
         expect(!verdict.allowed && verdict.reason).toMatch(reason);
       }
     }
+  });
+
+  it('lets the built-in account have tokens while it has roles, whatever types the admins allow', () => {
+    const builtIn = facts({
+      account: { isProtected: true },
+      organization: { allowedCredentialTypes: ['private_key_jwt'] },
+    });
+    expect(tokenEligibility(builtIn, 'product', NOW)).toEqual({ allowed: true });
+    // Everything else binds it like any account: the entitlement, the switch, suspension.
+    expect(
+      tokenEligibility(
+        facts({ account: { isProtected: true }, organization: { apiEntitled: false } }),
+        'product',
+        NOW,
+      ),
+    ).toMatchObject({ allowed: false });
   });
 
   it('applies the API module switch to product tokens only', () => {
