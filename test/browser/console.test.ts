@@ -407,9 +407,11 @@ describe('admin console in a browser', { timeout: 60_000 }, () => {
         .locator('tbody tr td:first-child a')
         .evaluateAll((links) => links.map((a) => a.textContent?.trim()));
     await expect.poll(names).toContain('Nightly export');
-    await expect(page.locator('tr', { hasText: 'Bootstrap admin' }).textContent()).resolves.toMatch(
-      /1 active/,
-    );
+    await expect(
+      page
+        .locator('tr', { has: page.getByRole('link', { name: 'Bootstrap admin', exact: true }) })
+        .textContent(),
+    ).resolves.toMatch(/1 active/);
     await page.getByLabel('Name contains').fill('NIGHTLY');
     await page.getByRole('button', { name: 'Search' }).click();
     await expect.poll(names).toEqual(['Nightly export']);

@@ -168,6 +168,19 @@ export class AccountList extends ScreenElement {
                     ${a.description ? html`<div class="hint">${a.description}</div>` : nothing}
                   </td>
                   <td><span class="badge ${a.status}">${a.status}</span></td>
+                  <td>
+                    ${a.credential_counts.active} active
+                    ${
+                      a.credential_counts.expired
+                        ? html`<div class="hint">${a.credential_counts.expired} expired</div>`
+                        : nothing
+                    }
+                    ${
+                      a.credential_counts.revoked
+                        ? html`<div class="hint">${a.credential_counts.revoked} revoked</div>`
+                        : nothing
+                    }
+                  </td>
                   <td>${this.#creator(a)}</td>
                   <td>${formatTime(a.created_at)}</td>
                 </tr>`,
