@@ -4312,6 +4312,13 @@ export interface operations {
                         location_names?: string[];
                         role_ids?: string[];
                         role_names?: string[];
+                        roles?: {
+                            /** Format: uuid */
+                            role_id?: string;
+                            role_name?: string;
+                            location_ids?: string[];
+                            location_names?: string[];
+                        }[];
                     }[];
                 };
             };
