@@ -39,6 +39,10 @@ export const DEFAULTS = {
   LOCKOUT_WINDOW_SECONDS: 300,
   /** How long a locked-out client id or IP is refused. */
   LOCKOUT_SECONDS: 900,
+  /** Token exchange (RFC 8693): the longest a product's subject token may live, from iat to exp. */
+  SUBJECT_TOKEN_MAX_LIFETIME_SECONDS: 300,
+  /** Token exchange: the lifetime of a management token issued for a person (never above the organization's TTL). */
+  DELEGATED_TOKEN_TTL_SECONDS: 300,
 } as const;
 
 /** Defaults of a new organization's API security settings. */

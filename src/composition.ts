@@ -54,6 +54,11 @@ import { PlatformTokenIssuer } from './oauth/platform-tokens.ts';
 import { RoleService } from './services/role-service.ts';
 import { ServiceAccountService } from './services/service-account-service.ts';
 import { SettingsService } from './services/settings-service.ts';
+import { RefusedAttemptAudit } from './services/refused-attempts.ts';
+import { DelegationLookup, DelegationService } from './services/delegation-service.ts';
+import { recordAudit } from './services/admin-actor.ts';
+import { SubjectTokenVerifier } from './oauth/subject-token.ts';
+import type { DelegatedGrant } from './oauth/token-exchange.ts';
 
 /**
  * The one composition root: every service is built here, once, from the configuration and the
@@ -134,7 +139,68 @@ export async function createServices(config: Config, infrastructure: Infrastruct
     await lockout.start(notifier);
     closers.push(() => lockout.close());
     const replay = new SingleUseJwtIds(state);
-    const oauthDependencies = { config, keyRing, subjects, secrets, state, replay, logger, lockout };
+    const delegations = new DelegationLookup(db);
+    const tokenExchange = config.tokenExchange
+      ? {
+          exchange: config.tokenExchange,
+          verifier: new SubjectTokenVerifier(config.tokenExchange, state, (error) =>
+            logger.warn({ err: error }, "could not refresh the product's subject-token keys"),
+          ),
+          lookup: delegations,
+          // The organization hears of every management token issued for one of its people.
+          onExchanged: (
+            grant: DelegatedGrant,
+            ctx: { ip: string; response: { get(name: string): string } },
+          ) =>
+            recordAudit(
+              db,
+              {
+                kind: 'person',
+                orgId: grant.organization.id,
+                personId: grant.person.personId,
+                displayName: grant.person.displayName,
+                email: grant.person.email,
+                clientId: grant.clientId,
+                management: new Set(grant.permissions),
+                groupsAdmin: grant.person.groupsAdmin,
+                grantableRoles: grant.person.grantableRoles,
+                sourceIp: ctx.ip || null,
+                requestId: ctx.response.get('X-Request-Id') || null,
+              },
+              {
+                action: 'token.exchanged',
+                targetType: 'person',
+                targetId: grant.person.personId,
+                diff: {
+                  after: {
+                    permissions: grant.permissions,
+                    groups_admin: grant.person.groupsAdmin,
+                    grantable_roles: grant.person.grantableRoles,
+                  },
+                },
+              },
+            ),
+        }
+      : undefined;
+    await tokenExchange?.verifier
+      .warm()
+      .catch((error: unknown) =>
+        logger.warn(
+          { err: error },
+          "the product's subject-token keys could not be loaded yet; token exchange will retry",
+        ),
+      );
+    const oauthDependencies = {
+      config,
+      keyRing,
+      subjects,
+      secrets,
+      state,
+      replay,
+      logger,
+      lockout,
+      ...(tokenExchange ? { tokenExchange } : {}),
+    };
     const usage = new UsageRecorder(db, logger);
     closers.push(() => usage.close());
     const build = (provider: Provider) => {
@@ -163,6 +229,7 @@ export async function createServices(config: Config, infrastructure: Infrastruct
         legacyKeys,
         usage,
         lockout,
+        delegations,
       }),
       clients: new ClientAuthenticator({ subjects, secrets, replay, issuer: config.issuer }),
       revocation: new TokenRevocationService({
@@ -193,6 +260,9 @@ export async function createServices(config: Config, infrastructure: Infrastruct
           subjects,
           proofReplay: state,
           credentials,
+          delegations,
+          state,
+          logger,
         }),
         platform: createPlatformServices({ config, db, hasher, changes: notifier, lockout, keyRing }),
         isDatabaseUnavailable,
@@ -220,6 +290,9 @@ function createAdminServices(deps: {
   /** The state store, where DPoP proof ids are remembered across instances (in-process without it). */
   proofReplay?: ProofReplayStore;
   credentials: CredentialLifecycleService;
+  delegations: DelegationLookup;
+  state: StateStore;
+  logger: Logger;
 }): Omit<AdminDependencies, 'config'> {
   const { db, hasher, changes } = deps;
   return {
@@ -231,12 +304,14 @@ function createAdminServices(deps: {
       settings: new SettingsService(db, changes),
       audit: new AuditQueryService(db),
       legacyKeys: new LegacyKeyImportService(db, hasher, { lookup: deps.legacyKeys }),
+      refusals: new RefusedAttemptAudit(db, deps.state, deps.logger),
     },
     authentication: new AdminAuthenticationService({
       db,
       subjects: deps.subjects,
       keyRing: deps.keyRing,
       config: deps.config,
+      delegations: deps.delegations,
       ...(deps.proofReplay ? { proofReplay: deps.proofReplay } : {}),
     }),
   };
@@ -263,6 +338,7 @@ function createPlatformServices(deps: {
         deps.changes,
         new PlatformTokenIssuer(deps.keyRing, deps.config),
       ),
+      delegations: new DelegationService(deps.db),
     },
     operators: new OperatorAuthenticator(deps.config.operators),
     lockout: deps.lockout,

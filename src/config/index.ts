@@ -237,7 +237,38 @@ const environmentSchema = z.object({
   LOCKOUT_MAX_FAILURES_PER_IP: integer(DEFAULTS.LOCKOUT_MAX_FAILURES_PER_IP, 1, 1000000),
   LOCKOUT_WINDOW_SECONDS: integer(DEFAULTS.LOCKOUT_WINDOW_SECONDS, 1, 86400),
   LOCKOUT_SECONDS: integer(DEFAULTS.LOCKOUT_SECONDS, 1, 86400),
+  SUBJECT_TOKEN_ISSUER: z
+    .string()
+    .max(500)
+    .regex(/^[\x21-\x7e]+$/, "must be the `iss` of the product's subject tokens (printable, no spaces)")
+    .optional(),
+  SUBJECT_TOKEN_AUDIENCE: z
+    .string()
+    .max(500)
+    .regex(/^[\x21-\x7e]+$/, 'must be the `aud` the product puts in subject tokens (printable, no spaces)')
+    .optional(),
+  SUBJECT_TOKEN_JWKS_URL: httpUrl(undefined),
+  SUBJECT_TOKEN_JWKS_FILE: z.string().min(1).optional(),
+  SUBJECT_TOKEN_MAX_LIFETIME_SECONDS: integer(DEFAULTS.SUBJECT_TOKEN_MAX_LIFETIME_SECONDS, 10, 3600),
+  DELEGATED_TOKEN_TTL_SECONDS: integer(DEFAULTS.DELEGATED_TOKEN_TTL_SECONDS, 60, 3600),
 });
+
+/**
+ * Token exchange (RFC 8693): whom svcauth trusts to vouch for a person. The product signs a subject
+ * token for its logged-in admin with a key of this JWK set; unset, the grant does not exist here.
+ */
+export interface TokenExchangeConfig {
+  /** The `iss` every subject token must carry. */
+  subjectTokenIssuer: string;
+  /** The `aud` every subject token must carry (default: ISSUER). */
+  subjectTokenAudience: string;
+  /** Where the product's public keys are: fetched (and re-fetched) from a URL, or read from a file. */
+  jwks: { kind: 'url'; url: string } | { kind: 'file'; path: string };
+  /** The longest a subject token may live, iat to exp: it is a one-time proof, not a session. */
+  maxSubjectTokenLifetimeSeconds: number;
+  /** Lifetime of the management token issued for a person (the organization's TTL caps it). */
+  delegatedTokenTtlSeconds: number;
+}
 
 export interface Config {
   port: number;
@@ -281,6 +312,8 @@ export interface Config {
    * first, then earlier ones still accepted. Unset: a secret generated once in KEYS_DIR.
    */
   legacyKeyIdSecrets: string[] | undefined;
+  /** Token exchange for people (RFC 8693); undefined when SUBJECT_TOKEN_ISSUER is unset. */
+  tokenExchange: TokenExchangeConfig | undefined;
   /** Brute-force limits on client authentication at /token and /revoke. */
   lockout: {
     maxFailuresPerClient: number;
@@ -353,6 +386,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workers: e.WORKERS,
     resourceServers: e.RESOURCE_SERVERS,
     operators: e.OPERATORS,
+    tokenExchange: tokenExchangeConfig(e),
     lockout: {
       maxFailuresPerClient: e.LOCKOUT_MAX_FAILURES,
       maxFailuresPerIp: e.LOCKOUT_MAX_FAILURES_PER_IP,
@@ -393,6 +427,42 @@ function checkBcryptCost(value: string | undefined, env: NodeJS.ProcessEnv): num
     'BCRYPT_COST',
     `must be an integer from ${min} to ${DEFAULTS.BCRYPT_MAX_COST} (got "${value}")${testOnly}`,
   );
+}
+
+/** SUBJECT_TOKEN_ISSUER turns token exchange on, and then needs exactly one source of the product's keys. */
+function tokenExchangeConfig(e: z.infer<typeof environmentSchema>): TokenExchangeConfig | undefined {
+  const url = e.SUBJECT_TOKEN_JWKS_URL;
+  const file = e.SUBJECT_TOKEN_JWKS_FILE;
+  if (!e.SUBJECT_TOKEN_ISSUER) {
+    for (const [variable, value] of [
+      ['SUBJECT_TOKEN_JWKS_URL', url],
+      ['SUBJECT_TOKEN_JWKS_FILE', file],
+      ['SUBJECT_TOKEN_AUDIENCE', e.SUBJECT_TOKEN_AUDIENCE],
+    ] as const) {
+      if (value) {
+        throw new ConfigError(
+          variable,
+          "is set but SUBJECT_TOKEN_ISSUER is not: token exchange needs the `iss` of the product's subject tokens",
+        );
+      }
+    }
+    return undefined;
+  }
+  if (Boolean(url) === Boolean(file)) {
+    throw new ConfigError(
+      url ? 'SUBJECT_TOKEN_JWKS_FILE' : 'SUBJECT_TOKEN_JWKS_URL',
+      url
+        ? "cannot be combined with SUBJECT_TOKEN_JWKS_URL: name one source of the product's keys"
+        : "must be set with SUBJECT_TOKEN_ISSUER (or SUBJECT_TOKEN_JWKS_FILE): where the product's public signing keys are",
+    );
+  }
+  return {
+    subjectTokenIssuer: e.SUBJECT_TOKEN_ISSUER,
+    subjectTokenAudience: e.SUBJECT_TOKEN_AUDIENCE ?? e.ISSUER,
+    jwks: url ? { kind: 'url', url } : { kind: 'file', path: path.resolve(file!) },
+    maxSubjectTokenLifetimeSeconds: e.SUBJECT_TOKEN_MAX_LIFETIME_SECONDS,
+    delegatedTokenTtlSeconds: e.DELEGATED_TOKEN_TTL_SECONDS,
+  };
 }
 
 /** The Redis variables that are only valid together, or only apart. */

@@ -39,6 +39,29 @@ export function authorityOf(input: {
   };
 }
 
+/**
+ * A person's authority, from their management token: its management permissions, groups admin, and
+ * the roles on their grantable list. A person holds no product permission of their own; the product
+ * permissions of the roles they may grant are within their reach (org-wide), so they can act on the
+ * accounts they gave those roles to. Without a list they reach only what they hold.
+ */
+export function personAuthority(input: {
+  management: ReadonlySet<string>;
+  groupsAdmin: boolean;
+  grantableRoles: ReadonlyArray<{ id: string; permissions: readonly string[] }> | null;
+}): Authority {
+  const roles = input.grantableRoles;
+  const product = [
+    ...new Set((roles ?? []).flatMap((role) => role.permissions).filter((p) => !MANAGEMENT.has(p))),
+  ].sort();
+  return {
+    management: new Set(input.management),
+    resolved: product.length > 0 ? { [ALL_LOCATIONS]: product } : {},
+    groupsAdmin: input.groupsAdmin,
+    grantableRoles: roles ? new Set(roles.map((role) => role.id)) : null,
+  };
+}
+
 /** Management permissions an account holds (org-wide by construction). */
 export function managementHeld(resolved: ResolvedPermissions): string[] {
   return (resolved[ALL_LOCATIONS] ?? []).filter((p) => MANAGEMENT.has(p));

@@ -12,6 +12,7 @@ export type DomainErrorCode =
   | 'credential_limit_reached'
   | 'credential_not_active'
   | 'credential_type_not_allowed'
+  | 'delegation_exists'
   | 'escalation_refused'
   | 'expiry_in_past'
   | 'expiry_invalid'

@@ -13,6 +13,11 @@ export interface Authority {
   /** The admin account's own resolved permissions; product permissions are judged against these. */
   resolved: ResolvedPermissions;
   groupsAdmin: boolean;
+  /**
+   * A person with a grantable-roles list (a Role Admin, in the seeds' words) may give accounts only
+   * the roles on it, by id; absent or null, roles are judged by the permissions they grant alone.
+   */
+  grantableRoles?: ReadonlySet<string> | null;
 }
 
 export interface Grant {
@@ -89,5 +94,28 @@ export function assertGroupsAdminChangeAllowed(
     'escalation_refused',
     'only an admin that is itself a groups administrator can change groups_admin',
     { field: 'groups_admin' },
+  );
+}
+
+/**
+ * A Role Admin grants only the roles on their list: roles newly given to an account (not held by it
+ * already) that the list does not name are refused, whatever they contain. Without a list, nothing
+ * to check here (grantsBeyondAuthority judges the permissions).
+ */
+export function assertRolesOnGrantableList(
+  authority: Authority,
+  alreadyHeld: ReadonlySet<string>,
+  proposed: ReadonlyArray<{ id: string; name: string }>,
+  what: string,
+): void {
+  const list = authority.grantableRoles;
+  if (!list) return;
+  const beyond = proposed.filter((role) => !alreadyHeld.has(role.id) && !list.has(role.id));
+  if (beyond.length === 0) return;
+  const names = beyond.map((role) => `"${role.name}"`).join(', ');
+  throw new DomainError(
+    'escalation_refused',
+    `${what} would grant the role${beyond.length > 1 ? 's' : ''} ${names}, which ${beyond.length > 1 ? 'are' : 'is'} not on your list of roles you may grant`,
+    { roles: beyond.map((role) => role.id) },
   );
 }

@@ -5,6 +5,7 @@ import type { Context, Next } from 'koa';
 import type { Provider } from 'oidc-provider';
 import { PERMISSION_CATALOG } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
+import { TOKEN_EXCHANGE_GRANT_TYPE } from '../domain/delegation.ts';
 import { echo } from '../domain/text.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import { JWKS_MAX_AGE_SECONDS } from '../keys/signing-keys.ts';
@@ -27,7 +28,10 @@ export function authorizationServerMetadata(config: Config): Record<string, unkn
     issuer: config.issuer,
     token_endpoint: `${config.issuer}/token`,
     jwks_uri: `${config.issuer}/jwks`,
-    grant_types_supported: ['client_credentials'],
+    // RFC 8693 token exchange, for clients the platform operator allows to act for the product's people.
+    grant_types_supported: config.tokenExchange
+      ? ['client_credentials', TOKEN_EXCHANGE_GRANT_TYPE]
+      : ['client_credentials'],
     token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGS,
     revocation_endpoint: `${config.issuer}/revoke`,

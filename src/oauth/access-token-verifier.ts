@@ -16,7 +16,8 @@ const claimsSchema = z.object({
   org_id: z.string().min(1),
   jti: z.string().min(1).max(256),
   exp: z.number(),
-  permissions_version: z.number().int(),
+  // Absent from a person's token (token exchange): a person has no account whose version could change.
+  permissions_version: z.number().int().optional(),
 });
 
 export type AccessTokenClaims = z.infer<typeof claimsSchema> & { payload: JWTPayload };

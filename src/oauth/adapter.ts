@@ -9,17 +9,26 @@ import { type SubjectResolver, setRequestSubject } from './request-subject.ts';
  * (any short-lived model) lives in the shared state store. Single-use assertion ids do not come here:
  * the client-authentication policy keeps them (SingleUseJwtIds), for /token and /revoke alike.
  */
-export function createAdapterFactory(deps: { state: StateStore; subjects: SubjectResolver }) {
+export function createAdapterFactory(deps: {
+  state: StateStore;
+  subjects: SubjectResolver;
+  /** The grant types the server offers (client metadata may only name those). */
+  grantTypes: readonly string[];
+}) {
   return (name: string) =>
-    name === 'Client' ? new ClientAdapter(deps.subjects) : new StateStoreAdapter(name, deps.state);
+    name === 'Client'
+      ? new ClientAdapter(deps.subjects, deps.grantTypes)
+      : new StateStoreAdapter(name, deps.state);
 }
 
 type Payload = Record<string, unknown>;
 
 class ClientAdapter {
   readonly #subjects: SubjectResolver;
-  constructor(subjects: SubjectResolver) {
+  readonly #grantTypes: readonly string[];
+  constructor(subjects: SubjectResolver, grantTypes: readonly string[]) {
     this.#subjects = subjects;
+    this.#grantTypes = grantTypes;
   }
 
   async find(clientId: string): Promise<Payload | undefined> {
@@ -27,7 +36,7 @@ class ClientAdapter {
     if (!subject) return undefined;
     const ctx = Provider.ctx;
     if (ctx) setRequestSubject(ctx, subject);
-    return clientMetadataFor(subject, presentsBasicAuth(ctx?.get('authorization')));
+    return clientMetadataFor(subject, presentsBasicAuth(ctx?.get('authorization')), this.#grantTypes);
   }
 
   async upsert(): Promise<void> {

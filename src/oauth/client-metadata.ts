@@ -7,11 +7,17 @@ import type { TokenSubject } from '../services/token-subject-service.ts';
  * the comparison is ours (see provider.ts), and HMAC-based methods that would need the plain secret
  * are not offered.
  */
-export function clientMetadataFor(subject: TokenSubject, usedBasicAuth: boolean): Record<string, unknown> {
+export function clientMetadataFor(
+  subject: TokenSubject,
+  usedBasicAuth: boolean,
+  grantTypes: readonly string[] = ['client_credentials'],
+): Record<string, unknown> {
   const { credential } = subject;
   const common = {
     client_id: credential.client_id,
-    grant_types: ['client_credentials'],
+    // Every grant the server offers: whether this client may exchange tokens for people is decided
+    // by the grant itself (delegations), which answers unauthorized_client as RFC 6749 5.2 asks.
+    grant_types: [...grantTypes],
     response_types: [],
     redirect_uris: [],
     ...(subject.scopes.length > 0 ? { scope: subject.scopes.join(' ') } : {}),

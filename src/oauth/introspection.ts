@@ -6,7 +6,9 @@ import type { RevocationRepository } from '../persistence/repositories/revocatio
 import type { LockoutService } from '../services/lockout-service.ts';
 import { currentSubjectFor, type TokenSubject } from '../services/token-subject-service.ts';
 import type { UsageRecorder } from '../persistence/usage-recorder.ts';
-import type { AccessTokenVerifier, TokenAudiences } from './access-token-verifier.ts';
+import type { AccessTokenClaims, AccessTokenVerifier, TokenAudiences } from './access-token-verifier.ts';
+import { personIdOf } from '../domain/delegation.ts';
+import type { DelegationLookup } from '../services/delegation-service.ts';
 import { looksLikeJwt } from './access-token-verifier.ts';
 import { boundKeyThumbprint } from '../resource-server/dpop.ts';
 import { keyIdOf, type LegacyKeyResolver } from './api-key-auth.ts';
@@ -42,6 +44,7 @@ export class IntrospectionService {
   readonly #usage: UsageRecorder | undefined;
   readonly #lockout: LockoutService | undefined;
   readonly #legacyKeys: LegacyKeyResolver;
+  readonly #delegations: DelegationLookup | undefined;
 
   constructor(deps: {
     config: TokenAudiences;
@@ -54,7 +57,10 @@ export class IntrospectionService {
     usage?: UsageRecorder;
     /** API-key guesses are counted per (key id, resource server) and per resource server. */
     lockout?: LockoutService;
+    /** Judges people's tokens (token exchange); without it they are inactive. */
+    delegations?: DelegationLookup;
   }) {
+    this.#delegations = deps.delegations;
     this.#lockout = deps.lockout;
     this.#config = deps.config;
     this.#tokens = deps.tokens;
@@ -72,6 +78,7 @@ export class IntrospectionService {
   async #introspectJwt(token: string): Promise<IntrospectionAnswer> {
     const claims = await this.#tokens.verify(token);
     if (!claims) return INACTIVE;
+    if (claims.permissions_version === undefined) return this.#introspectPersonToken(claims);
     const subject = await this.#subjects.findByClientId(claims.client_id);
     // The same rule as the management API's (domain/token-eligibility.ts), for the token's audience.
     const management = claims.payload.aud === this.#config.adminAudience;
@@ -84,6 +91,23 @@ export class IntrospectionService {
     // RFC 9449 section 6.2: a token bound to a key is a DPoP token; its cnf (already in the claims) says which.
     const tokenType = boundKeyThumbprint(claims.payload) ? 'DPoP' : 'Bearer';
     return { ...claims.payload, active: true, token_type: tokenType };
+  }
+
+  /**
+   * A person's management token (token exchange): active while it would still be accepted by the
+   * management API (delegations.personTokenStanding) and was not revoked.
+   */
+  async #introspectPersonToken(claims: AccessTokenClaims): Promise<IntrospectionAnswer> {
+    const act = claims.payload.act as { sub?: unknown } | undefined;
+    if (!this.#delegations || personIdOf(claims.sub) === null || act?.sub !== claims.client_id) {
+      return INACTIVE;
+    }
+    const standing = await this.#delegations.personTokenStanding(
+      { clientId: claims.client_id, orgId: claims.org_id, management: new Set() },
+      this.#subjects,
+    );
+    if (!standing.ok || (await this.#revocations.isTokenRevoked(claims.jti))) return INACTIVE;
+    return { ...claims.payload, active: true, token_type: 'Bearer' };
   }
 
   /**

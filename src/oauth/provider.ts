@@ -1,7 +1,8 @@
 import { type Configuration, errors, Provider } from 'oidc-provider';
 import { MANAGEMENT_PERMISSIONS, PERMISSION_CATALOG, PRODUCT_PERMISSIONS } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
-import { type ResolvedPermissions, restrictToScopes } from '../domain/permissions.ts';
+import { personSubject, TOKEN_EXCHANGE_GRANT_TYPE } from '../domain/delegation.ts';
+import { ALL_LOCATIONS, type ResolvedPermissions, restrictToScopes } from '../domain/permissions.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
@@ -17,6 +18,12 @@ import { echo } from '../domain/text.ts';
 import { installLockoutGuard, installSecretLimits, type TokenLockout } from './lockout-guard.ts';
 import { getRequestSubject, type SubjectResolver } from './request-subject.ts';
 import type { SecretVerifier } from './secret-verification.ts';
+import {
+  type DelegatedGrant,
+  getRequestDelegation,
+  installTokenExchange,
+  type TokenExchangeDependencies,
+} from './token-exchange.ts';
 
 export interface OAuthDependencies {
   config: Config;
@@ -29,6 +36,8 @@ export interface OAuthDependencies {
   logger: Logger;
   /** Brute-force limits, checked before each client lookup and secret evaluation (see lockout-guard.ts). */
   lockout?: TokenLockout;
+  /** RFC 8693 token exchange for people; absent when the deployment trusts no product (config). */
+  tokenExchange?: Omit<TokenExchangeDependencies, 'adminAudience' | 'keyRing' | 'logger'>;
 }
 
 /** Algorithms of DPoP proofs /token accepts (RFC 9449); the metadata advertises the same list. */
@@ -56,8 +65,11 @@ export function createProvider(deps: OAuthDependencies): Provider {
   const schedule = keyRing.schedule();
   const { clientAuthSigningAlgValues, ...clientAuthPolicy } = clientAuthPolicyConfiguration();
 
+  const grantTypes = deps.tokenExchange
+    ? ['client_credentials', TOKEN_EXCHANGE_GRANT_TYPE]
+    : ['client_credentials'];
   const configuration: Configuration = {
-    adapter: createAdapterFactory({ state: deps.state, subjects: deps.subjects }),
+    adapter: createAdapterFactory({ state: deps.state, subjects: deps.subjects, grantTypes }),
     jwks: { keys: schedule.published.map((k) => k.jwk) },
     scopes: [...PERMISSION_CATALOG],
     claims: { openid: ['sub'] },
@@ -113,6 +125,12 @@ export function createProvider(deps: OAuthDependencies): Provider {
     formats: {
       customizers: {
         jwt: (ctx, token, jwt) => {
+          const delegated = getRequestDelegation(ctx);
+          if (delegated) {
+            writePersonClaims(jwt.payload, delegated);
+            checkClaimsSize(Buffer.byteLength(JSON.stringify(jwt.payload)), config.maxTokenClaimsBytes);
+            return;
+          }
           const subject = getRequestSubject(ctx);
           if (!subject) throw new errors.InvalidClient('client authentication failed');
           const claims = grantedClaims(
@@ -132,13 +150,10 @@ export function createProvider(deps: OAuthDependencies): Provider {
           if (subject.account.groups_admin) jwt.payload.groups_admin = true;
           // Every other claim has a fixed length for a given subject and variant (ids, jti, issuer,
           // audience, ten-digit times), so the size is measured once per variant.
-          const size = (claims.bytes ??= Buffer.byteLength(JSON.stringify(jwt.payload)));
-          if (size > config.maxTokenClaimsBytes) {
-            throw new errors.InvalidRequest(
-              `the token would carry ${size} bytes of claims, more than the ${config.maxTokenClaimsBytes} allowed; ` +
-                'request fewer permissions with the scope parameter, or a narrower resource',
-            );
-          }
+          checkClaimsSize(
+            (claims.bytes ??= Buffer.byteLength(JSON.stringify(jwt.payload))),
+            config.maxTokenClaimsBytes,
+          );
         },
       },
     },
@@ -164,6 +179,14 @@ export function createProvider(deps: OAuthDependencies): Provider {
     },
   });
   installClientInstanceCache(provider, deps.subjects, deps.logger);
+  if (deps.tokenExchange) {
+    installTokenExchange(provider, {
+      ...deps.tokenExchange,
+      adminAudience: config.adminAudience,
+      keyRing,
+      logger: deps.logger,
+    });
+  }
   // Wraps the lookup above, so a locked-out client id or IP is refused before anything else happens.
   if (deps.lockout) {
     // Wraps the comparison above: counted before it is evaluated (see checkSecretWithinLimits).
@@ -171,6 +194,33 @@ export function createProvider(deps: OAuthDependencies): Provider {
     installLockoutGuard(provider, deps.lockout, deps.secrets);
   }
   return provider;
+}
+
+function checkClaimsSize(size: number, max: number): void {
+  if (size > max) {
+    throw new errors.InvalidRequest(
+      `the token would carry ${size} bytes of claims, more than the ${max} allowed; ` +
+        'request fewer permissions with the scope parameter, or a narrower resource',
+    );
+  }
+}
+
+/**
+ * A person's management token (RFC 8693): `sub` is the person (a prefix no service account id can
+ * have), `act` names the delegating client (4.1), who they are for the audit trail, and what they may
+ * administer. No permissions_version: a person has no account here; the delegation is checked instead.
+ */
+function writePersonClaims(payload: Record<string, unknown>, grant: DelegatedGrant): void {
+  const { person } = grant;
+  payload.sub = personSubject(person.personId);
+  payload.act = { sub: grant.clientId };
+  payload.org_id = grant.organization.id;
+  payload.scope = grant.permissions.join(' ');
+  payload.permissions = { [ALL_LOCATIONS]: grant.permissions };
+  payload.name = person.displayName;
+  if (person.email) payload.email = person.email;
+  if (person.groupsAdmin) payload.groups_admin = true;
+  if (person.grantableRoles) payload.grantable_roles = person.grantableRoles;
 }
 
 /** The one audience that carries every requested scope, when it is not the default; else the default. */

@@ -1,6 +1,7 @@
 import type { AuditRepository } from '../persistence/repositories/audit-repository.ts';
 import type { RevocationLedger } from '../revocation/ledger.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
+import { personIdOf } from '../domain/delegation.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { keyIdOf, type LegacyKeyResolver } from './api-key-auth.ts';
 import { secretMatches } from './client-authentication.ts';
@@ -70,7 +71,10 @@ export class TokenRevocationService {
     }
     const claims = await this.#tokens.verify(token);
     if (!claims || claims.client_id !== caller.credential.client_id) return 'ignored';
-    if (claims.org_id !== caller.organization.id) return 'ignored';
+    // A person's token (token exchange) belongs to the person's organization, not the client's: the
+    // client that obtained it may still revoke it (e.g. when the person logs out of the product).
+    const obtainedForPerson = personIdOf(claims.sub) !== null && actorOf(claims.payload) === claims.client_id;
+    if (claims.org_id !== caller.organization.id && !obtainedForPerson) return 'ignored';
     await this.#ledger.revokeToken({
       jti: claims.jti,
       orgId: claims.org_id,
@@ -111,4 +115,12 @@ export class TokenRevocationService {
     if (keyId === null || keyId !== caller.credential.client_id) return false;
     return secretMatches(this.#secrets, caller.credential, token);
   }
+}
+
+/** RFC 8693 4.1: the client that acted (act.sub) in a verified token, if any. */
+function actorOf(payload: Record<string, unknown>): string | null {
+  const act = payload.act;
+  return typeof act === 'object' && act !== null && typeof (act as { sub?: unknown }).sub === 'string'
+    ? (act as { sub: string }).sub
+    : null;
 }

@@ -3,7 +3,8 @@ import { type Page, type PageRequest, toPage } from '../domain/pagination.ts';
 import type { Database } from './schema.ts';
 
 /** The tables listed page by page, all ordered by (created_at, id). */
-export type PagedTable = 'credentials' | 'locations' | 'organizations' | 'roles' | 'service_accounts';
+export type PagedTable =
+  'credentials' | 'delegations' | 'locations' | 'organizations' | 'roles' | 'service_accounts';
 
 /**
  * Runs `query` (already filtered) as one page in creation order: rows after the `after` row's

@@ -74,6 +74,22 @@ export interface RolesTable {
   deleted_at: Timestamp | null;
 }
 
+/**
+ * Who did something, as it was when they did it (migration 0013): a person (through the product's
+ * token exchange), a service account, an operator. A person has no row here, so the snapshot is all
+ * there is of them.
+ */
+export interface ActorSnapshot {
+  kind: 'person' | 'service_account' | 'operator';
+  /** The person's id in the product, the service account id, or the operator name. */
+  id: string;
+  display_name: string | null;
+  /** A person's delegating client (the product's client id). */
+  client_id?: string | null;
+}
+
+type ActorSnapshotColumn = ColumnType<ActorSnapshot | null, string | null | undefined, string | null>;
+
 export interface ServiceAccountsTable {
   id: Generated<string>;
   org_id: string;
@@ -86,6 +102,8 @@ export interface ServiceAccountsTable {
   /** When roles, locations, the matrix or groups_admin last changed (tokens issued before are stale). */
   permissions_changed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   created_by_account_id: string | null;
+  /** Whoever created the account (migration 0013); null for rows made before. */
+  created_by_actor: ActorSnapshotColumn;
   created_at: GeneratedTimestamp;
   updated_at: GeneratedTimestamp;
   archived_at: Timestamp | null;
@@ -133,6 +151,8 @@ export interface CredentialsTable {
   legacy_lookup: string | null;
   created_by_account_id: string | null;
   created_by_credential_id: string | null;
+  /** Whoever created the credential (migration 0013); null for rows made before. */
+  created_by_actor: ActorSnapshotColumn;
   created_at: GeneratedTimestamp;
   expires_at: Timestamp | null;
   revoked_at: Timestamp | null;
@@ -185,6 +205,28 @@ export interface AuditEventsTable {
   request_id: string | null;
   /** The operator (OPERATORS entry name) who did this through the platform API. */
   actor_operator: string | null;
+  /** Migration 0013: who acted, whatever its kind; null on events recorded before. */
+  actor_kind: 'person' | 'service_account' | 'operator' | 'system' | null;
+  actor_id: string | null;
+  actor_display_name: string | null;
+  /** A person's delegating client (client id). */
+  actor_client_id: string | null;
+}
+
+/** Credentials (by lineage) the platform operator allows to exchange subject tokens for people. */
+export interface DelegationsTable {
+  id: Generated<string>;
+  /** The organization of the credential (the product's own), not of the people it acts for. */
+  org_id: string;
+  /** The credential named when the delegation was allowed. */
+  credential_id: string;
+  /** Every credential of this lineage may delegate (rotation keeps the permission). */
+  lineage_id: string;
+  /** The most a person's token obtained through this client may carry. */
+  max_permissions: ColumnType<string[], string[], string[]>;
+  created_by_operator: string;
+  created_at: GeneratedTimestamp;
+  updated_at: GeneratedTimestamp;
 }
 
 export interface Database {
@@ -201,6 +243,7 @@ export interface Database {
   revoked_tokens: RevokedTokensTable;
   revocation_outbox: RevocationOutboxTable;
   permission_catalog: PermissionCatalogTable;
+  delegations: DelegationsTable;
 }
 
 export type Organization = Selectable<OrganizationsTable>;
@@ -213,3 +256,4 @@ export type NewCredential = Insertable<CredentialsTable>;
 export type CredentialUpdate = Updateable<CredentialsTable>;
 export type AuditEvent = Selectable<AuditEventsTable>;
 export type CatalogPermission = Selectable<PermissionCatalogTable>;
+export type Delegation = Selectable<DelegationsTable>;

@@ -14,20 +14,56 @@ import { RevocationRepository } from '../persistence/repositories/revocation-rep
 import type { Database } from '../persistence/schema.ts';
 import type { CachedSubjectResolver } from '../cache/cached-subject-resolver.ts';
 import { currentSubjectFor } from './token-subject-service.ts';
+import { PERSON_SUBJECT_PREFIX, personIdOf } from '../domain/delegation.ts';
+import { type PersonActor, recordAudit } from './admin-actor.ts';
+import type { DelegationLookup } from './delegation-service.ts';
 
-/** The service account (and credential) an admin-API request acts as. */
-export interface AdminPrincipal {
+/** Who an admin-API request acts as: a service account (and credential), or a person of the product. */
+export type AdminPrincipal = ServiceAccountPrincipal | PersonPrincipal;
+
+export interface ServiceAccountPrincipal {
+  kind: 'service_account';
   orgId: string;
   accountId: string;
   credentialId: string;
+  accountName: string;
   /** Management permissions from the token's org-wide grants. */
   management: ReadonlySet<string>;
   groupsAdmin: boolean;
 }
 
+/** A person, through a management token the product obtained for them by token exchange. */
+export interface PersonPrincipal {
+  kind: 'person';
+  orgId: string;
+  personId: string;
+  displayName: string;
+  email: string | null;
+  /** The delegating client (act.sub). */
+  clientId: string;
+  /** The token's management permissions, within what the delegating client may still hand on. */
+  management: ReadonlySet<string>;
+  groupsAdmin: boolean;
+  grantableRoles: readonly string[] | null;
+}
+
 const MANAGEMENT = new Set<string>(MANAGEMENT_PERMISSIONS);
 
 /** What the management API reads from a verified token, beyond what every svcauth token carries. */
+const personClaimsSchema = z.object({
+  sub: z.string().startsWith(PERSON_SUBJECT_PREFIX).max(250),
+  client_id: z.string().min(1),
+  act: z.object({ sub: z.string().min(1) }).loose(),
+  org_id: z.uuid(),
+  permissions: z.record(z.string(), z.array(z.string())),
+  name: z.string().min(1).max(200),
+  email: z.string().max(320).optional(),
+  jti: z.string(),
+  cnf: z.object({ jkt: z.string().optional() }).loose().optional(),
+  groups_admin: z.boolean().optional(),
+  grantable_roles: z.array(z.string().max(200)).max(100).optional(),
+});
+
 const claimsSchema = z.object({
   sub: z.uuid(),
   client_id: z.string().min(1),
@@ -53,16 +89,20 @@ export class AdminAuthenticationService {
   readonly #tokens: AccessTokenVerifier;
   readonly #config: TokenAudiences;
   readonly #proofReplay: ProofReplayStore;
+  readonly #delegations: DelegationLookup;
 
   constructor(deps: {
     db: Kysely<Database>;
     subjects: Pick<CachedSubjectResolver, 'findByClientId'>;
     keyRing: KeyRing;
     config: TokenAudiences;
+    /** Whether a person's delegating client may still delegate (token exchange). */
+    delegations: DelegationLookup;
     /** Where DPoP proof ids are remembered (the shared state store: a proof is used once, cluster-wide). */
     proofReplay?: ProofReplayStore;
   }) {
     this.#proofReplay = deps.proofReplay ?? inProcessProofReplay();
+    this.#delegations = deps.delegations;
     this.#db = deps.db;
     this.#subjects = deps.subjects;
     // The verification /introspect and /revoke apply (keys, algorithms, typ, issuer, clock tolerance).
@@ -76,7 +116,16 @@ export class AdminAuthenticationService {
     context: { sourceIp: string | null; requestId: string | null },
     presentation: TokenPresentation = { scheme: 'bearer' },
   ): Promise<AdminPrincipal> {
-    const claims = await this.#verify(token);
+    const payload = await this.#verify(token);
+    if (typeof payload.sub === 'string' && personIdOf(payload.sub) !== null) {
+      const person = personClaimsSchema.safeParse(payload);
+      if (!person.success) throw invalidToken('the access token lacks the claims of an svcauth access token');
+      await this.#checkBinding(token, person.data.cnf?.jkt ?? null, presentation);
+      return this.#authenticatePerson(person.data, context);
+    }
+    const parsed = claimsSchema.safeParse(payload);
+    if (!parsed.success) throw invalidToken('the access token lacks the claims of an svcauth access token');
+    const claims = parsed.data;
     await this.#checkBinding(token, claims.cnf?.jkt ?? null, presentation);
     const subject = await this.#subjects.findByClientId(claims.client_id);
     const refusal =
@@ -108,12 +157,66 @@ export class AdminAuthenticationService {
     }
     const management = new Set((claims.permissions[ALL_LOCATIONS] ?? []).filter((p) => MANAGEMENT.has(p)));
     return {
+      kind: 'service_account',
       orgId: claims.org_id,
       accountId: claims.sub,
       credentialId: subject!.credential.id,
+      accountName: subject!.account.name,
       management,
       groupsAdmin: claims.groups_admin === true,
     };
+  }
+
+  /**
+   * A person's token stays good only while everything it was issued on still holds: the delegating
+   * client can still obtain management tokens (not revoked, its account and organization usable), the
+   * platform operator still allows it to delegate (and at most what it allows now), the person's
+   * organization is active, and the token was not revoked through /revoke.
+   */
+  async #authenticatePerson(
+    claims: z.infer<typeof personClaimsSchema>,
+    context: { sourceIp: string | null; requestId: string | null },
+  ): Promise<PersonPrincipal> {
+    const principal: PersonPrincipal = {
+      kind: 'person',
+      orgId: claims.org_id,
+      personId: personIdOf(claims.sub)!,
+      displayName: claims.name,
+      email: claims.email ?? null,
+      clientId: claims.client_id,
+      management: new Set((claims.permissions[ALL_LOCATIONS] ?? []).filter((p) => MANAGEMENT.has(p))),
+      groupsAdmin: claims.groups_admin === true,
+      grantableRoles: claims.grantable_roles ?? null,
+    };
+    const refusal = await this.#personRefusal(claims, principal);
+    if (typeof refusal === 'string') {
+      await recordAudit(this.#db, personActor(principal, context), {
+        action: 'admin_api.authentication_failed',
+        outcome: 'failure',
+        targetType: 'person',
+        targetId: principal.personId,
+        diff: { reason: refusal },
+      });
+      throw invalidToken(refusal);
+    }
+    return { ...principal, management: refusal };
+  }
+
+  /** Why the person's token is refused now, or the management permissions it may still use. */
+  async #personRefusal(
+    claims: z.infer<typeof personClaimsSchema>,
+    principal: PersonPrincipal,
+  ): Promise<string | ReadonlySet<string>> {
+    if (claims.act.sub !== claims.client_id) return 'the access token names two different clients';
+    const judged = await this.#delegations.personTokenStanding(
+      { clientId: claims.client_id, orgId: claims.org_id, management: principal.management },
+      this.#subjects,
+    );
+    if (!judged.ok) return judged.reason;
+    if (await new RevocationRepository(this.#db).isTokenRevoked(claims.jti)) {
+      return 'the access token has been revoked';
+    }
+    return judged.management;
   }
 
   /**
@@ -155,7 +258,7 @@ export class AdminAuthenticationService {
     }
   }
 
-  async #verify(token: string): Promise<z.infer<typeof claimsSchema>> {
+  async #verify(token: string): Promise<Record<string, unknown>> {
     const checked = await this.#tokens.check(token, this.#config.adminAudience);
     if (!checked.ok) {
       switch (checked.reason) {
@@ -171,9 +274,7 @@ export class AdminAuthenticationService {
           throw invalidToken('the access token is not valid');
       }
     }
-    const claims = claimsSchema.safeParse(checked.claims.payload);
-    if (!claims.success) throw invalidToken('the access token lacks the claims of an svcauth access token');
-    return claims.data;
+    return checked.claims.payload;
   }
 }
 
@@ -206,5 +307,25 @@ function inProcessProofReplay(): ProofReplayStore {
       const now = Math.floor(Date.now() / 1000);
       return cache.remember(key, now + ttlSeconds, now);
     },
+  };
+}
+
+/** The person as an actor of the audit trail (a refused token is audited in their organization). */
+export function personActor(
+  principal: PersonPrincipal,
+  context: { sourceIp: string | null; requestId: string | null },
+): PersonActor {
+  return {
+    kind: 'person',
+    orgId: principal.orgId,
+    personId: principal.personId,
+    displayName: principal.displayName,
+    email: principal.email,
+    clientId: principal.clientId,
+    management: principal.management,
+    groupsAdmin: principal.groupsAdmin,
+    grantableRoles: principal.grantableRoles,
+    sourceIp: context.sourceIp,
+    requestId: context.requestId,
   };
 }

@@ -6,6 +6,7 @@ import type { ResolvedPermissions } from '../domain/permissions.ts';
 import { type AccountStatus, credentialStatus } from '../domain/status.ts';
 import type { StoredAssignments } from '../persistence/repositories/service-account-repository.ts';
 import type {
+  ActorSnapshot,
   AuditEvent,
   Credential,
   Location,
@@ -16,6 +17,28 @@ import type {
 
 function iso(date: Date | null): string | null {
   return date ? date.toISOString() : null;
+}
+
+/**
+ * "Created by" of an account or a credential: the snapshot kept since migration 0013 (a person has no
+ * row to point at), else what the older columns say: an account, or the operator (CLI, platform API).
+ */
+function createdByView(row: {
+  created_by_actor: ActorSnapshot | null;
+  created_by_account_id: string | null;
+}) {
+  const actor = row.created_by_actor;
+  if (actor) {
+    return {
+      kind: actor.kind,
+      id: actor.id,
+      display_name: actor.display_name,
+      client_id: actor.client_id ?? null,
+    };
+  }
+  return row.created_by_account_id
+    ? { kind: 'service_account' as const, id: row.created_by_account_id, display_name: null, client_id: null }
+    : { kind: 'operator' as const, id: null, display_name: null, client_id: null };
 }
 
 export function locationView(row: Location) {
@@ -64,6 +87,7 @@ export function serviceAccountView(
     permissions,
     permissions_version: row.permissions_version,
     created_by_account_id: row.created_by_account_id,
+    created_by: createdByView(row),
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
     archived_at: iso(row.archived_at),
@@ -84,7 +108,11 @@ export function credentialView(row: Credential, now: Date) {
     lineage_id: row.lineage_id,
     is_legacy: row.is_legacy,
     jwks: row.jwks,
-    created_by: { account_id: row.created_by_account_id, credential_id: row.created_by_credential_id },
+    created_by: {
+      account_id: row.created_by_account_id,
+      credential_id: row.created_by_credential_id,
+      ...createdByView(row),
+    },
     created_at: row.created_at.toISOString(),
     expires_at: iso(row.expires_at),
     previous_secret_expires_at: iso(row.previous_secret_expires_at),
@@ -137,19 +165,24 @@ export function settingsView(org: SettingsColumns) {
 export type SettingsView = ReturnType<typeof settingsView>;
 
 export function auditEventView(row: AuditEvent) {
-  // The operator acts through the platform API (named) or the CLI on the server (diff.via = cli).
-  const actorKind: 'operator' | 'service_account' | 'system' =
-    row.actor_operator !== null || row.diff?.via === 'cli'
+  // Recorded since migration 0013; before it, derived: the operator acts through the platform API
+  // (named) or the CLI on the server (diff.via = cli).
+  const actorKind: 'person' | 'operator' | 'service_account' | 'system' =
+    row.actor_kind ??
+    (row.actor_operator !== null || row.diff?.via === 'cli'
       ? 'operator'
       : row.actor_account_id !== null
         ? 'service_account'
-        : 'system';
+        : 'system');
   return {
     id: row.id,
     occurred_at: row.occurred_at.toISOString(),
     action: row.action,
     outcome: row.outcome,
     actor_kind: actorKind,
+    actor_id: row.actor_id ?? row.actor_account_id ?? row.actor_operator,
+    actor_display_name: row.actor_display_name,
+    actor_client_id: row.actor_client_id,
     actor_operator: row.actor_operator,
     actor_account_id: row.actor_account_id,
     actor_credential_id: row.actor_credential_id,

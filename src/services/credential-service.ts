@@ -13,9 +13,15 @@ import { assertCredentialTypeAllowed } from '../domain/credential-lifecycle.ts';
 import { checkCredentialExpiry, checkCredentialQuota } from '../domain/rotation.ts';
 import type { CredentialSlot, CredentialType } from '../domain/status.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
-import type { Credential, Database, Organization, ServiceAccount } from '../persistence/schema.ts';
+import type {
+  ActorSnapshot,
+  Credential,
+  Database,
+  Organization,
+  ServiceAccount,
+} from '../persistence/schema.ts';
 import type { SecretHasher } from '../keys/secret-hasher.ts';
-import { type AdminActor, recordAudit } from './admin-actor.ts';
+import { actorSnapshot, type AdminActor, recordAudit } from './admin-actor.ts';
 import { type CredentialView, credentialView } from './admin-views.ts';
 
 export interface CredentialRequest {
@@ -28,7 +34,7 @@ export interface CredentialRequest {
   jwks?: unknown;
   lineageId?: string;
   slot?: CredentialSlot;
-  createdBy?: { accountId: string | null; credentialId: string | null };
+  createdBy?: { accountId: string | null; credentialId: string | null; actor?: ActorSnapshot | null };
 }
 
 /** A created credential and the secret to show once: the client secret, or the whole API key. */
@@ -110,6 +116,7 @@ export async function insertCredential(
     expires_at: request.expiresAt ?? null,
     created_by_account_id: request.createdBy?.accountId ?? null,
     created_by_credential_id: request.createdBy?.credentialId ?? null,
+    created_by_actor: request.createdBy?.actor ? JSON.stringify(request.createdBy.actor) : null,
   });
   return { credential, secret: prepared.secret };
 }
@@ -173,10 +180,11 @@ export async function issueCredential(
   return withSecret(view, credential.type, secret);
 }
 
+/** A person's delegating credential belongs to another organization: only the snapshot names it. */
 export function createdBy(actor: AdminActor) {
   return actor.kind === 'admin'
-    ? { accountId: actor.accountId, credentialId: actor.credentialId }
-    : { accountId: null, credentialId: null };
+    ? { accountId: actor.accountId, credentialId: actor.credentialId, actor: actorSnapshot(actor) }
+    : { accountId: null, credentialId: null, actor: actorSnapshot(actor) };
 }
 
 export function withSecret(

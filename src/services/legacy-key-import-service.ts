@@ -10,7 +10,11 @@ import {
   MULTI_LINE_TEXT_MESSAGE,
   SINGLE_LINE_TEXT_MESSAGE,
 } from '../domain/text.ts';
-import { assertNoEscalatingGrants, grantsBeyondAuthority } from '../domain/escalation.ts';
+import {
+  assertNoEscalatingGrants,
+  assertRolesOnGrantableList,
+  grantsBeyondAuthority,
+} from '../domain/escalation.ts';
 import { checkCredentialExpiry } from '../domain/rotation.ts';
 import { isUniqueViolation } from '../persistence/errors.ts';
 import { LocationRepository } from '../persistence/repositories/location-repository.ts';
@@ -18,7 +22,13 @@ import { OrganizationRepository } from '../persistence/repositories/organization
 import { RoleRepository } from '../persistence/repositories/role-repository.ts';
 import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
 import type { Database, Organization, Role } from '../persistence/schema.ts';
-import { type AdminActor, loadAuthority, recordAudit } from './admin-actor.ts';
+import {
+  actorSnapshot,
+  type AdminActor,
+  createdByColumns,
+  loadAuthority,
+  recordAudit,
+} from './admin-actor.ts';
 import { insertCredential, prepareSecret } from './credential-service.ts';
 import { type LegacyKeyMatch, LegacyKeyLookup } from './legacy-key-lookup.ts';
 import type { SecretHasher } from '../keys/secret-hasher.ts';
@@ -167,7 +177,7 @@ export class LegacyKeyImportService {
           name: row.name,
           description: row.description ?? 'Imported legacy API key',
           all_locations: assignments.allLocations,
-          created_by_account_id: actor.kind === 'admin' ? actor.accountId : null,
+          ...createdByColumns(actor),
         });
         await accounts.replaceAssignments(actor.orgId, account.id, toStored(assignments));
         const { credential } = await insertCredential(
@@ -184,8 +194,12 @@ export class LegacyKeyImportService {
             }),
             createdBy:
               actor.kind === 'admin'
-                ? { accountId: actor.accountId, credentialId: actor.credentialId }
-                : { accountId: null, credentialId: null },
+                ? {
+                    accountId: actor.accountId,
+                    credentialId: actor.credentialId,
+                    actor: actorSnapshot(actor),
+                  }
+                : { accountId: null, credentialId: null, actor: actorSnapshot(actor) },
           },
           prepared,
         );
@@ -251,6 +265,7 @@ export class LegacyKeyImportService {
     });
     const authority = await loadAuthority(db, actor);
     if (authority) {
+      assertRolesOnGrantableList(authority, new Set(), roles, 'this key');
       assertNoEscalatingGrants(
         grantsBeyondAuthority(authority, {}, resolveWith(assignments, roles)),
         'this key',

@@ -18,8 +18,8 @@ import type { AdminActor } from './admin-actor.ts';
  * management permission that someone could use before with no usable holder after. Judging the
  * organization as it is after the write covers every way of losing one (roles, credentials,
  * archiving, role edits, settings) with one rule. The organization row is locked first so concurrent
- * changes are judged one after the other. The operator (CLI on the server) is not held to it: it is
- * how an organization that lost its admins is recovered.
+ * changes are judged one after the other. Service accounts and people are held to it; the operator
+ * (CLI on the server, platform API) is not: it is how an organization that lost its admins is recovered.
  */
 export async function keepingManagementHolders<T>(
   trx: Kysely<Database>,
@@ -27,7 +27,7 @@ export async function keepingManagementHolders<T>(
   work: () => Promise<T>,
   what?: string,
 ): Promise<T> {
-  if (actor.kind !== 'admin') return work();
+  if (actor.kind === 'operator') return work();
   await new OrganizationRepository(trx).lockById(actor.orgId);
   const before = await usableNow(trx, actor.orgId);
   const result = await work();

@@ -12,6 +12,7 @@ import { DomainError, NotFoundError } from '../domain/errors.ts';
 import {
   assertGroupsAdminChangeAllowed,
   assertNoEscalatingGrants,
+  assertRolesOnGrantableList,
   grantsBeyondAuthority,
 } from '../domain/escalation.ts';
 import { type ResolvedPermissions, resolvePermissions } from '../domain/permissions.ts';
@@ -26,7 +27,7 @@ import {
   type StoredAssignments,
 } from '../persistence/repositories/service-account-repository.ts';
 import type { Database, Role, ServiceAccount } from '../persistence/schema.ts';
-import { type AdminActor, loadAuthority, recordAudit } from './admin-actor.ts';
+import { type AdminActor, createdByColumns, loadAuthority, recordAudit } from './admin-actor.ts';
 import { type ChangePublisher, transactionWithChanges } from './committed-changes.ts';
 import { nameTakenError, withUniqueLiveName } from './unique-names.ts';
 import { type ServiceAccountView, serviceAccountView } from './admin-views.ts';
@@ -141,6 +142,7 @@ export class ServiceAccountService {
         const authority = await loadAuthority(trx, actor);
         if (authority) {
           assertGroupsAdminChangeAllowed(authority, false, input.groups_admin);
+          assertRolesOnGrantableList(authority, new Set(), roles, 'this service account');
           assertNoEscalatingGrants(
             grantsBeyondAuthority(authority, {}, resolveWith(assignments, roles)),
             'this service account',
@@ -151,7 +153,7 @@ export class ServiceAccountService {
           description: input.description ?? '',
           all_locations: assignments.allLocations,
           groups_admin: input.groups_admin ?? false,
-          created_by_account_id: actor.kind === 'admin' ? actor.accountId : null,
+          ...createdByColumns(actor),
         });
         await accounts.replaceAssignments(actor.orgId, created.id, toStored(assignments));
         const view = (
@@ -219,6 +221,7 @@ export class ServiceAccountService {
       const roles = await resolveReferences(trx, actor.orgId, proposed, keptRoles);
       const authority = await loadAuthority(trx, actor);
       if (authority) {
+        assertRolesOnGrantableList(authority, keptRoles, roles, 'this change');
         const currentRoles = await new RoleRepository(trx).findLiveByIds(
           actor.orgId,
           current.roles.map((r) => r.roleId),

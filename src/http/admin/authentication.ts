@@ -1,9 +1,10 @@
 import type { Next, ParameterizedContext } from 'koa';
 import { AuthenticationError } from '../../domain/errors.ts';
 import type { AdminActor } from '../../services/admin-actor.ts';
-import type {
-  AdminAuthenticationService,
-  AdminPrincipal,
+import {
+  type AdminAuthenticationService,
+  type AdminPrincipal,
+  personActor,
 } from '../../services/admin-authentication-service.ts';
 import { DPOP_ALGORITHMS } from '../../resource-server/dpop.ts';
 import type { TokenPresentation } from '../../services/admin-authentication-service.ts';
@@ -83,14 +84,16 @@ export function requirePermission(principal: AdminPrincipal, permissions: readon
 }
 
 export function actorOf(ctx: AdminContext, principal: AdminPrincipal): AdminActor {
+  const context = { sourceIp: ctx.ip || null, requestId: ctx.state.requestId };
+  if (principal.kind === 'person') return personActor(principal, context);
   return {
     kind: 'admin',
     orgId: principal.orgId,
     accountId: principal.accountId,
     credentialId: principal.credentialId,
+    accountName: principal.accountName,
     management: principal.management,
     groupsAdmin: principal.groupsAdmin,
-    sourceIp: ctx.ip || null,
-    requestId: ctx.state.requestId,
+    ...context,
   };
 }

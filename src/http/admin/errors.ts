@@ -20,6 +20,7 @@ const STATUS_BY_CODE = {
   credential_limit_reached: 409,
   credential_not_active: 409,
   credential_type_not_allowed: 422,
+  delegation_exists: 409,
   escalation_refused: 403,
   expiry_in_past: 422,
   expiry_invalid: 422,

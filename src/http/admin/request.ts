@@ -42,7 +42,13 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
  * is refused as a cursor this list never returned, rather than being looked up in the wrong table.
  */
 export type CursorKind =
-  'locations' | 'roles' | 'service_accounts' | 'credentials' | 'audit_events' | 'organizations';
+  | 'locations'
+  | 'roles'
+  | 'service_accounts'
+  | 'credentials'
+  | 'audit_events'
+  | 'organizations'
+  | 'delegations';
 
 const UUID_KEY = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SEQUENCE_KEY = /^\d{1,19}$/;
@@ -53,6 +59,7 @@ const KEY_SHAPE: Record<CursorKind, RegExp> = {
   credentials: UUID_KEY,
   audit_events: SEQUENCE_KEY,
   organizations: UUID_KEY,
+  delegations: UUID_KEY,
 };
 
 // Cursors are opaque to clients: base64url of "<list kind>:<key of the last row seen>".

@@ -3,7 +3,12 @@ import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import type { Config } from '../../config/index.ts';
 import { NotFoundError } from '../../domain/errors.ts';
-import type { AdminAuthenticationService } from '../../services/admin-authentication-service.ts';
+import type { HeldActor } from '../../services/admin-actor.ts';
+import type {
+  AdminAuthenticationService,
+  AdminPrincipal,
+} from '../../services/admin-authentication-service.ts';
+import { echo } from '../../domain/text.ts';
 import { HttpProblem } from '../problem.ts';
 import {
   type AdminContext,
@@ -55,21 +60,54 @@ function handler(route: AdminRoute, services: AdminServices) {
     // bearerAuthentication runs before every handler: a request without a principal is a wiring defect.
     if (!principal)
       throw new Error(`${route.method.toUpperCase()} ${route.path} was routed without authentication`);
-    requirePermission(principal, route.permissions);
-    const params: Record<string, string> = {};
-    for (const [name, resource] of Object.entries(route.params)) {
-      const value = String(ctx.params[name] ?? '');
-      // A malformed id names nothing, exactly like an id that does not exist.
-      if (!uuid.safeParse(value).success) throw new NotFoundError(resource, value);
-      params[name] = value.toLowerCase();
+    try {
+      await handle(ctx, principal, route, services);
+    } catch (error) {
+      const problem = toHttpProblem(error);
+      // Refused for who is asking (403) or for the organization's state (409): the actor's trail says so.
+      if (problem instanceof HttpProblem && (problem.status === 403 || problem.status === 409)) {
+        await services.refusals.record(actorOf(ctx, principal) as HeldActor, {
+          operation: route.operationId,
+          method: route.method.toUpperCase(),
+          status: problem.status,
+          code: problem.code,
+          reason: problem.detail,
+          params: pathParams(ctx.params, route),
+        });
+      }
+      throw problem;
     }
-    const query = parseInput(route.query, ctx.query, 'query string');
-    const body = route.body ? parseInput(route.body, await readJsonBody(ctx), 'request body') : undefined;
-    const result = await route.handle({ actor: actorOf(ctx, principal), params, query, body }, services);
-    ctx.set('Cache-Control', 'no-store');
-    ctx.status = route.response.status;
-    if (route.response.status !== 204) ctx.body = result;
   };
+}
+
+/** The path parameters the route names, each cut short (a made-up id is echoed, never megabytes). */
+function pathParams(values: Record<string, string | undefined>, route: AdminRoute): Record<string, string> {
+  return Object.fromEntries(
+    Object.keys(route.params).map((name) => [name, echo(String(values[name] ?? ''), 64)]),
+  );
+}
+
+/** One request: permission -> validate path, query and body -> one service call -> JSON. */
+async function handle(
+  ctx: AdminContext & { params: Record<string, string | undefined> },
+  principal: AdminPrincipal,
+  route: AdminRoute,
+  services: AdminServices,
+): Promise<void> {
+  requirePermission(principal, route.permissions);
+  const params: Record<string, string> = {};
+  for (const [name, resource] of Object.entries(route.params)) {
+    const value = String(ctx.params[name] ?? '');
+    // A malformed id names nothing, exactly like an id that does not exist.
+    if (!uuid.safeParse(value).success) throw new NotFoundError(resource, value);
+    params[name] = value.toLowerCase();
+  }
+  const query = parseInput(route.query, ctx.query, 'query string');
+  const body = route.body ? parseInput(route.body, await readJsonBody(ctx), 'request body') : undefined;
+  const result = await route.handle({ actor: actorOf(ctx, principal), params, query, body }, services);
+  ctx.set('Cache-Control', 'no-store');
+  ctx.status = route.response.status;
+  if (route.response.status !== 204) ctx.body = result;
 }
 
 async function translateErrors(_ctx: Context, next: Next) {

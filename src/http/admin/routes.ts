@@ -13,6 +13,7 @@ import type { LocationService } from '../../services/location-service.ts';
 import type { RoleService } from '../../services/role-service.ts';
 import type { ServiceAccountService } from '../../services/service-account-service.ts';
 import type { SettingsService } from '../../services/settings-service.ts';
+import type { RefusedAttemptAudit } from '../../services/refused-attempts.ts';
 import { decodeCursor, pageRequest, pageResponse } from './request.ts';
 import * as s from './schemas.ts';
 
@@ -24,6 +25,8 @@ export interface AdminServices {
   settings: SettingsService;
   audit: AuditQueryService;
   legacyKeys: LegacyKeyImportService;
+  /** Refused attempts (403, 409) into the actor's audit trail, within a per-actor budget. */
+  refusals: RefusedAttemptAudit;
 }
 
 const noQuery = z.strictObject({});
@@ -520,6 +523,8 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
           {
             targetId: query.target_id,
             actorAccountId: query.actor_account_id,
+            actorId: query.actor_id,
+            actorKind: query.actor_kind,
             action: query.action,
             since: query.since ? new Date(query.since) : undefined,
             until: query.until ? new Date(query.until) : undefined,

@@ -72,6 +72,15 @@ export const roleUpdateQuery = z.strictObject({
 export const auditEventQuery = pageQuery.extend({
   target_id: singleLineText(200).optional().describe('only events about this object'),
   actor_account_id: z.uuid().optional().describe('only events performed by this service account'),
+  actor_id: singleLineText(200)
+    .optional()
+    .describe(
+      "only events of this actor: a person's id in the product, a service account id, an operator name",
+    ),
+  actor_kind: z
+    .enum(['person', 'service_account', 'operator'])
+    .optional()
+    .describe('only events of this kind of actor'),
   action: singleLineText(100).optional().describe('e.g. service_account.updated'),
   since: timestamp.optional().describe('events at or after this instant'),
   until: timestamp.optional().describe('events before this instant'),
@@ -250,6 +259,16 @@ export const roleOut = z.object({
   updated_at: timestamp,
 });
 
+/** Who created an account or a credential; a person is named as the product knows them. */
+const createdByOut = {
+  kind: z
+    .enum(['person', 'service_account', 'operator'])
+    .describe('operator: the platform API or the CLI (rows made before 0.13 name no operator)'),
+  id: z.string().nullable().describe("a person's id in the product, the account id, or the operator name"),
+  display_name: z.string().nullable().describe('as it was at creation'),
+  client_id: z.string().nullable().describe("a person's delegating client (the product's client id)"),
+};
+
 export const serviceAccountOut = z.object({
   id: z.uuid(),
   name: z.string(),
@@ -265,6 +284,7 @@ export const serviceAccountOut = z.object({
     .describe('resolved permissions by location id ("*" = org-wide), as tokens carry them'),
   permissions_version: z.number().int(),
   created_by_account_id: z.uuid().nullable(),
+  created_by: z.object(createdByOut),
   created_at: timestamp,
   updated_at: timestamp,
   archived_at: timestamp.nullable(),
@@ -282,7 +302,11 @@ export const credentialOut = z.object({
   lineage_id: z.uuid(),
   is_legacy: z.boolean(),
   jwks: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }).nullable(),
-  created_by: z.object({ account_id: z.uuid().nullable(), credential_id: z.uuid().nullable() }),
+  created_by: z.object({
+    account_id: z.uuid().nullable(),
+    credential_id: z.uuid().nullable(),
+    ...createdByOut,
+  }),
   created_at: timestamp,
   expires_at: timestamp.nullable(),
   previous_secret_expires_at: timestamp
@@ -354,8 +378,16 @@ export const auditEventOut = z.object({
   action: z.string(),
   outcome: z.enum(['success', 'failure']),
   actor_kind: z
-    .enum(['operator', 'service_account', 'system'])
-    .describe('operator: the platform API (actor_operator names who) or the CLI on the server'),
+    .enum(['person', 'operator', 'service_account', 'system'])
+    .describe(
+      "person: a human admin through the product's token exchange; operator: the platform API (actor_operator names who) or the CLI on the server",
+    ),
+  actor_id: z
+    .string()
+    .nullable()
+    .describe("a person's id in the product, the service account id, or the operator name"),
+  actor_display_name: z.string().nullable().describe("the actor's name when it acted"),
+  actor_client_id: z.string().nullable().describe("a person's delegating client (the product's client id)"),
   actor_operator: z.string().nullable().describe('the OPERATORS entry name, for platform API actions'),
   actor_account_id: z.uuid().nullable(),
   actor_credential_id: z.uuid().nullable(),

@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import type { PlatformBuiltInAccountService } from '../../services/platform-built-in-service.ts';
+import type { DelegationService } from '../../services/delegation-service.ts';
 import type { PlatformLocationService } from '../../services/platform-location-service.ts';
 import type { PlatformOperator, PlatformService } from '../../services/platform-service.ts';
 import type { PlatformTenancyService } from '../../services/platform-tenancy-service.ts';
@@ -14,6 +15,7 @@ export interface PlatformServices {
   locations: PlatformLocationService;
   tenancy: PlatformTenancyService;
   builtIn: PlatformBuiltInAccountService;
+  delegations: DelegationService;
 }
 
 export interface PlatformRoute<
@@ -29,7 +31,7 @@ export interface PlatformRoute<
       body: z.output<B>;
     },
     services: PlatformServices,
-  ): Promise<{ status?: 200 | 201; body: z.input<R> }>;
+  ): Promise<{ status?: 200 | 201 | 204; body: z.input<R> }>;
 }
 
 export function route<Q extends z.ZodType, B extends z.ZodType, R extends z.ZodType>(

@@ -1,6 +1,6 @@
 import type { Kysely, SelectQueryBuilder } from 'kysely';
 import { type Page, toPage } from '../../domain/pagination.ts';
-import type { AuditEvent, Database } from '../schema.ts';
+import type { ActorSnapshot, AuditEvent, Database } from '../schema.ts';
 
 export interface AuditRecord {
   orgId: string | null;
@@ -10,6 +10,11 @@ export interface AuditRecord {
   actorCredentialId?: string | null;
   /** The operator (OPERATORS entry name) acting through the platform API. */
   actorOperator?: string | null;
+  /**
+   * Who acted, whatever its kind (a person has no id column of its own). Absent: derived from
+   * actorAccountId or actorOperator, without a display name.
+   */
+  actor?: ActorSnapshot | null;
   targetType?: string | null;
   targetId?: string | null;
   /** Before/after of the changed fields; callers never put a secret here. */
@@ -21,6 +26,9 @@ export interface AuditRecord {
 export interface AuditFilter {
   targetId?: string | undefined;
   actorAccountId?: string | undefined;
+  /** Only events of this actor: a person's id in the product, a service account id, an operator name. */
+  actorId?: string | undefined;
+  actorKind?: 'person' | 'service_account' | 'operator' | undefined;
   action?: string | undefined;
   since?: Date | undefined;
   until?: Date | undefined;
@@ -39,6 +47,7 @@ export class AuditRepository {
   }
 
   async record(event: AuditRecord): Promise<void> {
+    const actor = event.actor ?? derivedActor(event);
     await this.#db
       .insertInto('audit_events')
       .values({
@@ -48,6 +57,10 @@ export class AuditRepository {
         actor_account_id: event.actorAccountId ?? null,
         actor_credential_id: event.actorCredentialId ?? null,
         actor_operator: event.actorOperator ?? null,
+        actor_kind: actor?.kind ?? 'system',
+        actor_id: actor?.id ?? null,
+        actor_display_name: actor?.display_name ?? null,
+        actor_client_id: actor?.client_id ?? null,
         target_type: event.targetType ?? null,
         target_id: event.targetId ?? null,
         diff: event.diff ? JSON.stringify(event.diff) : null,
@@ -66,6 +79,8 @@ export class AuditRepository {
     let query = this.#db.selectFrom('audit_events').selectAll().where('org_id', '=', orgId);
     if (filter.targetId) query = query.where('target_id', '=', filter.targetId);
     if (filter.actorAccountId) query = query.where('actor_account_id', '=', filter.actorAccountId);
+    if (filter.actorId) query = query.where('actor_id', '=', filter.actorId);
+    if (filter.actorKind) query = query.where('actor_kind', '=', filter.actorKind);
     if (filter.action) query = query.where('action', '=', filter.action);
     if (filter.since) query = query.where('occurred_at', '>=', filter.since);
     if (filter.until) query = query.where('occurred_at', '<', filter.until);
@@ -83,6 +98,15 @@ export class AuditRepository {
     if (filter.action) query = query.where('action', '=', filter.action);
     return newestFirst(query, page);
   }
+}
+
+/** The actor of an event recorded without a snapshot: the account or the operator it names. */
+function derivedActor(event: AuditRecord): ActorSnapshot | null {
+  if (event.actorOperator) {
+    return { kind: 'operator', id: event.actorOperator, display_name: event.actorOperator };
+  }
+  if (event.actorAccountId) return { kind: 'service_account', id: event.actorAccountId, display_name: null };
+  return null;
 }
 
 /** One page of audit events, newest first: ids grow with every insert, so `before` is the last id seen. */

@@ -64,6 +64,15 @@ export class CredentialRepository {
     }
   }
 
+  findById(orgId: string, id: string): Promise<Credential | undefined> {
+    return this.#db
+      .selectFrom('credentials')
+      .selectAll()
+      .where('org_id', '=', orgId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
   findInAccount(orgId: string, accountId: string, id: string): Promise<Credential | undefined> {
     return this.#db
       .selectFrom('credentials')
