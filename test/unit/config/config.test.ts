@@ -215,4 +215,59 @@ describe('loadConfig', () => {
       expect((error as Error).message).not.toContain('hunter2');
     }
   });
+
+  describe('token exchange (SUBJECT_TOKEN_*)', () => {
+    it('is off without SUBJECT_TOKEN_ISSUER', () => {
+      expect(loadConfig({}).tokenExchange).toBeUndefined();
+    });
+
+    it('reads the product trust, with ISSUER as the default audience', () => {
+      const config = loadConfig({
+        ISSUER: 'https://auth.example.com',
+        SUBJECT_TOKEN_ISSUER: 'https://app.example.com',
+        SUBJECT_TOKEN_JWKS_URL: 'https://app.example.com/.well-known/jwks.json',
+      });
+      expect(config.tokenExchange).toEqual({
+        subjectTokenIssuer: 'https://app.example.com',
+        subjectTokenAudience: 'https://auth.example.com',
+        jwks: { kind: 'url', url: 'https://app.example.com/.well-known/jwks.json' },
+        maxSubjectTokenLifetimeSeconds: 300,
+        delegatedTokenTtlSeconds: 300,
+      });
+      expect(
+        loadConfig({ SUBJECT_TOKEN_ISSUER: 'app', SUBJECT_TOKEN_JWKS_FILE: 'product-jwks.json' })
+          .tokenExchange?.jwks,
+      ).toEqual({ kind: 'file', path: path.resolve('product-jwks.json') });
+    });
+
+    it.each([
+      [
+        'keys without an issuer',
+        { SUBJECT_TOKEN_JWKS_URL: 'https://app.example.com/jwks' },
+        'SUBJECT_TOKEN_JWKS_URL',
+      ],
+      ['an issuer without keys', { SUBJECT_TOKEN_ISSUER: 'app' }, 'SUBJECT_TOKEN_JWKS_URL'],
+      [
+        'two sources of keys',
+        {
+          SUBJECT_TOKEN_ISSUER: 'app',
+          SUBJECT_TOKEN_JWKS_URL: 'https://a/jwks',
+          SUBJECT_TOKEN_JWKS_FILE: 'k.json',
+        },
+        'SUBJECT_TOKEN_JWKS_FILE',
+      ],
+      [
+        'a delegated token TTL out of range',
+        { SUBJECT_TOKEN_ISSUER: 'app', SUBJECT_TOKEN_JWKS_FILE: 'k.json', DELEGATED_TOKEN_TTL_SECONDS: '5' },
+        'DELEGATED_TOKEN_TTL_SECONDS',
+      ],
+    ])('refuses %s, naming the variable', (_, env, variable) => {
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+      try {
+        loadConfig(env);
+      } catch (error) {
+        expect((error as ConfigError).variable).toBe(variable);
+      }
+    });
+  });
 });

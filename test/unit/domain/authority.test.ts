@@ -6,6 +6,7 @@ import {
   assertWithinReach,
   authorityOf,
   managementPermissionsLost,
+  personAuthority,
   usableManagementPermissions,
 } from '../../../src/domain/authority.ts';
 import { DomainError } from '../../../src/domain/errors.ts';
@@ -120,5 +121,33 @@ describe('the last usable holder of each management permission', () => {
       expect((error as DomainError).message).toContain('audit:read, roles:write');
       expect((error as DomainError).details).toEqual({ permissions: ['audit:read', 'roles:write'] });
     }
+  });
+});
+
+describe('personAuthority', () => {
+  it("reaches the product permissions of the roles on the person's list, org-wide, and no others", () => {
+    const authority = personAuthority({
+      management: new Set(['service_accounts:write']),
+      groupsAdmin: false,
+      grantableRoles: [
+        { id: 'viewer', permissions: ['items:read'] },
+        { id: 'admin', permissions: ['service_accounts:read', 'audit:read'] },
+      ],
+    });
+    expect(authority.resolved).toEqual({ '*': ['items:read'] });
+    expect(authority.grantableRoles).toEqual(new Set(['viewer', 'admin']));
+    // Management permissions stay the token's: a listed role never adds one.
+    expect([...authority.management]).toEqual(['service_accounts:write']);
+    expect(() =>
+      assertWithinReach(authority, { resolved: { '*': ['items:write'] }, groupsAdmin: false }, 'edit it'),
+    ).toThrow(DomainError);
+    expect(() =>
+      assertWithinReach(authority, { resolved: { loc: ['items:read'] }, groupsAdmin: false }, 'edit it'),
+    ).not.toThrow();
+  });
+
+  it('without a list holds no product permission and judges roles by permissions alone', () => {
+    const authority = personAuthority({ management: new Set(), groupsAdmin: true, grantableRoles: null });
+    expect(authority).toMatchObject({ resolved: {}, groupsAdmin: true, grantableRoles: null });
   });
 });

@@ -4,6 +4,7 @@ import {
   assertGroupsAdminChangeAllowed,
   assertNoEscalatingGrants,
   assertNoEscalatingPermissions,
+  assertRolesOnGrantableList,
   type Authority,
   grantsBeyondAuthority,
   permissionsBeyondAuthority,
@@ -84,5 +85,33 @@ describe('refusals', () => {
     expect(() => assertGroupsAdminChangeAllowed(admin, false, true)).toThrow(DomainError);
     expect(() => assertGroupsAdminChangeAllowed(admin, true, false)).toThrow(DomainError);
     expect(() => assertGroupsAdminChangeAllowed({ ...admin, groupsAdmin: true }, false, true)).not.toThrow();
+  });
+});
+
+describe('assertRolesOnGrantableList', () => {
+  const roles = [
+    { id: 'viewer', name: 'Item viewer' },
+    { id: 'editor', name: 'Item editor' },
+  ];
+
+  it('refuses a role newly given that the list does not name, naming it', () => {
+    const authority = {
+      management: new Set<string>(),
+      resolved: {},
+      groupsAdmin: false,
+      grantableRoles: new Set(['viewer']),
+    };
+    expect(() => assertRolesOnGrantableList(authority, new Set(), roles, 'this change')).toThrow(
+      /"Item editor"/,
+    );
+    // A role the account holds already is not this change's doing.
+    expect(() =>
+      assertRolesOnGrantableList(authority, new Set(['editor']), roles, 'this change'),
+    ).not.toThrow();
+  });
+
+  it('checks nothing without a list (the permissions are judged instead)', () => {
+    const authority = { management: new Set<string>(), resolved: {}, groupsAdmin: false };
+    expect(() => assertRolesOnGrantableList(authority, new Set(), roles, 'this change')).not.toThrow();
   });
 });
