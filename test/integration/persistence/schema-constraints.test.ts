@@ -34,6 +34,7 @@ describe('schema constraints', () => {
       '0010_product_ids_and_catalog',
       '0011_tenancy',
       '0012_account_lists_and_secret_versions',
+      '0013_token_exchange',
     ]);
     fixtures = new Fixtures(handle.db);
   });
