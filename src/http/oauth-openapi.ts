@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE } from '../domain/delegation.ts';
 
 /**
  * The OAuth half of the public surface in the OpenAPI document: /token, /revoke, /introspect, the
@@ -11,21 +12,50 @@ const oauthError = z.object({
   error_description: z.string().describe('what to fix'),
 });
 
-const tokenRequest = z.object({
-  grant_type: z.literal('client_credentials'),
-  scope: z.string().optional().describe('space-separated permissions: a subset of the account’s'),
-  resource: z.string().optional().describe('RFC 8707: <ISSUER>/api (default) or <ISSUER>/admin'),
+const clientAuthentication = {
   client_id: z.string().optional(),
   client_secret: z.string().optional().describe('client_secret_post only'),
   client_assertion_type: z.literal('urn:ietf:params:oauth:client-assertion-type:jwt-bearer').optional(),
   client_assertion: z.string().optional().describe('private_key_jwt only'),
-});
+};
+
+const clientCredentialsRequest = z
+  .object({
+    grant_type: z.literal('client_credentials'),
+    scope: z.string().optional().describe('space-separated permissions: a subset of the account’s'),
+    resource: z.string().optional().describe('RFC 8707: <ISSUER>/api (default) or <ISSUER>/admin'),
+    ...clientAuthentication,
+  })
+  .describe('client credentials (RFC 6749 4.4)');
+
+const tokenExchangeRequest = z
+  .object({
+    grant_type: z.literal(TOKEN_EXCHANGE_GRANT_TYPE),
+    subject_token: z
+      .string()
+      .describe('a JWT the product signed for its logged-in admin (README: People, token exchange)'),
+    subject_token_type: z.literal(JWT_TOKEN_TYPE),
+    resource: z.string().optional().describe('<ISSUER>/admin, the only target (or omit it)'),
+    audience: z.string().optional().describe('same as resource'),
+    scope: z.string().optional().describe("management permissions: a subset of the person's grant"),
+    requested_token_type: z.literal(ACCESS_TOKEN_TYPE).optional(),
+    ...clientAuthentication,
+  })
+  .describe(
+    'token exchange (RFC 8693), for a client the platform operator allows to delegate (POST /platform/v1/delegations); present only when SUBJECT_TOKEN_ISSUER is configured',
+  );
+
+const tokenRequest = z.union([clientCredentialsRequest, tokenExchangeRequest]);
 
 const tokenResponse = z.object({
   access_token: z.string().describe('an RFC 9068 JWT (typ at+jwt)'),
   token_type: z.string(),
   expires_in: z.number().int(),
   scope: z.string().optional().describe('the granted scope (RFC 6749 5.1)'),
+  issued_token_type: z
+    .literal(ACCESS_TOKEN_TYPE)
+    .optional()
+    .describe('token exchange only (RFC 8693 2.2.1): the token is an access token'),
 });
 
 const tokenParameter = z.object({
@@ -73,14 +103,14 @@ export function oauthOpenApiPaths(): Record<string, Record<string, unknown>> {
       post: {
         operationId: 'token',
         tags: ['oauth'],
-        summary: 'Client-credentials grant (RFC 6749 4.4)',
+        summary: 'Client-credentials grant (RFC 6749 4.4); token exchange for people (RFC 8693)',
         description: `Client authentication: ${CLIENT_AUTH}.`,
         security: [],
         requestBody: form(tokenRequest),
         responses: {
           '200': json(tokenResponse, 'an access token'),
           '400': error(
-            'invalid_request, invalid_grant, invalid_scope, invalid_target or unsupported_grant_type',
+            'invalid_request, invalid_grant, invalid_scope, invalid_target, unauthorized_client or unsupported_grant_type',
           ),
           '401': error('invalid_client, with a WWW-Authenticate: Basic challenge'),
           '405': error('only POST'),

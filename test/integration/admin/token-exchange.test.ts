@@ -134,6 +134,13 @@ describe('token exchange: the product acts for a person', () => {
       await fetch(`${server.issuer}/.well-known/oauth-authorization-server`)
     ).json()) as { grant_types_supported: string[] };
     expect(metadata.grant_types_supported).toEqual(['client_credentials', TOKEN_EXCHANGE]);
+    // ...and the OpenAPI document describes its request at /token.
+    const document = await (await fetch(`${server.issuer}/admin/v1/openapi.json`)).text();
+    const token =
+      JSON.parse(document).paths['/token'].post.requestBody.content['application/x-www-form-urlencoded']
+        .schema;
+    expect(JSON.stringify(token)).toContain(TOKEN_EXCHANGE);
+    expect(JSON.stringify(token)).toContain('subject_token_type');
   });
 
   it('issues a short-lived management token naming the person and the delegating client', async () => {
