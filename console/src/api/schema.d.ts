@@ -12,7 +12,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Client-credentials grant (RFC 6749 4.4)
+         * Client-credentials grant (RFC 6749 4.4); token exchange for people (RFC 8693)
          * @description Client authentication: client_secret_basic, client_secret_post, private_key_jwt, or an API key as Basic api:<key>.
          */
         post: operations["token"];
@@ -646,6 +646,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/platform/v1/delegations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the clients allowed to delegate
+         * @description For platform operators (OPERATORS), not organizations' admins.
+         */
+        get: operations["platformListDelegations"];
+        put?: never;
+        /**
+         * Allow a client to exchange the product's subject tokens for people's management tokens
+         * @description For platform operators (OPERATORS), not organizations' admins.
+         */
+        post: operations["platformAllowDelegation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/platform/v1/delegations/{delegation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a delegation
+         * @description For platform operators (OPERATORS), not organizations' admins.
+         */
+        get: operations["platformGetDelegation"];
+        put?: never;
+        post?: never;
+        /**
+         * Withdraw a client's permission to delegate; people's tokens it obtained are refused at once
+         * @description For platform operators (OPERATORS), not organizations' admins.
+         */
+        delete: operations["platformWithdrawDelegation"];
+        options?: never;
+        head?: never;
+        /**
+         * Change what the client may hand on; tokens issued before carry no more than this from now on
+         * @description For platform operators (OPERATORS), not organizations' admins.
+         */
+        patch: operations["platformUpdateDelegation"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -703,6 +755,28 @@ export interface operations {
                     client_assertion_type?: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
                     /** @description private_key_jwt only */
                     client_assertion?: string;
+                } | {
+                    /** @constant */
+                    grant_type: "urn:ietf:params:oauth:grant-type:token-exchange";
+                    /** @description a JWT the product signed for its logged-in admin (README: People, token exchange) */
+                    subject_token: string;
+                    /** @constant */
+                    subject_token_type: "urn:ietf:params:oauth:token-type:jwt";
+                    /** @description <ISSUER>/admin, the only target (or omit it) */
+                    resource?: string;
+                    /** @description same as resource */
+                    audience?: string;
+                    /** @description management permissions: a subset of the person's grant */
+                    scope?: string;
+                    /** @constant */
+                    requested_token_type?: "urn:ietf:params:oauth:token-type:access_token";
+                    client_id?: string;
+                    /** @description client_secret_post only */
+                    client_secret?: string;
+                    /** @constant */
+                    client_assertion_type?: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+                    /** @description private_key_jwt only */
+                    client_assertion?: string;
                 };
             };
         };
@@ -720,10 +794,15 @@ export interface operations {
                         expires_in: number;
                         /** @description the granted scope (RFC 6749 5.1) */
                         scope?: string;
+                        /**
+                         * @description token exchange only (RFC 8693 2.2.1): the token is an access token
+                         * @constant
+                         */
+                        issued_token_type?: "urn:ietf:params:oauth:token-type:access_token";
                     };
                 };
             };
-            /** @description invalid_request, invalid_grant, invalid_scope, invalid_target or unsupported_grant_type */
+            /** @description invalid_request, invalid_grant, invalid_scope, invalid_target, unauthorized_client or unsupported_grant_type */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2147,6 +2226,19 @@ export interface operations {
                             };
                             permissions_version: number;
                             created_by_account_id: string | null;
+                            created_by: {
+                                /**
+                                 * @description operator: the platform API or the CLI (rows made before 0.13 name no operator)
+                                 * @enum {string}
+                                 */
+                                kind: "person" | "service_account" | "operator";
+                                /** @description a person's id in the product, the account id, or the operator name */
+                                id: string | null;
+                                /** @description as it was at creation */
+                                display_name: string | null;
+                                /** @description a person's delegating client (the product's client id) */
+                                client_id: string | null;
+                            };
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2442,6 +2534,19 @@ export interface operations {
                         };
                         permissions_version: number;
                         created_by_account_id: string | null;
+                        created_by: {
+                            /**
+                             * @description operator: the platform API or the CLI (rows made before 0.13 name no operator)
+                             * @enum {string}
+                             */
+                            kind: "person" | "service_account" | "operator";
+                            /** @description a person's id in the product, the account id, or the operator name */
+                            id: string | null;
+                            /** @description as it was at creation */
+                            display_name: string | null;
+                            /** @description a person's delegating client (the product's client id) */
+                            client_id: string | null;
+                        };
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -2475,6 +2580,17 @@ export interface operations {
                             created_by: {
                                 account_id: string | null;
                                 credential_id: string | null;
+                                /**
+                                 * @description operator: the platform API or the CLI (rows made before 0.13 name no operator)
+                                 * @enum {string}
+                                 */
+                                kind: "person" | "service_account" | "operator";
+                                /** @description a person's id in the product, the account id, or the operator name */
+                                id: string | null;
+                                /** @description as it was at creation */
+                                display_name: string | null;
+                                /** @description a person's delegating client (the product's client id) */
+                                client_id: string | null;
                             };
                             /** Format: date-time */
                             created_at: string;
@@ -2601,6 +2717,19 @@ export interface operations {
                         };
                         permissions_version: number;
                         created_by_account_id: string | null;
+                        created_by: {
+                            /**
+                             * @description operator: the platform API or the CLI (rows made before 0.13 name no operator)
+                             * @enum {string}
+                             */
+                            kind: "person" | "service_account" | "operator";
+                            /** @description a person's id in the product, the account id, or the operator name */
+                            id: string | null;
+                            /** @description as it was at creation */
+                            display_name: string | null;
+                            /** @description a person's delegating client (the product's client id) */
+                            client_id: string | null;
+                        };
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -2723,6 +2852,19 @@ export interface operations {
                         };
                         permissions_version: number;
                         created_by_account_id: string | null;
+                        created_by: {
+                            /**
+                             * @description operator: the platform API or the CLI (rows made before 0.13 name no operator)
+                             * @enum {string}
+                             */
+                            kind: "person" | "service_account" | "operator";
+                            /** @description a person's id in the product, the account id, or the operator name */
+                            id: string | null;
+                            /** @description as it was at creation */
+                            display_name: string | null;
+                            /** @description a person's delegating client (the product's client id) */
+                            client_id: string | null;
+                        };
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -2856,6 +2998,19 @@ export interface operations {
                         };
                         permissions_version: number;
                         created_by_account_id: string | null;
+                        created_by: {
+                            /**
+                             * @description operator: the platform API or the CLI (rows made before 0.13 name no operator)
+                             * @enum {string}
+                             */
+                            kind: "person" | "service_account" | "operator";
+                            /** @description a person's id in the product, the account id, or the operator name */
+                            id: string | null;
+                            /** @description as it was at creation */
+                            display_name: string | null;
+                            /** @description a person's delegating client (the product's client id) */
+                            client_id: string | null;
+                        };
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -2976,6 +3131,19 @@ export interface operations {
                         };
                         permissions_version: number;
                         created_by_account_id: string | null;
+                        created_by: {
+                            /**
+                             * @description operator: the platform API or the CLI (rows made before 0.13 name no operator)
+                             * @enum {string}
+                             */
+                            kind: "person" | "service_account" | "operator";
+                            /** @description a person's id in the product, the account id, or the operator name */
+                            id: string | null;
+                            /** @description as it was at creation */
+                            display_name: string | null;
+                            /** @description a person's delegating client (the product's client id) */
+                            client_id: string | null;
+                        };
                         /** Format: date-time */
                         created_at: string;
                         /** Format: date-time */
@@ -3188,6 +3356,17 @@ export interface operations {
                             created_by: {
                                 account_id: string | null;
                                 credential_id: string | null;
+                                /**
+                                 * @description operator: the platform API or the CLI (rows made before 0.13 name no operator)
+                                 * @enum {string}
+                                 */
+                                kind: "person" | "service_account" | "operator";
+                                /** @description a person's id in the product, the account id, or the operator name */
+                                id: string | null;
+                                /** @description as it was at creation */
+                                display_name: string | null;
+                                /** @description a person's delegating client (the product's client id) */
+                                client_id: string | null;
                             };
                             /** Format: date-time */
                             created_at: string;
@@ -3333,6 +3512,17 @@ export interface operations {
                         created_by: {
                             account_id: string | null;
                             credential_id: string | null;
+                            /**
+                             * @description operator: the platform API or the CLI (rows made before 0.13 name no operator)
+                             * @enum {string}
+                             */
+                            kind: "person" | "service_account" | "operator";
+                            /** @description a person's id in the product, the account id, or the operator name */
+                            id: string | null;
+                            /** @description as it was at creation */
+                            display_name: string | null;
+                            /** @description a person's delegating client (the product's client id) */
+                            client_id: string | null;
                         };
                         /** Format: date-time */
                         created_at: string;
@@ -3462,6 +3652,17 @@ export interface operations {
                         created_by: {
                             account_id: string | null;
                             credential_id: string | null;
+                            /**
+                             * @description operator: the platform API or the CLI (rows made before 0.13 name no operator)
+                             * @enum {string}
+                             */
+                            kind: "person" | "service_account" | "operator";
+                            /** @description a person's id in the product, the account id, or the operator name */
+                            id: string | null;
+                            /** @description as it was at creation */
+                            display_name: string | null;
+                            /** @description a person's delegating client (the product's client id) */
+                            client_id: string | null;
                         };
                         /** Format: date-time */
                         created_at: string;
@@ -3591,6 +3792,17 @@ export interface operations {
                         created_by: {
                             account_id: string | null;
                             credential_id: string | null;
+                            /**
+                             * @description operator: the platform API or the CLI (rows made before 0.13 name no operator)
+                             * @enum {string}
+                             */
+                            kind: "person" | "service_account" | "operator";
+                            /** @description a person's id in the product, the account id, or the operator name */
+                            id: string | null;
+                            /** @description as it was at creation */
+                            display_name: string | null;
+                            /** @description a person's delegating client (the product's client id) */
+                            client_id: string | null;
                         };
                         /** Format: date-time */
                         created_at: string;
@@ -3731,6 +3943,17 @@ export interface operations {
                         created_by: {
                             account_id: string | null;
                             credential_id: string | null;
+                            /**
+                             * @description operator: the platform API or the CLI (rows made before 0.13 name no operator)
+                             * @enum {string}
+                             */
+                            kind: "person" | "service_account" | "operator";
+                            /** @description a person's id in the product, the account id, or the operator name */
+                            id: string | null;
+                            /** @description as it was at creation */
+                            display_name: string | null;
+                            /** @description a person's delegating client (the product's client id) */
+                            client_id: string | null;
                         };
                         /** Format: date-time */
                         created_at: string;
@@ -3874,6 +4097,17 @@ export interface operations {
                         created_by: {
                             account_id: string | null;
                             credential_id: string | null;
+                            /**
+                             * @description operator: the platform API or the CLI (rows made before 0.13 name no operator)
+                             * @enum {string}
+                             */
+                            kind: "person" | "service_account" | "operator";
+                            /** @description a person's id in the product, the account id, or the operator name */
+                            id: string | null;
+                            /** @description as it was at creation */
+                            display_name: string | null;
+                            /** @description a person's delegating client (the product's client id) */
+                            client_id: string | null;
                         };
                         /** Format: date-time */
                         created_at: string;
@@ -4176,6 +4410,10 @@ export interface operations {
                 target_id?: string;
                 /** @description only events performed by this service account */
                 actor_account_id?: string;
+                /** @description only events of this actor: a person's id in the product, a service account id, an operator name */
+                actor_id?: string;
+                /** @description only events of this kind of actor */
+                actor_kind?: "person" | "service_account" | "operator";
                 /** @description e.g. service_account.updated */
                 action?: string;
                 /** @description events at or after this instant */
@@ -4205,10 +4443,16 @@ export interface operations {
                             /** @enum {string} */
                             outcome: "success" | "failure";
                             /**
-                             * @description operator: the platform API (actor_operator names who) or the CLI on the server
+                             * @description person: a human admin through the product's token exchange; operator: the platform API (actor_operator names who) or the CLI on the server
                              * @enum {string}
                              */
-                            actor_kind: "operator" | "service_account" | "system";
+                            actor_kind: "person" | "operator" | "service_account" | "system";
+                            /** @description a person's id in the product, the service account id, or the operator name */
+                            actor_id: string | null;
+                            /** @description the actor's name when it acted */
+                            actor_display_name: string | null;
+                            /** @description a person's delegating client (the product's client id) */
+                            actor_client_id: string | null;
                             /** @description the OPERATORS entry name, for platform API actions */
                             actor_operator: string | null;
                             actor_account_id: string | null;
@@ -5443,10 +5687,16 @@ export interface operations {
                             /** @enum {string} */
                             outcome: "success" | "failure";
                             /**
-                             * @description operator: the platform API (actor_operator names who) or the CLI on the server
+                             * @description person: a human admin through the product's token exchange; operator: the platform API (actor_operator names who) or the CLI on the server
                              * @enum {string}
                              */
-                            actor_kind: "operator" | "service_account" | "system";
+                            actor_kind: "person" | "operator" | "service_account" | "system";
+                            /** @description a person's id in the product, the service account id, or the operator name */
+                            actor_id: string | null;
+                            /** @description the actor's name when it acted */
+                            actor_display_name: string | null;
+                            /** @description a person's delegating client (the product's client id) */
+                            actor_client_id: string | null;
                             /** @description the OPERATORS entry name, for platform API actions */
                             actor_operator: string | null;
                             actor_account_id: string | null;
@@ -5503,6 +5753,545 @@ export interface operations {
                 };
             };
             /** @description a domain rule refuses the request (e.g. settings beyond the limits set with them) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed operator authentications from this source; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the database does not answer right now; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    platformListDelegations: {
+        parameters: {
+            query?: {
+                /** @description page size, 1 to 200 (default 50) */
+                limit?: number;
+                /** @description next_cursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of delegations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** Format: uuid */
+                            id: string;
+                            /** @description the client id named when it was allowed */
+                            client_id: string;
+                            /** Format: uuid */
+                            credential_id: string;
+                            /**
+                             * Format: uuid
+                             * @description the credential's organization (the product's own), not the people's
+                             */
+                            organization_id: string;
+                            /**
+                             * Format: uuid
+                             * @description every credential of this rotation lineage may delegate, so a rotation keeps the permission
+                             */
+                            lineage_id: string;
+                            max_permissions: ("service_accounts:read" | "service_accounts:write" | "service_accounts:delete" | "roles:write" | "settings:write" | "audit:read")[];
+                            created_by_operator: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        }[];
+                        /** @description pass as cursor to get the next page; null on the last */
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description the request is malformed; `errors` names each field at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no valid operator credentials (OPERATORS) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such organization (or object in it) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the organization is archived, or a name or location id is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a domain rule refuses the request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed operator authentications from this source; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the database does not answer right now; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    platformAllowDelegation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the product's credential that will exchange subject tokens */
+                    client_id: string;
+                    /** @description the most a person's token obtained through this client may carry: each person gets what they hold within this */
+                    max_permissions: ("service_accounts:read" | "service_accounts:write" | "service_accounts:delete" | "roles:write" | "settings:write" | "audit:read")[];
+                };
+            };
+        };
+        responses: {
+            /** @description the delegation */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @description the client id named when it was allowed */
+                        client_id: string;
+                        /** Format: uuid */
+                        credential_id: string;
+                        /**
+                         * Format: uuid
+                         * @description the credential's organization (the product's own), not the people's
+                         */
+                        organization_id: string;
+                        /**
+                         * Format: uuid
+                         * @description every credential of this rotation lineage may delegate, so a rotation keeps the permission
+                         */
+                        lineage_id: string;
+                        max_permissions: ("service_accounts:read" | "service_accounts:write" | "service_accounts:delete" | "roles:write" | "settings:write" | "audit:read")[];
+                        created_by_operator: string;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description the request is malformed; `errors` names each field at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no valid operator credentials (OPERATORS) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such organization (or object in it) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the organization is archived, or a name or location id is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a domain rule refuses the request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed operator authentications from this source; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the database does not answer right now; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    platformGetDelegation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description id of the delegation */
+                delegation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the delegation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @description the client id named when it was allowed */
+                        client_id: string;
+                        /** Format: uuid */
+                        credential_id: string;
+                        /**
+                         * Format: uuid
+                         * @description the credential's organization (the product's own), not the people's
+                         */
+                        organization_id: string;
+                        /**
+                         * Format: uuid
+                         * @description every credential of this rotation lineage may delegate, so a rotation keeps the permission
+                         */
+                        lineage_id: string;
+                        max_permissions: ("service_accounts:read" | "service_accounts:write" | "service_accounts:delete" | "roles:write" | "settings:write" | "audit:read")[];
+                        created_by_operator: string;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description the request is malformed; `errors` names each field at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no valid operator credentials (OPERATORS) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such organization (or object in it) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the organization is archived, or a name or location id is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a domain rule refuses the request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed operator authentications from this source; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the database does not answer right now; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    platformWithdrawDelegation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description id of the delegation */
+                delegation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description withdrawn */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the request is malformed; `errors` names each field at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no valid operator credentials (OPERATORS) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such organization (or object in it) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the organization is archived, or a name or location id is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a domain rule refuses the request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description too many failed operator authentications from this source; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the database does not answer right now; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    platformUpdateDelegation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description id of the delegation */
+                delegation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the most a person's token obtained through this client may carry: each person gets what they hold within this */
+                    max_permissions: ("service_accounts:read" | "service_accounts:write" | "service_accounts:delete" | "roles:write" | "settings:write" | "audit:read")[];
+                };
+            };
+        };
+        responses: {
+            /** @description the delegation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        /** @description the client id named when it was allowed */
+                        client_id: string;
+                        /** Format: uuid */
+                        credential_id: string;
+                        /**
+                         * Format: uuid
+                         * @description the credential's organization (the product's own), not the people's
+                         */
+                        organization_id: string;
+                        /**
+                         * Format: uuid
+                         * @description every credential of this rotation lineage may delegate, so a rotation keeps the permission
+                         */
+                        lineage_id: string;
+                        max_permissions: ("service_accounts:read" | "service_accounts:write" | "service_accounts:delete" | "roles:write" | "settings:write" | "audit:read")[];
+                        created_by_operator: string;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description the request is malformed; `errors` names each field at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no valid operator credentials (OPERATORS) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such organization (or object in it) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the organization is archived, or a name or location id is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a domain rule refuses the request */
             422: {
                 headers: {
                     [name: string]: unknown;
