@@ -2325,6 +2325,19 @@ export interface operations {
                             };
                             permissions_version: number;
                             created_by_account_id: string | null;
+                            created_by: {
+                                /**
+                                 * @description operator: the platform API or the CLI (rows made before 0.13 name no operator)
+                                 * @enum {string}
+                                 */
+                                kind: "person" | "service_account" | "operator";
+                                /** @description a person's id in the product, the account id, or the operator name */
+                                id: string | null;
+                                /** @description as it was at creation */
+                                display_name: string | null;
+                                /** @description a person's delegating client (the product's client id) */
+                                client_id: string | null;
+                            };
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
