@@ -7,8 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createVerifier } from '../../../src/resource-server/index.ts';
 import {
   accessToken,
+  RESOURCE_SERVER,
   bootstrap,
   type Deployment,
   eventually,
@@ -364,6 +366,60 @@ export function describeRevocationScenarios(name: string, start: () => Promise<D
       await revokeCredential(other.accountId, other.credentialId);
       for (const instance of [deployment.b, deployment.a]) {
         expect((await requestToken(instance, other.clientId, other.secret)).status).toBe(401);
+      }
+    });
+
+    it('a token minted with a regenerated secret stops when that secret stops: at once without a grace period, at its end with one', async () => {
+      const kit = createVerifier({
+        issuer: deployment.issuer,
+        audience: `${deployment.issuer}/api`,
+        credentials: RESOURCE_SERVER,
+        revocation: { mode: 'feed' },
+      });
+      await kit.ready();
+      const regenerate = (credential: { accountId: string; credentialId: string }, body: object) =>
+        org.admin.ok(
+          'POST',
+          `/service-accounts/${credential.accountId}/credentials/${credential.credentialId}:regenerate`,
+          body,
+        );
+      const activeEverywhere = async (token: string, active: boolean) => {
+        for (const url of [deployment.a, deployment.b]) {
+          expect((await introspect(url, token)).body.active).toBe(active);
+        }
+      };
+      try {
+        // Without a grace period the previous secret stops at once, and so do its tokens.
+        const immediate = await serviceAccount(org, [org.reader]);
+        const minted = await accessToken(deployment.a, immediate.clientId, immediate.secret);
+        await kit.verify(minted);
+        await regenerate(immediate, {});
+        await activeEverywhere(minted, false);
+        await eventually(async () => {
+          await expect(kit.verify(minted)).rejects.toMatchObject({ code: 'invalid_token' });
+        });
+
+        // With one, the previous secret and its tokens work until the grace ends, then stop together.
+        const graced = await serviceAccount(org, [org.reader]);
+        const before = await accessToken(deployment.a, graced.clientId, graced.secret);
+        const regenerated = await regenerate(graced, { grace_period_seconds: 3 });
+        const duringGrace = await accessToken(deployment.b, graced.clientId, graced.secret);
+        const fresh = await accessToken(deployment.a, graced.clientId, regenerated.client_secret as string);
+        for (const token of [before, duringGrace, fresh]) {
+          await activeEverywhere(token, true);
+          await kit.verify(token);
+        }
+        const graceEnds = Date.parse(regenerated.previous_secret_expires_at as string);
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, graceEnds - Date.now()) + 1_100));
+        expect((await requestToken(deployment.b, graced.clientId, graced.secret)).status).toBe(401);
+        for (const token of [before, duringGrace]) {
+          await activeEverywhere(token, false);
+          await expect(kit.verify(token)).rejects.toMatchObject({ code: 'invalid_token' });
+        }
+        await activeEverywhere(fresh, true);
+        await kit.verify(fresh);
+      } finally {
+        await kit.close();
       }
     });
 
