@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   type AccountGrants,
   isAllowed,
+  keyedForTokens,
   permissionNames,
   type ResolvedPermissions,
   resolvePermissions,
@@ -189,5 +190,31 @@ describe('down-scoping and checks', () => {
     expect(isAllowed(resolved, 'items:write', L1)).toBe(true);
     expect(isAllowed(resolved, 'items:write', L2)).toBe(false);
     expect(isAllowed(resolved, 'items:read', 'elsewhere')).toBe(false);
+  });
+});
+
+describe('location keys named like Object.prototype members', () => {
+  const prototypeKeys = ['__proto__', 'constructor', 'hasOwnProperty', 'toString'];
+
+  it('keyedForTokens and restrictToScopes keep each as an own key', () => {
+    const resolved = resolvePermissions({
+      allLocations: false,
+      locationIds: prototypeKeys.map((key) => `uuid-${key}`),
+      roles: [{ roleId: 'r1', permissions: ['items:read'], restrictedTo: null }],
+    });
+    const keyed = keyedForTokens(resolved, new Map(prototypeKeys.map((key) => [`uuid-${key}`, key])));
+    for (const result of [keyed, restrictToScopes(keyed, new Set(['items:read']))]) {
+      expect(Object.keys(result).sort()).toEqual([...prototypeKeys].sort());
+      expect(JSON.parse(JSON.stringify(result))).toEqual(
+        Object.fromEntries(prototypeKeys.map((key) => [key, ['items:read']])),
+      );
+    }
+  });
+
+  it('isAllowed finds nothing on the prototype', () => {
+    for (const key of prototypeKeys) expect(isAllowed({}, 'items:read', key)).toBe(false);
+    expect(isAllowed(Object.fromEntries([['__proto__', ['items:read']]]), 'items:read', '__proto__')).toBe(
+      true,
+    );
   });
 });
