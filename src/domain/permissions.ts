@@ -3,7 +3,11 @@ import { MANAGEMENT_PERMISSIONS, PERMISSION_CATALOG } from '../../config/permiss
 /** Key of org-wide grants in the `permissions` claim. */
 export const ALL_LOCATIONS = '*';
 
-/** Location id (or "*") to the sorted permission names that apply there. */
+/**
+ * Location id (or "*") to the sorted permission names that apply there. Keys are product location ids,
+ * any printable string (`__proto__`, `constructor` included): the objects made here have no prototype,
+ * and lookups go through {@link grantsAt}, so a key is never an inherited member.
+ */
 export type ResolvedPermissions = Record<string, string[]>;
 
 export interface RoleGrant {
@@ -81,7 +85,15 @@ export function restrictToScopes(
 
 /** Does a resolved set allow a permission at a location (org-wide grants count everywhere)? */
 export function isAllowed(resolved: ResolvedPermissions, permission: string, locationId: string): boolean {
-  return Boolean(resolved[ALL_LOCATIONS]?.includes(permission) || resolved[locationId]?.includes(permission));
+  return (
+    grantsAt(resolved, ALL_LOCATIONS).includes(permission) ||
+    grantsAt(resolved, locationId).includes(permission)
+  );
+}
+
+/** The permissions granted at one key: own entries only, never an Object.prototype member. */
+export function grantsAt(resolved: ResolvedPermissions, location: string): readonly string[] {
+  return Object.hasOwn(resolved, location) ? resolved[location]! : [];
 }
 
 /**
@@ -110,7 +122,8 @@ export function keyedForTokens(
 }
 
 function sortResolved(byLocation: Map<string, Set<string>>): ResolvedPermissions {
-  const result: ResolvedPermissions = {};
+  // No prototype: `result['__proto__'] = ...` on a plain object would set its prototype, not a key.
+  const result: ResolvedPermissions = Object.create(null) as ResolvedPermissions;
   for (const location of [...byLocation.keys()].sort()) {
     result[location] = [...byLocation.get(location)!].sort();
   }
