@@ -4,6 +4,7 @@
  * and the two can never drift apart. Pure: the caller reads the rows and supplies the time.
  */
 import { accountStatus, credentialStatus } from './status.ts';
+import { UNVERSIONED_SECRET } from './secret-versions.ts';
 
 /** Product tokens (the default audience) or management-API tokens (the admin audience). */
 export type TokenAudienceKind = 'product' | 'management';
@@ -95,6 +96,8 @@ export interface IssuedTokenClaims {
   orgId: string;
   accountId: string;
   permissionsVersion: number;
+  /** The version of the secret the token was obtained with (secret-versions.ts); absent: 1. */
+  secretVersion?: number | undefined;
 }
 
 /** The credential's current state, as the token subject resolver holds it (null: gone or unknown). */
@@ -102,6 +105,8 @@ export interface CurrentSubject {
   orgId: string;
   accountId: string;
   permissionsVersion: number;
+  /** Tokens obtained with an older secret than this have stopped with it (oldestLiveSecretVersion). */
+  oldestSecretVersion: number;
   /** tokenEligibility's reason for the token's audience, null when allowed. */
   refusal: string | null;
 }
@@ -115,6 +120,9 @@ export function issuedTokenRefusal(token: IssuedTokenClaims, current: CurrentSub
     return 'the credential this token was issued to is no longer active (revoked, expired or deleted, or its service account archived); request a token with an active credential';
   }
   if (current.refusal) return current.refusal;
+  if ((token.secretVersion ?? UNVERSIONED_SECRET) < current.oldestSecretVersion) {
+    return 'the secret this token was obtained with was regenerated and no longer works; request a token with the new secret';
+  }
   if (token.permissionsVersion < current.permissionsVersion) {
     return "the service account's permissions changed after this token was issued; request a new token";
   }

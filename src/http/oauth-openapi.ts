@@ -67,6 +67,14 @@ const introspection = z
   .object({
     active: z.boolean(),
     svcauth_credential_type: z.literal('api_key').optional(),
+    secret_version: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        'the version of the secret the token was obtained with, or the API key is (1, then one more per regeneration)',
+      ),
   })
   .catchall(z.unknown());
 

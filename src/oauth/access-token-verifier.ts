@@ -18,6 +18,8 @@ const claimsSchema = z.object({
   exp: z.number(),
   // Absent from a person's token (token exchange): a person has no account whose version could change.
   permissions_version: z.number().int().optional(),
+  // The version of the secret the token was obtained with (absent: 1, or a private_key_jwt client).
+  secret_version: z.number().int().positive().optional(),
 });
 
 export type AccessTokenClaims = z.infer<typeof claimsSchema> & { payload: JWTPayload };

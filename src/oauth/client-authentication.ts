@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { type Configuration, errors, type Provider } from 'oidc-provider';
+import { type Configuration, errors, Provider } from 'oidc-provider';
 import {
   assertionTimesProblem,
   CLOCK_TOLERANCE_SECONDS,
@@ -11,7 +11,8 @@ import type { TokenSubject } from '../services/token-subject-service.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { API_KEY_USERNAME, keyIdOf, type LegacyKeyResolver } from './api-key-auth.ts';
 import { readBasicCredentials } from './basic-credentials.ts';
-import type { SubjectResolver } from './request-subject.ts';
+import { setMatchedSecret, type SubjectResolver } from './request-subject.ts';
+import { matchingSecret, secretMatches } from './secret-match.ts';
 import type { SecretVerifier } from './secret-verification.ts';
 
 /*
@@ -118,7 +119,10 @@ export function installClientAuthPolicy(
   provider.Client.prototype.compareClientSecret = async function compareClientSecret(actual: string) {
     const credential = deps.credentialOf(this.clientId);
     if (!credential) return false;
-    return secretMatches(deps.secrets, credential, actual);
+    const match = await matchingSecret(deps.secrets, credential, actual);
+    // The token's secret_version says which secret it was obtained with (domain/secret-versions.ts).
+    if (match) setMatchedSecret(Provider.ctx, match);
+    return match !== null;
   };
   provider.ReplayDetection.unique = (iss: string, jti: string, exp: number) =>
     deps.replay.markUsed(iss, jti, exp);
@@ -314,21 +318,4 @@ export class ClientAuthenticator {
     if (problem) return problem;
     return this.#replay.markUsed(clientId, payload.jti!, payload.exp! + CLOCK_TOLERANCE_SECONDS);
   }
-}
-
-/** The secret matches the credential's hash, or its predecessor's during a regeneration's grace period. */
-export async function secretMatches(
-  secrets: SecretVerifier,
-  credential: Credential,
-  secret: string,
-): Promise<boolean> {
-  if (!credential.secret_hash) return false;
-  if (await secrets.verify(credential.id, secret, credential.secret_hash)) return true;
-  const { previous_secret_hash: previous, previous_secret_expires_at: until } = credential;
-  return Boolean(
-    previous &&
-    until &&
-    until.getTime() > Date.now() &&
-    (await secrets.verify(credential.id, secret, previous)),
-  );
 }

@@ -4,7 +4,12 @@ import { restrictToScopes } from '../domain/permissions.ts';
 import { issuedTokenRefusal } from '../domain/token-eligibility.ts';
 import type { RevocationRepository } from '../persistence/repositories/revocation-repository.ts';
 import type { LockoutService } from '../services/lockout-service.ts';
-import { currentSubjectFor, type TokenSubject } from '../services/token-subject-service.ts';
+import { matchedSecretVersion, type SecretMatch } from '../domain/secret-versions.ts';
+import {
+  currentSubjectFor,
+  secretVersionFacts,
+  type TokenSubject,
+} from '../services/token-subject-service.ts';
 import type { UsageRecorder } from '../persistence/usage-recorder.ts';
 import type { AccessTokenClaims, AccessTokenVerifier, TokenAudiences } from './access-token-verifier.ts';
 import { personIdOf } from '../domain/delegation.ts';
@@ -12,8 +17,8 @@ import type { DelegationLookup } from '../services/delegation-service.ts';
 import { looksLikeJwt } from './access-token-verifier.ts';
 import { boundKeyThumbprint } from '../resource-server/dpop.ts';
 import { keyIdOf, type LegacyKeyResolver } from './api-key-auth.ts';
-import { secretMatches } from './client-authentication.ts';
-import { attemptCredential, recalled } from './lockout-guard.ts';
+import { matchingSecret, recalledSecret, recognizedSecret } from './secret-match.ts';
+import { attemptCredential } from './lockout-guard.ts';
 import type { SubjectResolver } from './request-subject.ts';
 import type { SecretVerifier } from './secret-verification.ts';
 
@@ -83,7 +88,12 @@ export class IntrospectionService {
     // The same rule as the management API's (domain/token-eligibility.ts), for the token's audience.
     const management = claims.payload.aud === this.#config.adminAudience;
     const refusal = issuedTokenRefusal(
-      { orgId: claims.org_id, accountId: claims.sub, permissionsVersion: claims.permissions_version },
+      {
+        orgId: claims.org_id,
+        accountId: claims.sub,
+        permissionsVersion: claims.permissions_version,
+        secretVersion: claims.secret_version,
+      },
       currentSubjectFor(subject, management ? 'management' : 'product'),
     );
     if (refusal) return INACTIVE;
@@ -128,15 +138,15 @@ export class IntrospectionService {
     const subject = await this.#subjects.findByClientId(keyId);
     if (subject && (subject.credential.type !== 'api_key' || subject.refusal)) return INACTIVE;
     const hash = subject?.credential.secret_hash;
-    if (subject && hash && this.#secrets.recognizes(subject.credential.id, key, hash)) {
-      return this.#active(subject);
-    }
-    if (subject && (await recalled(this.#secrets, subject.credential, key))) return this.#active(subject);
+    const known =
+      subject &&
+      (recognizedSecret(this.#secrets, subject.credential, key) ??
+        (await recalledSecret(this.#secrets, subject.credential, key)));
+    if (subject && known) return this.#active(subject, known);
     const lockout = this.#lockout;
     if (!lockout || !caller) {
-      return subject && (await secretMatches(this.#secrets, subject.credential, key))
-        ? this.#active(subject)
-        : INACTIVE;
+      const match = subject && (await matchingSecret(this.#secrets, subject.credential, key));
+      return subject && match ? this.#active(subject, match) : INACTIVE;
     }
     const source = { kind: 'resource_server', value: caller.resourceServer } as const;
     if (lockout.check(keyId, source)) return INACTIVE;
@@ -148,24 +158,29 @@ export class IntrospectionService {
         endpoint: 'introspect',
         requestId: caller.requestId,
       });
-      if (!reserved.ok) return false;
-      if (subject && (await secretMatches(this.#secrets, subject.credential, key))) {
+      if (!reserved.ok) return null;
+      const match = subject && (await matchingSecret(this.#secrets, subject.credential, key));
+      if (match) {
         reserved.attempt.succeeded();
-        return true;
+        return match;
       }
       if (!subject || !hash || this.#secrets.remembers(subject.credential.id, hash)) {
         await this.#secrets.compareNothing();
       }
       void reserved.attempt.failed(attemptCredential(subject));
-      return false;
+      return null;
     });
-    return matched && subject ? this.#active(subject) : INACTIVE;
+    return matched && subject ? this.#active(subject, matched) : INACTIVE;
   }
 
-  #active(subject: TokenSubject): IntrospectionAnswer {
+  #active(subject: TokenSubject, match: SecretMatch): IntrospectionAnswer {
     // No address: the caller here is the resource server, not the integration holding the key.
     this.#usage?.record(subject.credential.id, null);
-    return apiKeyClaims(subject, this.#config);
+    return apiKeyClaims(
+      subject,
+      this.#config,
+      matchedSecretVersion(match, secretVersionFacts(subject.credential)),
+    );
   }
 }
 
@@ -173,6 +188,7 @@ export class IntrospectionService {
 export function apiKeyClaims(
   subject: TokenSubject,
   config: Pick<Config, 'issuer' | 'defaultAudience'>,
+  secretVersion: number,
 ): IntrospectionAnswer {
   const granted = subject.scopes.filter((scope) => PRODUCT.has(scope)).sort();
   return {
@@ -185,6 +201,8 @@ export function apiKeyClaims(
     ...(granted.length > 0 ? { scope: granted.join(' ') } : {}),
     permissions: restrictToScopes(subject.permissions, new Set(granted)),
     permissions_version: subject.account.permissions_version,
+    // A cached answer stops with the key when it is regenerated (the feed's secret entries).
+    secret_version: secretVersion,
     ...(subject.account.groups_admin ? { groups_admin: true } : {}),
     // RFC 7662 2.2: token_type is an OAuth token type (RFC 6749 7.1), which an API key is not; what
     // kind of credential it is goes in a member of svcauth's own.

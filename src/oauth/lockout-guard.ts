@@ -1,10 +1,10 @@
 import type { Context } from 'koa';
 import { errors, Provider } from 'oidc-provider';
 import { isSecretShaped, lockoutDescription, type LockoutSource } from '../domain/lockout.ts';
-import type { Credential } from '../persistence/schema.ts';
 import type { Attempt, AttemptCredential, Reserved } from '../services/lockout-service.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
-import { getRequestSubject } from './request-subject.ts';
+import { getRequestSubject, setMatchedSecret } from './request-subject.ts';
+import { recalledSecret, recognizedSecret } from './secret-match.ts';
 import type { SecretVerifier } from './secret-verification.ts';
 
 /** What /token asks of the brute-force limits (see LockoutService). */
@@ -123,9 +123,14 @@ export async function checkSecretWithinLimits(
   deps: { lockout: TokenLockout; secrets: SecretVerifier; evaluate: () => Promise<boolean> },
 ): Promise<boolean> {
   const { credential } = subject;
-  if (recognized(deps.secrets, credential, secret)) return true;
-  // Verified before by another instance, or by this one before a restart: no bcrypt, nothing to count.
-  if (await recalled(deps.secrets, credential, secret)) return true;
+  const known =
+    recognizedSecret(deps.secrets, credential, secret) ??
+    // Verified before by another instance, or by this one before a restart: no bcrypt, nothing to count.
+    (await recalledSecret(deps.secrets, credential, secret));
+  if (known) {
+    setMatchedSecret(ctx, known);
+    return true;
+  }
   if (ctx) (ctx as WithLockoutState)[COUNTED] = true;
   const outcome = await deps.lockout.once(credential.client_id, secret, async () => {
     const reserved = await deps.lockout.reserve(tokenAttempt(ctx, credential.client_id));
@@ -164,31 +169,4 @@ export function installSecretLimits(
       evaluate: async () => compare.call(this, actual),
     });
   };
-}
-
-/** As recognized, but also from the verified-secret records the instances share (one state-store read). */
-export async function recalled(
-  secrets: SecretVerifier,
-  credential: Credential,
-  secret: string,
-): Promise<boolean> {
-  if (!credential.secret_hash) return false;
-  if (await secrets.recall(credential.id, secret, credential.secret_hash)) return true;
-  const { previous_secret_hash: previous, previous_secret_expires_at: until } = credential;
-  return Boolean(
-    previous &&
-    until &&
-    until.getTime() > Date.now() &&
-    (await secrets.recall(credential.id, secret, previous)),
-  );
-}
-
-/** The secret, or its predecessor during a regeneration's grace period, as verified before (memory only). */
-function recognized(secrets: SecretVerifier, credential: Credential, secret: string): boolean {
-  if (!credential.secret_hash) return false;
-  if (secrets.recognizes(credential.id, secret, credential.secret_hash)) return true;
-  const { previous_secret_hash: previous, previous_secret_expires_at: until } = credential;
-  return Boolean(
-    previous && until && until.getTime() > Date.now() && secrets.recognizes(credential.id, secret, previous),
-  );
 }

@@ -3,9 +3,10 @@ import { MANAGEMENT_PERMISSIONS, PERMISSION_CATALOG, PRODUCT_PERMISSIONS } from 
 import type { Config } from '../config/index.ts';
 import { personSubject, TOKEN_EXCHANGE_GRANT_TYPE } from '../domain/delegation.ts';
 import { ALL_LOCATIONS, type ResolvedPermissions, restrictToScopes } from '../domain/permissions.ts';
+import { matchedSecretVersion } from '../domain/secret-versions.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { Logger } from '../logging/logger.ts';
-import type { TokenSubject } from '../services/token-subject-service.ts';
+import { secretVersionFacts, type TokenSubject } from '../services/token-subject-service.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { createAdapterFactory } from './adapter.ts';
 import {
@@ -16,7 +17,7 @@ import {
 import { installClientInstanceCache } from './client-instances.ts';
 import { echo } from '../domain/text.ts';
 import { installLockoutGuard, installSecretLimits, type TokenLockout } from './lockout-guard.ts';
-import { getRequestSubject, type SubjectResolver } from './request-subject.ts';
+import { getMatchedSecret, getRequestSubject, type SubjectResolver } from './request-subject.ts';
 import type { SecretVerifier } from './secret-verification.ts';
 import {
   type DelegatedGrant,
@@ -147,6 +148,14 @@ export function createProvider(deps: OAuthDependencies): Provider {
           jwt.payload.org_id = subject.organization.id;
           jwt.payload.permissions = claims.permissions;
           jwt.payload.permissions_version = subject.account.permissions_version;
+          // Which secret the client authenticated with, so the token stops when that secret does
+          // (a regeneration, at once or at its grace's end); none for private_key_jwt.
+          const matched = getMatchedSecret(ctx);
+          if (matched)
+            jwt.payload.secret_version = matchedSecretVersion(
+              matched,
+              secretVersionFacts(subject.credential),
+            );
           if (subject.account.groups_admin) jwt.payload.groups_admin = true;
           // Every other claim has a fixed length for a given subject and variant (ids, jti, issuer,
           // audience, ten-digit times), so the size is measured once per variant.

@@ -4,7 +4,7 @@ import type { TokenSubject } from '../services/token-subject-service.ts';
 import { personIdOf } from '../domain/delegation.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { keyIdOf, type LegacyKeyResolver } from './api-key-auth.ts';
-import { secretMatches } from './client-authentication.ts';
+import { secretMatches } from './secret-match.ts';
 import { attemptCredential } from './lockout-guard.ts';
 import type { SecretVerifier } from './secret-verification.ts';
 

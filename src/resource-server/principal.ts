@@ -18,6 +18,8 @@ export interface Principal {
   readonly scopes: readonly string[];
   readonly permissions: Permissions;
   readonly permissionsVersion: number | null;
+  /** The version of the secret the token (or the API key) is; null when it carries none (version 1). */
+  readonly secretVersion: number | null;
   readonly groupsAdmin: boolean;
   /** When the token expires; null for an API key. */
   readonly expiresAt: Date | null;
@@ -41,6 +43,7 @@ export interface AccessClaims {
   /** Frozen copies, shared with the principal made from these claims. */
   permissions: Readonly<Record<string, readonly string[]>>;
   permissions_version: number | null;
+  secret_version: number | null;
   groups_admin: boolean;
 }
 
@@ -78,6 +81,13 @@ export function readAccessClaims(payload: Record<string, unknown>): AccessClaims
   if (version !== undefined && (typeof version !== 'number' || !Number.isSafeInteger(version))) {
     throw invalidToken('the token has no valid "permissions_version" claim');
   }
+  const secretVersion = payload.secret_version;
+  if (
+    secretVersion !== undefined &&
+    (typeof secretVersion !== 'number' || !Number.isSafeInteger(secretVersion) || secretVersion < 1)
+  ) {
+    throw invalidToken('the token has no valid "secret_version" claim');
+  }
   const scope = payload.scope;
   if (scope !== undefined && typeof scope !== 'string')
     throw invalidToken('the token has no valid "scope" claim');
@@ -90,6 +100,7 @@ export function readAccessClaims(payload: Record<string, unknown>): AccessClaims
     scope: scope ?? null,
     permissions: readPermissions(payload.permissions),
     permissions_version: version ?? null,
+    secret_version: secretVersion ?? null,
     groups_admin: payload.groups_admin === true,
   };
 }
@@ -111,6 +122,7 @@ export function createPrincipal(claims: AccessClaims, credentialType: 'jwt' | 'a
     scopes: Object.freeze(claims.scope ? claims.scope.split(' ').filter(Boolean) : []),
     permissions,
     permissionsVersion: claims.permissions_version,
+    secretVersion: claims.secret_version,
     groupsAdmin: claims.groups_admin,
     expiresAt: credentialType === 'jwt' && claims.exp !== null ? new Date(claims.exp * 1000) : null,
     can(permission: string, locationId: string): boolean {

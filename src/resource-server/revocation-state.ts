@@ -7,6 +7,15 @@
 export type RevocationEntry =
   | { type: 'credential'; client_id: string; org_id: string; account_id: string; until: number }
   | { type: 'token'; jti: string; org_id: string; until: number }
+  | {
+      type: 'secret';
+      client_id: string;
+      org_id: string;
+      account_id: string;
+      secret_version: number;
+      effective_at: number;
+      until: number;
+    }
   | { type: 'account'; account_id: string; org_id: string; permissions_version: number; until: number }
   | { type: 'organization'; org_id: string; enabled: boolean; until: number };
 
@@ -23,13 +32,20 @@ export interface TokenFacts {
   orgId: string;
   tokenId: string | null;
   permissionsVersion: number | null;
+  /** The version of the secret the token was obtained with (or the API key is); null: 1. */
+  secretVersion: number | null;
 }
 
 export type RefusalReason =
-  'credential_revoked' | 'token_revoked' | 'permissions_changed' | 'organization_disabled';
+  | 'credential_revoked'
+  | 'secret_regenerated'
+  | 'token_revoked'
+  | 'permissions_changed'
+  | 'organization_disabled';
 
 export const REFUSAL_DESCRIPTIONS: Record<RefusalReason, string> = {
   credential_revoked: 'the credential has been revoked',
+  secret_regenerated: 'the secret this token was obtained with was regenerated and no longer works',
   token_revoked: 'the token has been revoked',
   permissions_changed: "the service account's permissions changed; request a new token",
   organization_disabled: "the organization's API access is disabled",
@@ -56,6 +72,21 @@ export function parseEntry(value: unknown): RevocationEntry | null {
         : null;
     case 'token':
       return isString(e.jti) ? { type: 'token', jti: e.jti, org_id: e.org_id, until: e.until } : null;
+    case 'secret':
+      return isString(e.client_id) &&
+        isString(e.account_id) &&
+        Number.isSafeInteger(e.secret_version) &&
+        isTime(e.effective_at)
+        ? {
+            type: 'secret',
+            client_id: e.client_id,
+            org_id: e.org_id,
+            account_id: e.account_id,
+            secret_version: e.secret_version as number,
+            effective_at: e.effective_at,
+            until: e.until,
+          }
+        : null;
     case 'account':
       return isString(e.account_id) && Number.isSafeInteger(e.permissions_version)
         ? {
@@ -75,6 +106,13 @@ export function parseEntry(value: unknown): RevocationEntry | null {
   }
 }
 
+/** From `effectiveAt` (epoch s) on, tokens of a secret older than `version` are refused. */
+interface SecretMarker {
+  version: number;
+  effectiveAt: number;
+  until: number;
+}
+
 interface AccountMarker {
   permissionsVersion: number;
   until: number;
@@ -86,6 +124,8 @@ export class RevocationState {
   #initialized = false;
   readonly #credentials = new Map<string, number>();
   readonly #tokens = new Map<string, number>();
+  /** Per client id: every regeneration still mattering (a second one may come during the first's grace). */
+  readonly #secrets = new Map<string, SecretMarker[]>();
   readonly #accounts = new Map<string, AccountMarker>();
   readonly #organizations = new Map<string, number>();
 
@@ -104,13 +144,20 @@ export class RevocationState {
   }
 
   get size(): number {
-    return this.#credentials.size + this.#tokens.size + this.#accounts.size + this.#organizations.size;
+    return (
+      this.#credentials.size +
+      this.#tokens.size +
+      this.#secrets.size +
+      this.#accounts.size +
+      this.#organizations.size
+    );
   }
 
   /** Replaces everything with a snapshot. Returns the entries kept. */
   replace(snapshot: RevocationSnapshot, nowMs: number): RevocationEntry[] {
     this.#credentials.clear();
     this.#tokens.clear();
+    this.#secrets.clear();
     this.#accounts.clear();
     this.#organizations.clear();
     const applied: RevocationEntry[] = [];
@@ -134,6 +181,15 @@ export class RevocationState {
     const live = (until: number | undefined) => until !== undefined && !this.#expired(until, nowMs);
     if (live(this.#organizations.get(facts.orgId))) return 'organization_disabled';
     if (live(this.#credentials.get(facts.clientId))) return 'credential_revoked';
+    const secrets = this.#secrets.get(facts.clientId);
+    if (secrets) {
+      const version = facts.secretVersion ?? 1;
+      const nowSeconds = nowMs / 1000;
+      const retired = secrets.some(
+        (m) => live(m.until) && nowSeconds >= m.effectiveAt && version < m.version,
+      );
+      if (retired) return 'secret_regenerated';
+    }
     if (facts.tokenId !== null && live(this.#tokens.get(facts.tokenId))) return 'token_revoked';
     const account = this.#accounts.get(facts.accountId);
     if (account && live(account.until) && (facts.permissionsVersion ?? -1) < account.permissionsVersion) {
@@ -155,6 +211,11 @@ export class RevocationState {
     }
     for (const [key, marker] of this.#accounts)
       if (this.#expired(marker.until, nowMs)) this.#accounts.delete(key);
+    for (const [key, markers] of this.#secrets) {
+      const kept = markers.filter((m) => !this.#expired(m.until, nowMs));
+      if (kept.length === 0) this.#secrets.delete(key);
+      else this.#secrets.set(key, kept);
+    }
   }
 
   #expired(until: number, nowMs: number): boolean {
@@ -179,6 +240,14 @@ export class RevocationState {
       case 'token':
         later(this.#tokens, entry.jti);
         break;
+      case 'secret': {
+        const markers = (this.#secrets.get(entry.client_id) ?? []).filter(
+          (m) => m.version !== entry.secret_version,
+        );
+        markers.push({ version: entry.secret_version, effectiveAt: entry.effective_at, until: entry.until });
+        this.#secrets.set(entry.client_id, markers);
+        break;
+      }
       case 'organization':
         later(this.#organizations, entry.org_id);
         break;

@@ -268,6 +268,7 @@ function factsOf(principal: Principal): TokenFacts {
     orgId: principal.orgId,
     tokenId: principal.tokenId,
     permissionsVersion: principal.permissionsVersion,
+    secretVersion: principal.secretVersion,
   };
 }
 
@@ -278,6 +279,11 @@ function evict(cache: TtlCache<Principal>, entry: RevocationEntry): void {
       return cache.deleteWhere((p) => p.clientId === entry.client_id);
     case 'token':
       return cache.deleteWhere((p) => p.tokenId === entry.jti);
+    case 'secret':
+      // Before `effective_at` the answer still holds: dropping it early costs one introspection only.
+      return cache.deleteWhere(
+        (p) => p.clientId === entry.client_id && (p.secretVersion ?? 1) < entry.secret_version,
+      );
     case 'account':
       return cache.deleteWhere(
         (p) =>

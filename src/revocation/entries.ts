@@ -15,6 +15,16 @@ export const REVOCATION_HORIZON_SECONDS = LIMITS.ACCESS_TOKEN_TTL_MAX_SECONDS + 
 export type RevocationEntry =
   | { type: 'credential'; client_id: string; org_id: string; account_id: string; until: number }
   | { type: 'token'; jti: string; org_id: string; until: number }
+  | {
+      type: 'secret';
+      client_id: string;
+      org_id: string;
+      account_id: string;
+      /** Tokens with a lower `secret_version` (absent: 1) are refused from `effective_at` (epoch s) on. */
+      secret_version: number;
+      effective_at: number;
+      until: number;
+    }
   | { type: 'account'; account_id: string; org_id: string; permissions_version: number; until: number }
   | { type: 'organization'; org_id: string; enabled: boolean; until: number };
 
@@ -31,14 +41,23 @@ export function untilAfter(atMs: number): number {
 export function entryForChange(event: ChangeEvent, nowMs: number): RevocationEntry | null {
   switch (event.type) {
     case 'credential':
-      return event.revoked
-        ? {
-            type: 'credential',
-            client_id: event.clientId,
-            org_id: event.orgId,
-            account_id: event.accountId,
-            until: untilAfter(nowMs),
-          }
+      if (event.revoked) {
+        return {
+          type: 'credential',
+          client_id: event.clientId,
+          org_id: event.orgId,
+          account_id: event.accountId,
+          until: untilAfter(nowMs),
+        };
+      }
+      return event.secretRetired
+        ? secretEntry({
+            clientId: event.clientId,
+            orgId: event.orgId,
+            accountId: event.accountId,
+            oldestVersion: event.secretRetired.oldestVersion,
+            effectiveAtMs: event.secretRetired.effectiveAtMs,
+          })
         : null;
     case 'account':
       return event.permissionsVersion !== undefined
@@ -57,6 +76,26 @@ export function entryForChange(event: ChangeEvent, nowMs: number): RevocationEnt
   }
 }
 
+/** A regenerated secret: its predecessor's tokens stop at `effectiveAtMs` (the grace's end, or at once). */
+function secretEntry(input: {
+  clientId: string;
+  orgId: string;
+  accountId: string;
+  oldestVersion: number;
+  effectiveAtMs: number;
+}): RevocationEntry {
+  return {
+    type: 'secret',
+    client_id: input.clientId,
+    org_id: input.orgId,
+    account_id: input.accountId,
+    secret_version: input.oldestVersion,
+    // Rounded down: a token is never accepted after its secret stopped.
+    effective_at: Math.floor(input.effectiveAtMs / 1000),
+    until: untilAfter(input.effectiveAtMs),
+  };
+}
+
 /** A token revoked through POST /revoke matters until it expires (`exp`, epoch seconds). */
 export function tokenEntry(input: { jti: string; orgId: string; expiresAt: number }): RevocationEntry {
   return { type: 'token', jti: input.jti, org_id: input.orgId, until: input.expiresAt };
@@ -73,6 +112,8 @@ export function entryMember(entry: RevocationEntry): string {
       return `credential:${entry.client_id}`;
     case 'token':
       return `token:${entry.jti}`;
+    case 'secret':
+      return `secret:${entry.client_id}:${entry.secret_version}`;
     case 'account':
       return `account:${entry.account_id}:${entry.permissions_version}`;
     case 'organization':
@@ -95,6 +136,15 @@ export function entriesFromRecords(records: RevocationRecords, nowMs: number): R
       account_id: c.account_id,
       until: untilAfter(c.revoked_at.getTime()),
     })),
+    ...records.regeneratedSecrets.map((c) =>
+      secretEntry({
+        clientId: c.client_id,
+        orgId: c.org_id,
+        accountId: c.account_id,
+        oldestVersion: c.secret_version,
+        effectiveAtMs: (c.previous_secret_expires_at ?? c.secret_changed_at).getTime(),
+      }),
+    ),
     ...records.accounts.map((a): RevocationEntry => ({
       type: 'account',
       account_id: a.account_id,

@@ -70,6 +70,7 @@ const claimsSchema = z.object({
   org_id: z.uuid(),
   permissions: z.record(z.string(), z.array(z.string())),
   permissions_version: z.number().int().positive(),
+  secret_version: z.number().int().positive().optional(),
   jti: z.string().optional(),
   cnf: z.object({ jkt: z.string().optional() }).loose().optional(),
   groups_admin: z.boolean().optional(),
@@ -130,7 +131,12 @@ export class AdminAuthenticationService {
     const subject = await this.#subjects.findByClientId(claims.client_id);
     const refusal =
       issuedTokenRefusal(
-        { orgId: claims.org_id, accountId: claims.sub, permissionsVersion: claims.permissions_version },
+        {
+          orgId: claims.org_id,
+          accountId: claims.sub,
+          permissionsVersion: claims.permissions_version,
+          secretVersion: claims.secret_version,
+        },
         currentSubjectFor(subject, 'management'),
       ) ??
       // Revoked by its client through POST /revoke (RFC 7009).

@@ -15,6 +15,7 @@ import {
   planRegeneration,
   planRotation,
 } from '../domain/rotation.ts';
+import { secretRetirement } from '../domain/secret-versions.ts';
 import { credentialStatus } from '../domain/status.ts';
 import type { Page, PageRequest } from '../domain/pagination.ts';
 import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
@@ -302,6 +303,7 @@ export class CredentialLifecycleService {
         hint: displayHint(secret),
         previousHash: current.secret_hash,
         previousValidUntil: previousSecretValidUntil,
+        changedAt: now,
       });
       const view = credentialView(updated, now);
       await recordAudit(trx, actor, {
@@ -317,7 +319,8 @@ export class CredentialLifecycleService {
         },
       });
       // Caches hold the old hash: without this, the old secret would keep working and the new one not.
-      changed(credentialChange(updated));
+      // The feed is told when the old secret's tokens stop (now, or at the grace's end).
+      changed(credentialChange(updated, { secretRetired: true }));
       return withSecret(view, updated.type, secret);
     });
   }
@@ -354,7 +357,18 @@ function builtInCredential(): DomainError {
 }
 
 /** `revoked`: the credential stopped working, so tokens it obtained are refused (revocation feed). */
-function credentialChange(credential: Credential, options: { revoked?: boolean } = {}): ChangeEvent {
+function credentialChange(
+  credential: Credential,
+  options: { revoked?: boolean; secretRetired?: boolean } = {},
+): ChangeEvent {
+  const retirement =
+    options.secretRetired && credential.secret_changed_at
+      ? secretRetirement({
+          secretVersion: credential.secret_version,
+          previousSecretExpiresAt: credential.previous_secret_expires_at,
+          secretChangedAt: credential.secret_changed_at,
+        })
+      : null;
   return {
     type: 'credential',
     orgId: credential.org_id,
@@ -362,6 +376,14 @@ function credentialChange(credential: Credential, options: { revoked?: boolean }
     credentialId: credential.id,
     clientId: credential.client_id,
     ...(options.revoked ? { revoked: true } : {}),
+    ...(retirement
+      ? {
+          secretRetired: {
+            oldestVersion: retirement.oldestVersion,
+            effectiveAtMs: retirement.effectiveAt.getTime(),
+          },
+        }
+      : {}),
   };
 }
 

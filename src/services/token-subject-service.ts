@@ -6,6 +6,7 @@ import {
   type ResolvedPermissions,
   resolvePermissions,
 } from '../domain/permissions.ts';
+import { oldestLiveSecretVersion, type SecretVersionFacts } from '../domain/secret-versions.ts';
 import {
   type CurrentSubject,
   goneReason,
@@ -42,13 +43,23 @@ export interface TokenSubject {
 export function currentSubjectFor(
   subject: TokenSubject | null,
   audience: TokenAudienceKind,
+  now: Date = new Date(),
 ): CurrentSubject | null {
   if (!subject) return null;
   return {
     orgId: subject.organization.id,
     accountId: subject.account.id,
     permissionsVersion: subject.account.permissions_version,
+    oldestSecretVersion: oldestLiveSecretVersion(secretVersionFacts(subject.credential), now),
     refusal: audience === 'management' ? subject.adminRefusal : subject.refusal,
+  };
+}
+
+/** A credential row's secret versions, as the domain rules read them. */
+export function secretVersionFacts(credential: Credential): SecretVersionFacts {
+  return {
+    secretVersion: credential.secret_version,
+    previousSecretExpiresAt: credential.previous_secret_expires_at,
   };
 }
 

@@ -16,6 +16,11 @@ export type ChangeEvent =
       clientId: string;
       /** The credential stopped working (revoked, rotated out): tokens it obtained must be refused. */
       revoked?: boolean;
+      /**
+       * Its secret was regenerated: tokens obtained with a secret older than `oldestVersion` must be
+       * refused from `effectiveAtMs` on (the grace period's end, or at once).
+       */
+      secretRetired?: { oldestVersion: number; effectiveAtMs: number };
     }
   | {
       type: 'account';

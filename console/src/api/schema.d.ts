@@ -971,6 +971,8 @@ export interface operations {
                         active: boolean;
                         /** @constant */
                         svcauth_credential_type?: "api_key";
+                        /** @description the version of the secret the token was obtained with, or the API key is (1, then one more per regeneration) */
+                        secret_version?: number;
                     } & {
                         [key: string]: unknown;
                     };

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { CredentialSlot } from '../../domain/status.ts';
 import type { Page, PageRequest } from '../../domain/pagination.ts';
 import { fetchPage } from '../pagination.ts';
@@ -197,7 +197,13 @@ export class CredentialRepository {
    */
   replaceSecret(
     id: string,
-    secret: { hash: string; hint: string; previousHash: string | null; previousValidUntil: Date | null },
+    secret: {
+      hash: string;
+      hint: string;
+      previousHash: string | null;
+      previousValidUntil: Date | null;
+      changedAt: Date;
+    },
   ): Promise<Credential> {
     const keepPrevious = secret.previousHash !== null && secret.previousValidUntil !== null;
     return this.#db
@@ -207,6 +213,9 @@ export class CredentialRepository {
         display_hint: secret.hint,
         previous_secret_hash: keepPrevious ? secret.previousHash : null,
         previous_secret_expires_at: keepPrevious ? secret.previousValidUntil : null,
+        // Tokens carry the version of the secret they were obtained with (domain/secret-versions.ts).
+        secret_version: sql<number>`secret_version + 1`,
+        secret_changed_at: secret.changedAt,
       })
       .where('id', '=', id)
       .returningAll()

@@ -1,9 +1,19 @@
 import type { Kysely } from 'kysely';
+import { LIMITS } from '../../../config/defaults.ts';
 import type { Database } from '../schema.ts';
 
 /** What Postgres holds about revocations that may still matter (the revocation feed is rebuilt from them). */
 export interface RevocationRecords {
   credentials: Array<{ client_id: string; org_id: string; account_id: string; revoked_at: Date }>;
+  /** Credentials whose secret was regenerated: tokens of older secrets stop at the grace's end. */
+  regeneratedSecrets: Array<{
+    client_id: string;
+    org_id: string;
+    account_id: string;
+    secret_version: number;
+    secret_changed_at: Date;
+    previous_secret_expires_at: Date | null;
+  }>;
   accounts: Array<{ account_id: string; org_id: string; permissions_version: number; changed_at: Date }>;
   disabledOrganizations: Array<{ org_id: string }>;
   tokens: Array<{ jti: string; org_id: string; expires_at: Date }>;
@@ -49,14 +59,30 @@ export class RevocationRepository {
 
   /**
    * Everything revoked or changed since `since` that a token may still be affected by: revoked
-   * credentials, permission changes, organizations with the API switched off, unexpired revoked tokens.
+   * credentials, regenerated secrets, permission changes, organizations with the API switched off,
+   * unexpired revoked tokens.
    */
   async recordsSince(since: Date, now: Date): Promise<RevocationRecords> {
-    const [credentials, accounts, disabledOrganizations, tokens] = await Promise.all([
+    // A regenerated secret matters from its grace's end, at most the longest token lifetime after it.
+    const regeneratedSince = new Date(since.getTime() - LIMITS.ACCESS_TOKEN_TTL_MAX_SECONDS * 1000);
+    const [credentials, regeneratedSecrets, accounts, disabledOrganizations, tokens] = await Promise.all([
       this.#db
         .selectFrom('credentials')
         .select(['client_id', 'org_id', 'service_account_id as account_id', 'revoked_at'])
         .where('revoked_at', '>', since)
+        .execute(),
+      this.#db
+        .selectFrom('credentials')
+        .select([
+          'client_id',
+          'org_id',
+          'service_account_id as account_id',
+          'secret_version',
+          'secret_changed_at',
+          'previous_secret_expires_at',
+        ])
+        .where('secret_changed_at', '>', regeneratedSince)
+        .where('revoked_at', 'is', null)
         .execute(),
       this.#db
         .selectFrom('service_accounts')
@@ -84,6 +110,7 @@ export class RevocationRepository {
     ]);
     return {
       credentials: credentials.map((c) => ({ ...c, revoked_at: c.revoked_at! })),
+      regeneratedSecrets: regeneratedSecrets.map((c) => ({ ...c, secret_changed_at: c.secret_changed_at! })),
       accounts: accounts.map((a) => ({ ...a, changed_at: a.changed_at! })),
       disabledOrganizations,
       tokens,

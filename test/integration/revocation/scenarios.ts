@@ -180,6 +180,7 @@ export function describeRevocationScenarios(name: string, start: () => Promise<D
         scope: 'items:read',
         permissions: { '*': ['items:read'] },
         permissions_version: expect.any(Number),
+        secret_version: 1,
         svcauth_credential_type: 'api_key',
       });
       expect(answer.headers.get('cache-control')).toBe('no-store');

@@ -114,7 +114,13 @@ describe('tokenEligibility', () => {
 
 describe('issuedTokenRefusal', () => {
   const token = { orgId: 'org', accountId: 'acct', permissionsVersion: 2 };
-  const current = { orgId: 'org', accountId: 'acct', permissionsVersion: 2, refusal: null };
+  const current = {
+    orgId: 'org',
+    accountId: 'acct',
+    permissionsVersion: 2,
+    oldestSecretVersion: 1,
+    refusal: null,
+  };
 
   it('accepts a token whose credential is as it was', () => {
     expect(issuedTokenRefusal(token, current)).toBeNull();
@@ -126,5 +132,13 @@ describe('issuedTokenRefusal', () => {
     expect(issuedTokenRefusal(token, { ...current, accountId: 'other' })).toMatch(/no longer active/);
     expect(issuedTokenRefusal(token, { ...current, refusal: 'nope' })).toBe('nope');
     expect(issuedTokenRefusal(token, { ...current, permissionsVersion: 3 })).toMatch(/permissions changed/);
+  });
+
+  it('refuses a token obtained with a secret older than the oldest that still works (no claim: version 1)', () => {
+    const regenerated = { ...current, oldestSecretVersion: 2 };
+    expect(issuedTokenRefusal(token, regenerated)).toMatch(/regenerated/);
+    expect(issuedTokenRefusal({ ...token, secretVersion: 1 }, regenerated)).toMatch(/regenerated/);
+    expect(issuedTokenRefusal({ ...token, secretVersion: 2 }, regenerated)).toBeNull();
+    expect(issuedTokenRefusal({ ...token, secretVersion: 3 }, regenerated)).toBeNull();
   });
 });

@@ -15,6 +15,7 @@ const token: TokenFacts = {
   orgId: 'org-1',
   tokenId: 'jti-1',
   permissionsVersion: 3,
+  secretVersion: null,
 };
 
 function fresh(): RevocationState {
@@ -24,6 +25,37 @@ function fresh(): RevocationState {
 }
 
 describe('RevocationState', () => {
+  it('refuses tokens of a regenerated secret from the grace period’s end on, and newer secrets’ never', () => {
+    const state = fresh();
+    const secret = (version: number, effectiveAt: number) => ({
+      type: 'secret',
+      client_id: 'svcc_a',
+      org_id: 'org-1',
+      account_id: 'account-1',
+      secret_version: version,
+      effective_at: until(effectiveAt),
+      until: until(effectiveAt + 3660),
+    });
+    expect(state.apply(secret(2, 30), 'c1', at(0))).toMatchObject({ type: 'secret', secret_version: 2 });
+    // During the grace period the old secret's tokens (no claim: version 1) are still good.
+    expect(state.refusalFor(token, at(29))).toBeNull();
+    expect(state.refusalFor(token, at(30))).toBe('secret_regenerated');
+    expect(state.refusalFor({ ...token, secretVersion: 1 }, at(31))).toBe('secret_regenerated');
+    expect(state.refusalFor({ ...token, secretVersion: 2 }, at(31))).toBeNull();
+    expect(state.refusalFor({ ...token, clientId: 'svcc_b' }, at(31))).toBeNull();
+    // A second regeneration during the first's grace: version 1 still stops at the first's end.
+    state.apply(secret(3, 60), 'c2', at(10));
+    expect(state.refusalFor({ ...token, secretVersion: 1 }, at(30))).toBe('secret_regenerated');
+    expect(state.refusalFor({ ...token, secretVersion: 2 }, at(59))).toBeNull();
+    expect(state.refusalFor({ ...token, secretVersion: 2 }, at(60))).toBe('secret_regenerated');
+    // Malformed entries are ignored.
+    expect(parseEntry({ ...secret(2, 0), secret_version: '2' })).toBeNull();
+    expect(parseEntry({ ...secret(2, 0), effective_at: undefined })).toBeNull();
+    // Forgotten once no token it covers can still be presented.
+    state.prune(at(60 + 3660 + 6));
+    expect(state.refusalFor({ ...token, secretVersion: 1 }, at(60 + 3660 + 6))).toBeNull();
+  });
+
   it('knows nothing before a snapshot, then takes the snapshot cursor', () => {
     const state = new RevocationState({ clockToleranceSeconds: 5 });
     expect(state.initialized).toBe(false);

@@ -30,6 +30,22 @@ describe('revocation feed entries', () => {
     });
     expect(entryForChange({ type: 'credential', ...base }, NOW_MS)).toBeNull();
     expect(entryForChange({ type: 'credential', ...base, revoked: false }, NOW_MS)).toBeNull();
+    // A regenerated secret: the predecessor's tokens stop at the grace's end (here 10 minutes on).
+    const graceEndsMs = NOW_MS + 600_000;
+    expect(
+      entryForChange(
+        { type: 'credential', ...base, secretRetired: { oldestVersion: 2, effectiveAtMs: graceEndsMs } },
+        NOW_MS,
+      ),
+    ).toEqual({
+      type: 'secret',
+      client_id: 'svcc_x',
+      org_id: 'o1',
+      account_id: 'a1',
+      secret_version: 2,
+      effective_at: Math.floor(graceEndsMs / 1000),
+      until: untilAfter(graceEndsMs),
+    });
     expect(
       entryForChange({ type: 'account', orgId: 'o1', accountId: 'a1', permissionsVersion: 7 }, NOW_MS),
     ).toEqual({
@@ -86,6 +102,26 @@ describe('revocation feed entries', () => {
           // Revoked more than the horizon ago: every token it obtained has expired.
           { client_id: 'svcc_old', org_id: 'o1', account_id: 'a1', revoked_at: new Date(NOW_MS - 3_700_000) },
         ],
+        regeneratedSecrets: [
+          // With a grace period: its predecessor's tokens stop when the grace ends.
+          {
+            client_id: 'svcc_graced',
+            org_id: 'o1',
+            account_id: 'a3',
+            secret_version: 3,
+            secret_changed_at: revokedAt,
+            previous_secret_expires_at: new Date(NOW_MS + 30_000),
+          },
+          // Without one, long ago: nothing it retired can still be presented.
+          {
+            client_id: 'svcc_long_ago',
+            org_id: 'o1',
+            account_id: 'a3',
+            secret_version: 2,
+            secret_changed_at: new Date(NOW_MS - 3_700_000),
+            previous_secret_expires_at: null,
+          },
+        ],
         accounts: [{ account_id: 'a2', org_id: 'o1', permissions_version: 4, changed_at: revokedAt }],
         disabledOrganizations: [{ org_id: 'o2' }],
         tokens: [{ jti: 'j1', org_id: 'o1', expires_at: new Date(NOW_MS + 120_000) }],
@@ -99,6 +135,15 @@ describe('revocation feed entries', () => {
         org_id: 'o1',
         account_id: 'a1',
         until: untilAfter(revokedAt.getTime()),
+      },
+      {
+        type: 'secret',
+        client_id: 'svcc_graced',
+        org_id: 'o1',
+        account_id: 'a3',
+        secret_version: 3,
+        effective_at: Math.floor((NOW_MS + 30_000) / 1000),
+        until: untilAfter(NOW_MS + 30_000),
       },
       {
         type: 'account',
