@@ -30,6 +30,8 @@ import { createVerifier } from '../src/resource-server/index.ts';
 import { ROOT, type ServerProcess, startBareProvider, startSvcauth } from './lib/processes.ts';
 import { measureRevocationLatency, seedApiKeys } from './lib/revocation.ts';
 import { type SeededCredentials, seedOrganization } from './lib/seed.ts';
+import { restartStormRow } from './lib/restart-storm.ts';
+import type { ScaleContext } from './lib/scale-context.ts';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -240,6 +242,19 @@ function loadRow(
   });
 }
 
+/** What the scale rows (j, l, m; bench/lib) need from this run. */
+const scaleContext: ScaleContext = {
+  preparePostgres: (accounts, credentialsPerAccount) =>
+    prepareBackend('postgres', accounts, credentialsPerAccount),
+  cleanups,
+  log,
+  resourceServer: RESOURCE_SERVER,
+  bcryptCost: BCRYPT_COST,
+  durationSeconds: DURATION,
+  connections: CONNECTIONS,
+  rounds: ROUNDS,
+};
+
 async function main() {
   const started = Date.now();
   // (d) the signing limit: a plain jose loop over the same claims.
@@ -406,6 +421,7 @@ async function main() {
       .join('; ');
   }
   await serverA.stop();
+  if (wanted('j')) row(await restartStormRow(scaleContext));
 
   if (wanted('b')) {
     // (b) the same on the embedded default (PGlite, in-process state).
@@ -562,7 +578,7 @@ async function revocationLatencyRow(serverA: ServerProcess, env: Record<string, 
 }
 
 function report(elapsedMs: number) {
-  const order = ['a', 'b', 'c', 'd', 'e', 'e0', 'f', 'g', 'h', 'i', 'mem'];
+  const order = ['a', 'b', 'c', 'd', 'e', 'e0', 'f', 'g', 'h', 'i', 'j', 'l', 'm', 'm1', 'm2', 'm3', 'mem'];
   rows.sort((x, y) => order.indexOf(x.id) - order.indexOf(y.id));
   const header = '| row | what | throughput | p50 ms | p99 ms | baseline | ratio | target | met |';
   const lines = [
