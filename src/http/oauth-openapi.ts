@@ -66,6 +66,12 @@ const tokenParameter = z.object({
 const introspection = z
   .object({
     active: z.boolean(),
+    permissions: z
+      .record(z.string(), z.array(z.string()))
+      .optional()
+      .describe(
+        'location key (or "*") -> permission names; always this plain form, also for a token carrying permissions_packed',
+      ),
     svcauth_credential_type: z.literal('api_key').optional(),
     secret_version: z
       .number()

@@ -1,6 +1,7 @@
 import { PRODUCT_PERMISSIONS } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
 import { restrictToScopes } from '../domain/permissions.ts';
+import { withPlainPermissions } from '../domain/permissions-claim.ts';
 import { issuedTokenRefusal } from '../domain/token-eligibility.ts';
 import type { RevocationRepository } from '../persistence/repositories/revocation-repository.ts';
 import type { LockoutService } from '../services/lockout-service.ts';
@@ -100,7 +101,8 @@ export class IntrospectionService {
     if (await this.#revocations.isTokenRevoked(claims.jti)) return INACTIVE;
     // RFC 9449 section 6.2: a token bound to a key is a DPoP token; its cnf (already in the claims) says which.
     const tokenType = boundKeyThumbprint(claims.payload) ? 'DPoP' : 'Bearer';
-    return { ...claims.payload, active: true, token_type: tokenType };
+    // Always the plain permissions: an answer body has no header-size limit, and readers get one form.
+    return { ...withPlainPermissions(claims.payload), active: true, token_type: tokenType };
   }
 
   /**

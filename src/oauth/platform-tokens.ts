@@ -3,6 +3,7 @@ import { type CryptoKey, importJWK, type JWK, SignJWT } from 'jose';
 import type { Config } from '../config/index.ts';
 import { DomainError } from '../domain/errors.ts';
 import { restrictToScopes } from '../domain/permissions.ts';
+import { writePermissionsClaim } from '../domain/permissions-claim.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { AccessTokenIssuer, IssuedAccessToken } from '../services/platform-built-in-service.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
@@ -80,11 +81,15 @@ export class PlatformTokenIssuer implements AccessTokenIssuer {
       iss: this.#config.issuer,
       aud: audience,
       org_id: subject.organization.id,
-      permissions: restrictToScopes(subject.permissions, granted),
       permissions_version: subject.account.permissions_version,
       ...(subject.account.groups_admin ? { groups_admin: true } : {}),
     };
-    const size = Buffer.byteLength(JSON.stringify(payload));
+    // Plain permissions, or packed when the plain form would be too large (README, "The access token").
+    const size = writePermissionsClaim(
+      payload,
+      restrictToScopes(subject.permissions, granted),
+      this.#config.maxTokenClaimsBytes,
+    ).bytes;
     if (size > this.#config.maxTokenClaimsBytes) {
       throw new DomainError(
         'invalid_scope',

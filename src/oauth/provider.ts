@@ -4,6 +4,7 @@ import type { Config } from '../config/index.ts';
 import { personSubject, TOKEN_EXCHANGE_GRANT_TYPE } from '../domain/delegation.ts';
 import { ALL_LOCATIONS, type ResolvedPermissions, restrictToScopes } from '../domain/permissions.ts';
 import { matchedSecretVersion } from '../domain/secret-versions.ts';
+import { PACKED_PERMISSIONS_CLAIM, writePermissionsClaim } from '../domain/permissions-claim.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { Logger } from '../logging/logger.ts';
 import { secretVersionFacts, type TokenSubject } from '../services/token-subject-service.ts';
@@ -146,7 +147,6 @@ export function createProvider(deps: OAuthDependencies): Provider {
           // granted scope there whenever it differs from the requested one (nothing requested included).
           token.scope = claims.scope || undefined;
           jwt.payload.org_id = subject.organization.id;
-          jwt.payload.permissions = claims.permissions;
           jwt.payload.permissions_version = subject.account.permissions_version;
           // Which secret the client authenticated with, so the token stops when that secret does
           // (a regeneration, at once or at its grace's end); none for private_key_jwt.
@@ -158,11 +158,22 @@ export function createProvider(deps: OAuthDependencies): Provider {
             );
           if (subject.account.groups_admin) jwt.payload.groups_admin = true;
           // Every other claim has a fixed length for a given subject and variant (ids, jti, issuer,
-          // audience, ten-digit times), so the size is measured once per variant.
-          checkClaimsSize(
-            (claims.bytes ??= Buffer.byteLength(JSON.stringify(jwt.payload))),
-            config.maxTokenClaimsBytes,
-          );
+          // audience, ten-digit times), so the form of the permissions (plain, or packed when the plain
+          // form is too large) and the size are decided once per variant.
+          if (claims.bytes === undefined) {
+            const written = writePermissionsClaim(
+              jwt.payload,
+              claims.permissions,
+              config.maxTokenClaimsBytes,
+            );
+            claims.packed = written.packed;
+            claims.bytes = written.bytes;
+          } else if (claims.packed) {
+            jwt.payload[PACKED_PERMISSIONS_CLAIM] = claims.packed;
+          } else {
+            jwt.payload.permissions = claims.permissions;
+          }
+          checkClaimsSize(claims.bytes, config.maxTokenClaimsBytes);
         },
       },
     },
@@ -250,6 +261,8 @@ type GrantedClaims = {
   permissions: ResolvedPermissions;
   /** The serialized claims' size, once the first token of this variant measured it. */
   bytes?: number;
+  /** The `permissions_packed` claim, when the first token found the plain form too large; else null. */
+  packed?: string | null;
 };
 
 /**

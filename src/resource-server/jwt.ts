@@ -16,8 +16,11 @@ export interface JwtVerificationOptions {
   getKey: (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
 }
 
-/** RFC 9068 section 2.2, plus what svcauth's resource servers rely on. */
-const REQUIRED_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'jti', 'sub', 'client_id', 'org_id', 'permissions'];
+/**
+ * RFC 9068 section 2.2, plus what svcauth's resource servers rely on. The permissions, in either of
+ * their two forms (`permissions` or `permissions_packed`), are required by readAccessClaims.
+ */
+const REQUIRED_CLAIMS = ['iss', 'aud', 'exp', 'iat', 'jti', 'sub', 'client_id', 'org_id'];
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 

@@ -1,4 +1,5 @@
 /** Who is calling and what it may do, read from a verified token or an introspection answer. */
+import { inflateRawSync } from 'node:zlib';
 import { invalidToken } from './errors.ts';
 
 /** Permissions by location id; `"*"` holds the organization-wide grants. */
@@ -40,8 +41,10 @@ export interface AccessClaims {
   jti: string | null;
   exp: number | null;
   scope: string | null;
-  /** Frozen copies, shared with the principal made from these claims. */
+  /** Frozen copies, shared with the principal made from these claims (plain form, whichever the token had). */
   permissions: Readonly<Record<string, readonly string[]>>;
+  /** can()'s lookup, when reading the claim already built it (packed claims); else built on first use. */
+  permissionSets?: ReadonlyMap<string, ReadonlySet<string>> | null;
   permissions_version: number | null;
   secret_version: number | null;
   groups_admin: boolean;
@@ -72,6 +75,74 @@ function readPermissions(value: unknown): Readonly<Record<string, readonly strin
   return Object.freeze(permissions);
 }
 
+/** A packed claim decoded: the plain form, and can()'s lookup, shared by every principal of the claim. */
+interface UnpackedPermissions {
+  permissions: Readonly<Record<string, readonly string[]>>;
+  byLocation: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+/**
+ * The packed claim's value is the same in every token of an account (and scope) until its permissions
+ * change, and a client reuses each token for minutes: decoding once per claim keeps verify() at the
+ * cost of a small token. Bounded: a few large accounts per resource server is the common case.
+ */
+const unpackedClaims = new Map<string, UnpackedPermissions>();
+const UNPACKED_CLAIMS_KEPT = 64;
+/** Far above what any claims limit lets svcauth issue (see src/domain/permissions-claim.ts). */
+const MAX_UNPACKED_BYTES = 1024 * 1024;
+
+/**
+ * `permissions_packed` (README, "The access token"): base64url of raw DEFLATE of
+ * `{ "<perm> <perm>": ["<location>", ...] }`. Only read from a token whose signature was verified.
+ */
+function unpackPermissions(packed: string): UnpackedPermissions {
+  const known = unpackedClaims.get(packed);
+  if (known) return known;
+  const invalid = () => invalidToken('the token has no valid "permissions_packed" claim');
+  let grouped: unknown;
+  try {
+    const json = inflateRawSync(Buffer.from(packed, 'base64url'), { maxOutputLength: MAX_UNPACKED_BYTES });
+    grouped = JSON.parse(json.toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (typeof grouped !== 'object' || grouped === null || Array.isArray(grouped)) throw invalid();
+  const permissions: Record<string, readonly string[]> = Object.create(null);
+  const byLocation = new Map<string, ReadonlySet<string>>();
+  for (const set in grouped) {
+    if (!Object.hasOwn(grouped, set)) continue;
+    const locations: unknown = (grouped as Record<string, unknown>)[set];
+    if (!Array.isArray(locations)) throw invalid();
+    // One frozen list and one Set per permission set, shared by all its locations.
+    const names = Object.freeze(set.split(' ').filter(Boolean).sort());
+    const lookup: ReadonlySet<string> = new Set(names);
+    for (const location of locations) {
+      if (typeof location !== 'string' || location === '' || byLocation.has(location)) throw invalid();
+      permissions[location] = names;
+      byLocation.set(location, lookup);
+    }
+  }
+  const unpacked = { permissions: Object.freeze(permissions), byLocation };
+  if (unpackedClaims.size >= UNPACKED_CLAIMS_KEPT) {
+    unpackedClaims.delete(unpackedClaims.keys().next().value!);
+  }
+  unpackedClaims.set(packed, unpacked);
+  return unpacked;
+}
+
+/** Either form of the permissions (exactly one of them), as the principal reads it. */
+function readEitherPermissions(payload: Record<string, unknown>): {
+  permissions: Readonly<Record<string, readonly string[]>>;
+  byLocation: ReadonlyMap<string, ReadonlySet<string>> | null;
+} {
+  const packed = payload.permissions_packed;
+  if (packed === undefined) return { permissions: readPermissions(payload.permissions), byLocation: null };
+  if (typeof packed !== 'string' || payload.permissions !== undefined) {
+    throw invalidToken('the token must carry exactly one of "permissions" and "permissions_packed"');
+  }
+  return unpackPermissions(packed);
+}
+
 /**
  * Checks the claims svcauth puts in every access token (and in `active` introspection answers).
  * `jti` and `exp` are required of JWTs by the caller, not here: API keys have neither.
@@ -91,6 +162,7 @@ export function readAccessClaims(payload: Record<string, unknown>): AccessClaims
   const scope = payload.scope;
   if (scope !== undefined && typeof scope !== 'string')
     throw invalidToken('the token has no valid "scope" claim');
+  const { permissions, byLocation } = readEitherPermissions(payload);
   return {
     sub: requiredString(payload, 'sub'),
     client_id: requiredString(payload, 'client_id'),
@@ -98,7 +170,8 @@ export function readAccessClaims(payload: Record<string, unknown>): AccessClaims
     jti: typeof payload.jti === 'string' && payload.jti !== '' ? payload.jti : null,
     exp: typeof payload.exp === 'number' ? payload.exp : null,
     scope: scope ?? null,
-    permissions: readPermissions(payload.permissions),
+    permissions,
+    permissionSets: byLocation,
     permissions_version: version ?? null,
     secret_version: secretVersion ?? null,
     groups_admin: payload.groups_admin === true,
@@ -108,7 +181,7 @@ export function readAccessClaims(payload: Record<string, unknown>): AccessClaims
 export function createPrincipal(claims: AccessClaims, credentialType: 'jwt' | 'api_key'): Principal {
   const { permissions } = claims;
   // Sets for can(), built on its first call: many requests never ask, and verify() is on every request.
-  let byLocation: Map<string, ReadonlySet<string>> | undefined;
+  let byLocation: ReadonlyMap<string, ReadonlySet<string>> | undefined = claims.permissionSets ?? undefined;
   const lookup = (location: string): ReadonlySet<string> | undefined => {
     byLocation ??= new Map(Object.entries(permissions).map(([loc, names]) => [loc, new Set(names)]));
     return byLocation.get(location);

@@ -969,6 +969,10 @@ export interface operations {
                 content: {
                     "application/json": {
                         active: boolean;
+                        /** @description location key (or "*") -> permission names; always this plain form, also for a token carrying permissions_packed */
+                        permissions?: {
+                            [key: string]: string[];
+                        };
                         /** @constant */
                         svcauth_credential_type?: "api_key";
                         /** @description the version of the secret the token was obtained with, or the API key is (1, then one more per regeneration) */

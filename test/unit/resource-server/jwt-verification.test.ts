@@ -1,4 +1,5 @@
 import { createHmac, createPublicKey } from 'node:crypto';
+import { deflateRawSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, VerificationError, type Verifier } from '../../../src/resource-server/index.ts';
 import {
@@ -262,6 +263,71 @@ describe('the principal', () => {
         description: 'the token has no valid "permissions" claim',
       });
     }
+  });
+});
+
+/** The packed form as README documents it: base64url of raw DEFLATE of the grouped JSON. */
+const pack = (grouped: unknown) => deflateRawSync(JSON.stringify(grouped)).toString('base64url');
+
+describe('packed permissions (permissions_packed)', () => {
+  it('reads them into the same principal as the plain form', async () => {
+    const grouped = {
+      'items:read': ['*'],
+      'items:read items:read_private': ['location-a', 'location-c'],
+      'items:write': ['location-b'],
+    };
+    const token = await accessToken(local, es256, {
+      claims: { permissions_packed: pack(grouped) },
+      omit: ['permissions'],
+    });
+    const principal = await verifierFor().verify(token);
+    expect(principal.permissions).toEqual({
+      '*': ['items:read'],
+      'location-a': ['items:read', 'items:read_private'],
+      'location-b': ['items:write'],
+      'location-c': ['items:read', 'items:read_private'],
+    });
+    expect(principal.can('items:read_private', 'location-c')).toBe(true);
+    expect(principal.can('items:read', 'location-b')).toBe(true);
+    expect(principal.can('items:write', 'location-b')).toBe(true);
+    expect(principal.can('items:write', 'location-a')).toBe(false);
+    expect(principal.can('items:read_private', '*')).toBe(false);
+    expect(principal.can('items:read_private', 'constructor')).toBe(false);
+    expect(Object.isFrozen(principal.permissions)).toBe(true);
+    expect(Object.values(principal.permissions).every((names) => Object.isFrozen(names))).toBe(true);
+    // A second token with the same claim gets the same answers (the decoded claim is shared).
+    const again = await verifierFor().verify(
+      await accessToken(local, es256, {
+        claims: { permissions_packed: pack(grouped) },
+        omit: ['permissions'],
+      }),
+    );
+    expect(again.permissions).toEqual(principal.permissions);
+  });
+
+  it('refuses a token with both forms, or none', async () => {
+    const both = await accessToken(local, es256, {
+      claims: { permissions_packed: pack({ 'items:read': ['a'] }) },
+    });
+    expect((await refusal(verifierFor().verify(both))).description).toMatch(/exactly one of "permissions"/);
+    const none = await accessToken(local, es256, { omit: ['permissions'] });
+    expect((await refusal(verifierFor().verify(none))).description).toContain('"permissions"');
+  });
+
+  it.each([
+    ['not DEFLATE', 'bm90LWRlZmxhdGU'],
+    ['not JSON', deflateRawSync('{').toString('base64url')],
+    ['a list', pack(['a'])],
+    ['a set without a list', pack({ 'items:read': 'location-a' })],
+    ['a location that is no string', pack({ 'items:read': [7] })],
+    ['a location under two sets', pack({ 'items:read': ['location-a'], 'items:write': ['location-a'] })],
+    ['a number', 42],
+  ])('refuses a packed claim that is %s', async (_what, value) => {
+    const token = await accessToken(local, es256, {
+      claims: { permissions_packed: value },
+      omit: ['permissions'],
+    });
+    expect((await refusal(verifierFor().verify(token))).description).toMatch(/"permissions(_packed)?"/);
   });
 });
 
