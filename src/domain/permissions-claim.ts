@@ -35,7 +35,7 @@ export function groupByPermissionSet(resolved: ResolvedPermissions): GroupedPerm
     if (locations) locations.push(location);
     else bySet.set(set, [location]);
   }
-  const grouped: GroupedPermissions = {};
+  const grouped: GroupedPermissions = Object.create(null) as GroupedPermissions;
   for (const set of [...bySet.keys()].sort()) grouped[set] = bySet.get(set)!;
   return grouped;
 }
@@ -58,7 +58,8 @@ export function ungroupPermissions(grouped: unknown): ResolvedPermissions {
       byLocation.set(location, names);
     }
   }
-  const resolved: ResolvedPermissions = {};
+  // No prototype, as every ResolvedPermissions (a location key may be `__proto__`).
+  const resolved: ResolvedPermissions = Object.create(null) as ResolvedPermissions;
   for (const location of [...byLocation.keys()].sort()) resolved[location] = [...byLocation.get(location)!];
   return resolved;
 }

@@ -46,6 +46,17 @@ describe('grouping permissions by set', () => {
     expect(ungroupPermissions(groupByPermissionSet({}))).toEqual({});
   });
 
+  it('keeps locations named like Object.prototype members as plain keys', () => {
+    const resolved = JSON.parse(
+      '{"__proto__":["items:read"],"constructor":["items:write"]}',
+    ) as ResolvedPermissions;
+    const unpacked = unpackPermissions(packPermissions(resolved));
+    expect(Object.keys(unpacked)).toEqual(['__proto__', 'constructor']);
+    expect(Object.getPrototypeOf(unpacked)).toBeNull();
+    expect(unpacked['__proto__']).toEqual(['items:read']);
+    expect(unpacked['constructor']).toEqual(['items:write']);
+  });
+
   it('refuses what is not its shape: a location under two sets, a non-list, a non-string', () => {
     expect(() => ungroupPermissions({ 'items:read': ['a'], 'items:write': ['a'] })).toThrow(
       /two permission sets/,

@@ -305,6 +305,18 @@ describe('packed permissions (permissions_packed)', () => {
     expect(again.permissions).toEqual(principal.permissions);
   });
 
+  it('reads locations named like Object.prototype members as plain locations', async () => {
+    const token = await accessToken(local, es256, {
+      claims: { permissions_packed: pack(JSON.parse('{"items:read":["__proto__","constructor"]}')) },
+      omit: ['permissions'],
+    });
+    const principal = await verifierFor().verify(token);
+    expect(principal.can('items:read', '__proto__')).toBe(true);
+    expect(principal.can('items:read', 'constructor')).toBe(true);
+    expect(principal.can('items:read', 'toString')).toBe(false);
+    expect(Object.keys(principal.permissions)).toEqual(['__proto__', 'constructor']);
+  });
+
   it('refuses a token with both forms, or none', async () => {
     const both = await accessToken(local, es256, {
       claims: { permissions_packed: pack({ 'items:read': ['a'] }) },
