@@ -31,6 +31,7 @@ import { ROOT, type ServerProcess, startBareProvider, startSvcauth } from './lib
 import { measureRevocationLatency, seedApiKeys } from './lib/revocation.ts';
 import { type SeededCredentials, seedOrganization } from './lib/seed.ts';
 import { restartStormRow } from './lib/restart-storm.ts';
+import { feedFanoutRow } from './lib/feed-fanout.ts';
 import type { ScaleContext } from './lib/scale-context.ts';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -422,6 +423,7 @@ async function main() {
   }
   await serverA.stop();
   if (wanted('j')) row(await restartStormRow(scaleContext));
+  if (wanted('l')) row(await feedFanoutRow(scaleContext));
 
   if (wanted('b')) {
     // (b) the same on the embedded default (PGlite, in-process state).
