@@ -9,6 +9,7 @@ import * as productIdsAndCatalog from './0010_product_ids_and_catalog.ts';
 import * as tenancy from './0011_tenancy.ts';
 import * as accountListsAndSecretVersions from './0012_account_lists_and_secret_versions.ts';
 import * as tokenExchange from './0013_token_exchange.ts';
+import * as deploymentCredentials from './0015_deployment_credentials.ts';
 
 /** Every migration, in order. Static imports keep the set identical on pg and PGlite and in bundles. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   '0011_tenancy': tenancy,
   '0012_account_lists_and_secret_versions': accountListsAndSecretVersions,
   '0013_token_exchange': tokenExchange,
+  '0015_deployment_credentials': deploymentCredentials,
 };

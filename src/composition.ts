@@ -35,6 +35,11 @@ import type { Config } from './config/index.ts';
 import type { AdminDependencies } from './http/admin/router.ts';
 import type { PlatformDependencies } from './http/platform/router.ts';
 import { OperatorAuthenticator } from './oauth/resource-server-auth.ts';
+import {
+  DeploymentCredentialDirectory,
+  DeploymentCredentialService,
+} from './services/deployment-credential-service.ts';
+import { SigningKeyService } from './services/signing-key-service.ts';
 import type { KeyRing } from './keys/key-ring.ts';
 import type { Database } from './persistence/schema.ts';
 import type { ChangePublisher } from './services/committed-changes.ts';
@@ -218,8 +223,10 @@ export async function createServices(config: Config, infrastructure: Infrastruct
     // One credential lifecycle for the management API and /revoke's kill switch (change event, outbox, audit).
     const credentials = new CredentialLifecycleService(db, hasher, notifier);
     const accessTokens = new AccessTokenVerifier(keyRing, config);
+    // Resource servers and operators made through the platform API, as every instance sees them now.
+    const deploymentCredentials = new DeploymentCredentialDirectory(db, notifier);
     const revocation = {
-      resourceServers: new ResourceServerAuthenticator(config.resourceServers),
+      resourceServers: new ResourceServerAuthenticator(config.resourceServers, deploymentCredentials),
       introspection: new IntrospectionService({
         config,
         tokens: accessTokens,
@@ -264,7 +271,15 @@ export async function createServices(config: Config, infrastructure: Infrastruct
           state,
           logger,
         }),
-        platform: createPlatformServices({ config, db, hasher, changes: notifier, lockout, keyRing }),
+        platform: createPlatformServices({
+          config,
+          db,
+          hasher,
+          changes: notifier,
+          lockout,
+          keyRing,
+          deploymentCredentials,
+        }),
         isDatabaseUnavailable,
         revocation,
       },
@@ -319,13 +334,24 @@ function createAdminServices(deps: {
 
 /** The platform API's use cases and its operators (OPERATORS), built once like the admin services. */
 function createPlatformServices(deps: {
-  config: Pick<Config, 'operators' | 'issuer' | 'defaultAudience' | 'adminAudience' | 'maxTokenClaimsBytes'>;
+  config: Pick<
+    Config,
+    | 'operators'
+    | 'resourceServers'
+    | 'issuer'
+    | 'defaultAudience'
+    | 'adminAudience'
+    | 'maxTokenClaimsBytes'
+    | 'keysDir'
+    | 'signingAlg'
+  >;
   db: Kysely<Database>;
   hasher: SecretHasher;
   changes: ChangePublisher;
   lockout: LockoutService;
   /** Signs the built-in accounts' tokens, with the key /token signs with. */
   keyRing: KeyRing;
+  deploymentCredentials: DeploymentCredentialDirectory;
 }): PlatformDependencies {
   return {
     services: {
@@ -339,8 +365,12 @@ function createPlatformServices(deps: {
         new PlatformTokenIssuer(deps.keyRing, deps.config),
       ),
       delegations: new DelegationService(deps.db),
+      deployment: {
+        credentials: new DeploymentCredentialService(deps.db, deps.changes, deps.config),
+        signingKeys: new SigningKeyService(deps.db, deps.config.keysDir, deps.config.signingAlg),
+      },
     },
-    operators: new OperatorAuthenticator(deps.config.operators),
+    operators: new OperatorAuthenticator(deps.config.operators, deps.deploymentCredentials),
     lockout: deps.lockout,
   };
 }

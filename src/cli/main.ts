@@ -1,10 +1,9 @@
 import fs from 'node:fs';
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { type Config, ConfigError, loadConfig, type SigningAlg } from '../config/index.ts';
-import { KEY_FILE_POLL_MS } from '../keys/key-ring.ts';
+import { DEFAULT_ACTIVATE_IN_SECONDS } from '../keys/key-ring.ts';
 import {
   generateSigningKeys,
-  JWKS_MAX_AGE_SECONDS,
   KeyFileError,
   rotateSigningKeys,
   signingKeysPath,
@@ -51,13 +50,6 @@ Configuration comes from the environment (see README): DATABASE_URL or DATA_DIR,
 class UsageError extends Error {}
 
 const SIGNING_ALGS = new Set(['ES256', 'EdDSA', 'RS256']);
-// Longer than two polls of the key file, so every instance publishes a key before any signs with it,
-// and than the /jwks cache lifetime (plus slack for clocks and in-flight fetches), so a resource server
-// that fetched the set just before the rotation has fetched it again before it meets the new key.
-const DEFAULT_ACTIVATE_IN_SECONDS = Math.max(
-  JWKS_MAX_AGE_SECONDS + 10,
-  Math.ceil((KEY_FILE_POLL_MS * 3) / 1000),
-);
 
 /** Where a command writes and what environment it is configured from: the process's, or a test's. */
 export interface CliIo {

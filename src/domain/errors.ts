@@ -36,6 +36,7 @@ export type DomainErrorCode =
   | 'no_live_primary'
   | 'not_regenerable'
   | 'organization_archived'
+  | 'own_operator_credential'
   | 'permission_in_use'
   | 'protected_account'
   | 'role_in_use'

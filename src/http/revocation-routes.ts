@@ -103,17 +103,17 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
 
   router.all('/introspect', bodySizeLimit(config.maxBodyBytes), async (ctx) => {
     if (!allowPost(ctx, 'introspection')) return;
-    const resourceServer = deps.resourceServers.authenticate(ctx.get('authorization'));
-    if (!resourceServer) {
-      return oauthError(
-        ctx,
-        401,
-        'invalid_client',
-        'resource server authentication failed; use HTTP Basic with a name and secret listed in RESOURCE_SERVERS',
-        RESOURCE_SERVER_REALM,
-      );
-    }
     await unavailableOnFailure(ctx, async () => {
+      const resourceServer = await deps.resourceServers.authenticate(ctx.get('authorization'));
+      if (!resourceServer) {
+        return oauthError(
+          ctx,
+          401,
+          'invalid_client',
+          'resource server authentication failed; use HTTP Basic with a name and secret listed in RESOURCE_SERVERS or made through the platform API',
+          RESOURCE_SERVER_REALM,
+        );
+      }
       const body = await readFormBody(ctx, config.maxBodyBytes);
       if (!body.ok) return oauthError(ctx, body.status, 'invalid_request', body.description);
       const token = body.params.get('token');
@@ -128,11 +128,11 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
   });
 
   router.get('/revocations', async (ctx) => {
-    if (!deps.resourceServers.authenticate(ctx.get('authorization'))) {
+    if (!(await deps.resourceServers.authenticate(ctx.get('authorization')))) {
       throw new HttpProblem(
         401,
         'unauthorized',
-        'the revocation feed is for resource servers: use HTTP Basic with a name and secret listed in RESOURCE_SERVERS',
+        'the revocation feed is for resource servers: use HTTP Basic with a name and secret listed in RESOURCE_SERVERS or made through the platform API',
         { headers: { 'WWW-Authenticate': `Basic realm="${RESOURCE_SERVER_REALM}"` } },
       );
     }

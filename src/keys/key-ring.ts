@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { SigningAlg } from '../config/index.ts';
 import {
   generateSigningKeys,
+  JWKS_MAX_AGE_SECONDS,
   KeyFileError,
   type KeySchedule,
   readSigningKeyFile,
@@ -14,6 +15,17 @@ import {
 
 /** How often instances look at the shared key file; rotation waits longer than this before signing. */
 export const KEY_FILE_POLL_MS = 2000;
+
+/**
+ * How long a rotated-in key is published before it signs (CLI and platform API): longer than two polls
+ * of the key file, so every instance publishes a key before any signs with it, and than the /jwks
+ * cache lifetime (plus slack for clocks and in-flight fetches), so a resource server that fetched the
+ * set just before the rotation has fetched it again before it meets the new key.
+ */
+export const DEFAULT_ACTIVATE_IN_SECONDS = Math.max(
+  JWKS_MAX_AGE_SECONDS + 10,
+  Math.ceil((KEY_FILE_POLL_MS * 3) / 1000),
+);
 
 /**
  * The signing keys as this instance sees them, kept current with the shared key file. Listeners hear

@@ -229,6 +229,19 @@ export interface DelegationsTable {
   updated_at: GeneratedTimestamp;
 }
 
+/** Resource servers' and operators' credentials made through the platform API (migration 0015). */
+export interface DeploymentCredentialsTable {
+  id: Generated<string>;
+  kind: 'resource_server' | 'operator';
+  name: string;
+  /** SHA-256 of the secret (a 190-bit random value), as RESOURCE_SERVERS and OPERATORS keep it. */
+  secret_sha256: Buffer;
+  created_by_operator: string;
+  created_at: GeneratedTimestamp;
+  revoked_by_operator: string | null;
+  revoked_at: Timestamp | null;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   organization_defaults: OrganizationDefaultsTable;
@@ -244,6 +257,7 @@ export interface Database {
   revocation_outbox: RevocationOutboxTable;
   permission_catalog: PermissionCatalogTable;
   delegations: DelegationsTable;
+  deployment_credentials: DeploymentCredentialsTable;
 }
 
 export type Organization = Selectable<OrganizationsTable>;
@@ -257,3 +271,4 @@ export type CredentialUpdate = Updateable<CredentialsTable>;
 export type AuditEvent = Selectable<AuditEventsTable>;
 export type CatalogPermission = Selectable<PermissionCatalogTable>;
 export type Delegation = Selectable<DelegationsTable>;
+export type DeploymentCredential = Selectable<DeploymentCredentialsTable>;

@@ -73,6 +73,9 @@ export function entryForChange(event: ChangeEvent, nowMs: number): RevocationEnt
       return event.apiEnabled !== undefined
         ? { type: 'organization', org_id: event.orgId, enabled: event.apiEnabled, until: untilAfter(nowMs) }
         : null;
+    case 'deployment_credentials':
+      // Resource servers and operators hold no tokens: only the instances' credential lists change.
+      return null;
   }
 }
 

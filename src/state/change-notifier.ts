@@ -29,6 +29,8 @@ export type ChangeEvent =
       /** Set when roles, locations or the matrix changed: tokens with a lower version are stale. */
       permissionsVersion?: number;
     }
+  /** A resource server's or operator's credential was made or revoked through the platform API. */
+  | { type: 'deployment_credentials' }
   /** Roles, locations or settings changed: anything of the organization may be affected. */
   | {
       type: 'organization';

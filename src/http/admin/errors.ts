@@ -46,6 +46,8 @@ const STATUS_BY_CODE = {
   no_live_primary: 409,
   not_regenerable: 422,
   organization_archived: 409,
+  // Revoking the secret the request authenticated with would be revoking the caller's own access.
+  own_operator_credential: 409,
   permission_in_use: 409,
   protected_account: 409,
   role_in_use: 409,

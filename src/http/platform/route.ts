@@ -5,6 +5,8 @@
 import type { z } from 'zod';
 import type { PlatformBuiltInAccountService } from '../../services/platform-built-in-service.ts';
 import type { DelegationService } from '../../services/delegation-service.ts';
+import type { DeploymentCredentialService } from '../../services/deployment-credential-service.ts';
+import type { SigningKeyService } from '../../services/signing-key-service.ts';
 import type { PlatformLocationService } from '../../services/platform-location-service.ts';
 import type { PlatformOperator, PlatformService } from '../../services/platform-service.ts';
 import type { PlatformTenancyService } from '../../services/platform-tenancy-service.ts';
@@ -16,6 +18,8 @@ export interface PlatformServices {
   tenancy: PlatformTenancyService;
   builtIn: PlatformBuiltInAccountService;
   delegations: DelegationService;
+  /** Resource servers' and operators' credentials, and the signing keys (deployment-routes.ts). */
+  deployment: { credentials: DeploymentCredentialService; signingKeys: SigningKeyService };
 }
 
 export interface PlatformRoute<

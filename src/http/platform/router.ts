@@ -66,7 +66,7 @@ function operatorAuthentication(operators: OperatorAuthenticator, lockout: Platf
         headers: { 'Retry-After': String(locked.retryAfterSeconds) },
       });
     }
-    const name = operators.authenticate(authorization);
+    const name = await operators.authenticate(authorization);
     if (name === null) {
       // Only a presented secret is a guess; a request without credentials is not counted.
       if (authorization !== undefined) {
@@ -75,8 +75,8 @@ function operatorAuthentication(operators: OperatorAuthenticator, lockout: Platf
           null,
         );
       }
-      const detail = operators.configured
-        ? 'send an operator secret listed in OPERATORS, as HTTP Basic name:secret or "Authorization: Bearer <secret>"'
+      const detail = (await operators.configured())
+        ? 'send an operator secret (listed in OPERATORS or made through the platform API), as HTTP Basic name:secret or "Authorization: Bearer <secret>"'
         : 'no operator is configured: make one with "svcauth operator-credential --name NAME" and add its entry to OPERATORS';
       throw new HttpProblem(401, 'unauthorized', detail, {
         headers: { 'WWW-Authenticate': `Basic realm="${REALM}", Bearer realm="${REALM}"` },

@@ -18,10 +18,10 @@ describe('svcauth operator-credential', () => {
     expect(printed.operators_entry).not.toContain(printed.secret);
 
     const operators = new OperatorAuthenticator(loadConfig({ OPERATORS: printed.operators_entry }).operators);
-    expect(operators.authenticate(`Bearer ${printed.secret}`)).toBe('ops-1');
+    expect(await operators.authenticate(`Bearer ${printed.secret}`)).toBe('ops-1');
     const basic = `Basic ${Buffer.from(`ops-1:${printed.secret}`).toString('base64')}`;
-    expect(operators.authenticate(basic)).toBe('ops-1');
-    expect(operators.authenticate(`Bearer ${printed.secret}x`)).toBeNull();
+    expect(await operators.authenticate(basic)).toBe('ops-1');
+    expect(await operators.authenticate(`Bearer ${printed.secret}x`)).toBeNull();
   });
 
   it('prints the entry for humans and refuses a bad name', async () => {

@@ -35,6 +35,7 @@ describe('schema constraints', () => {
       '0011_tenancy',
       '0012_account_lists_and_secret_versions',
       '0013_token_exchange',
+      '0015_deployment_credentials',
     ]);
     fixtures = new Fixtures(handle.db);
   });

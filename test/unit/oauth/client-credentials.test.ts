@@ -78,15 +78,15 @@ describe('ResourceServerAuthenticator', () => {
     { name: 'people-api', secretSha256: digest('other') },
   ]);
 
-  it('names the resource server whose secret matches', () => {
-    expect(authenticator.authenticate(basic('items-api', 'right secret'))).toBe('items-api');
-    expect(authenticator.authenticate(basic('people-api', 'other'))).toBe('people-api');
+  it('names the resource server whose secret matches', async () => {
+    expect(await authenticator.authenticate(basic('items-api', 'right secret'))).toBe('items-api');
+    expect(await authenticator.authenticate(basic('people-api', 'other'))).toBe('people-api');
   });
 
-  it('refuses a wrong secret, another server’s secret, an unknown name and malformed headers', () => {
-    expect(authenticator.authenticate(basic('items-api', 'wrong'))).toBeNull();
-    expect(authenticator.authenticate(basic('items-api', 'other'))).toBeNull();
-    expect(authenticator.authenticate(basic('nobody', 'right secret'))).toBeNull();
+  it('refuses a wrong secret, another server’s secret, an unknown name and malformed headers', async () => {
+    expect(await authenticator.authenticate(basic('items-api', 'wrong'))).toBeNull();
+    expect(await authenticator.authenticate(basic('items-api', 'other'))).toBeNull();
+    expect(await authenticator.authenticate(basic('nobody', 'right secret'))).toBeNull();
     for (const header of [
       undefined,
       '',
@@ -94,8 +94,10 @@ describe('ResourceServerAuthenticator', () => {
       'Bearer x',
       `Basic ${Buffer.from('no-colon').toString('base64')}`,
     ]) {
-      expect(authenticator.authenticate(header)).toBeNull();
+      expect(await authenticator.authenticate(header)).toBeNull();
     }
-    expect(new ResourceServerAuthenticator([]).authenticate(basic('items-api', 'right secret'))).toBeNull();
+    expect(
+      await new ResourceServerAuthenticator([]).authenticate(basic('items-api', 'right secret')),
+    ).toBeNull();
   });
 });
