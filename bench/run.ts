@@ -32,6 +32,7 @@ import { measureRevocationLatency, seedApiKeys } from './lib/revocation.ts';
 import { type SeededCredentials, seedOrganization } from './lib/seed.ts';
 import { restartStormRow } from './lib/restart-storm.ts';
 import { feedFanoutRow } from './lib/feed-fanout.ts';
+import { adminAtSizeRows } from './lib/admin-at-size.ts';
 import type { ScaleContext } from './lib/scale-context.ts';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -420,6 +421,11 @@ async function main() {
     rowH.notes = [rowH.notes, `(a) measured alongside: ${fmt(alongside.throughput, 0)} req/s`]
       .filter(Boolean)
       .join('; ');
+  }
+  if (wanted('m')) {
+    // (a) again, in alternating slices with (m)'s load: its baseline.
+    for (const r of await adminAtSizeRows(scaleContext, tokenTarget(serverA, postgres.seeded, warmIds)))
+      row(r);
   }
   await serverA.stop();
   if (wanted('j')) row(await restartStormRow(scaleContext));

@@ -26,6 +26,11 @@ export interface LoadTarget {
     headers?: Record<string, string>;
     body?: string;
   };
+  /**
+   * Started just before each of this target's slices (after the machine went quiet) and stopped when
+   * the slice ends: work that must run alongside this target's load only, not its baseline's.
+   */
+  alongside?: () => { stop(): Promise<void> };
 }
 
 export interface LoadOptions extends LoadTarget {
@@ -61,6 +66,7 @@ export async function runInterleaved(
     for (const [index, target] of targets.entries()) {
       const total = totals[index]!;
       await settle();
+      const alongside = target.alongside?.();
       const cpuBefore = target.server?.cpuSeconds();
       // Without a callback autocannon returns its instance, an event emitter that is also a promise.
       const instance = autocannon({
@@ -89,6 +95,7 @@ export async function runInterleaved(
       });
       const result = await instance;
       const cpuAfter = target.server?.cpuSeconds();
+      await alongside?.stop();
       if (cpuBefore && cpuAfter) {
         total.cpu.process += cpuAfter.process - cpuBefore.process;
         total.cpu.mainThread += cpuAfter.mainThread - cpuBefore.mainThread;
