@@ -225,6 +225,11 @@ export async function createServices(config: Config, infrastructure: Infrastruct
     const accessTokens = new AccessTokenVerifier(keyRing, config);
     // Resource servers and operators made through the platform API, as every instance sees them now.
     const deploymentCredentials = new DeploymentCredentialDirectory(db, notifier);
+    // After the directory dropped its copy (listeners run in order): streams of a revoked resource
+    // server end at once.
+    notifier.onChange((event) => {
+      if (event.type === 'deployment_credentials') void feed.endRevokedStreams();
+    });
     const revocation = {
       resourceServers: new ResourceServerAuthenticator(config.resourceServers, deploymentCredentials),
       introspection: new IntrospectionService({

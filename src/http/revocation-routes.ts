@@ -128,7 +128,8 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
   });
 
   router.get('/revocations', async (ctx) => {
-    if (!(await deps.resourceServers.authenticate(ctx.get('authorization')))) {
+    const authorization = ctx.get('authorization');
+    if (!(await deps.resourceServers.authenticate(authorization))) {
       throw new HttpProblem(
         401,
         'unauthorized',
@@ -140,7 +141,9 @@ export function revocationRoutes(deps: RevocationRoutesDependencies): Router {
       if (ctx.accepts('application/json', 'text/event-stream') === 'text/event-stream') {
         const cursor =
           ctx.get('last-event-id') || (typeof ctx.query.cursor === 'string' ? ctx.query.cursor : '');
-        await deps.feed.open(ctx.res, cursor || null);
+        await deps.feed.open(ctx.res, cursor || null, {
+          stillAuthorized: async () => (await deps.resourceServers.authenticate(authorization)) !== null,
+        });
         // The stream is written by the hub from here on.
         ctx.respond = false;
         return;

@@ -40,6 +40,8 @@ interface Subscriber {
   position: string;
   /** False while its backlog is being sent: the pump leaves it alone until then. */
   live: boolean;
+  /** Whether the credentials the stream was opened with still hold (see endRevokedStreams). */
+  stillAuthorized: (() => Promise<boolean>) | null;
 }
 
 /**
@@ -88,7 +90,11 @@ export class RevocationFeedHub {
    * after it. Otherwise (no cursor, an unknown or too old one): a snapshot first. Throws
    * FeedUnavailableError before anything is written when the feed cannot start.
    */
-  async open(res: ServerResponse, cursorValue: string | null): Promise<void> {
+  async open(
+    res: ServerResponse,
+    cursorValue: string | null,
+    options: { stillAuthorized?: () => Promise<boolean> } = {},
+  ): Promise<void> {
     if (this.#closed) throw new FeedUnavailableError('the server is shutting down');
     this.#refuseIfBehind();
     const cursor = parseCursor(cursorValue);
@@ -129,6 +135,7 @@ export class RevocationFeedHub {
       epoch: snapshot?.epoch ?? epoch,
       position: snapshot?.position ?? cursor!.position,
       live: false,
+      stillAuthorized: options.stillAuthorized ?? null,
     };
     this.#subscribers.add(subscriber);
     res.on('close', () => this.#subscribers.delete(subscriber));
@@ -139,6 +146,26 @@ export class RevocationFeedHub {
     subscriber.live = true;
     // Anything appended while the backlog was read is picked up here.
     void this.#pump();
+  }
+
+  /**
+   * Ends the streams whose resource server's credentials no longer hold (revoked through the platform
+   * API): a revoked resource server stops hearing the feed at once, not at its next reconnection. A
+   * check that fails (the database cannot answer) leaves the stream open: the next change retries.
+   */
+  async endRevokedStreams(): Promise<number> {
+    let ended = 0;
+    await Promise.all(
+      [...this.#subscribers].map(async (subscriber) => {
+        if (!subscriber.stillAuthorized) return;
+        const authorized = await subscriber.stillAuthorized().catch(() => true);
+        if (authorized) return;
+        this.#subscribers.delete(subscriber);
+        subscriber.res.end();
+        ended += 1;
+      }),
+    );
+    return ended;
   }
 
   /** Ends every stream (subscribers reconnect elsewhere) and stops listening. */

@@ -68,10 +68,22 @@ describe('the deployment through the platform API', () => {
     expect(again.status).toBe(409);
     expect(again.body.code ?? again.body.type).toMatch(/name_taken/);
 
+    // A stream it holds open is ended by the revocation, not left until it reconnects.
+    const stream = await fetch(`${server.issuer}/revocations`, {
+      headers: { authorization, accept: 'text/event-stream' },
+    });
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toMatch(/event: snapshot/);
+    const ended = (async () => {
+      for (;;) if ((await reader.read()).done) return true;
+    })();
+
     const revoked = await configured()('POST', `/resource-servers/${made.body.id}:revoke`, {});
     expect(revoked.status).toBe(200);
     expect(revoked.body).toMatchObject({ status: 'revoked', revoked_by_operator: OPERATOR.name });
     expect((await introspect(authorization)).status).toBe(401);
+    expect(await ended).toBe(true);
     // Revoking again changes nothing; the name is free again.
     expect((await configured()('POST', `/resource-servers/${made.body.id}:revoke`, {})).status).toBe(200);
     expect((await configured()('POST', '/resource-servers', { name: 'orders-api' })).status).toBe(201);
