@@ -325,8 +325,8 @@ async function main() {
     `/token, Postgres + Redis, ${warmIds.length} warm credentials on ${warmIds.length} accounts`,
     aResult!,
     rowC,
-    '>= 0.8x (c), p99 <= 1.5x (c)',
-    (r) => r.throughput >= 0.8 * rowC.throughput! && r.p99 <= 1.5 * rowC.p99!,
+    '>= 0.9x (c), p99 <= 1.2x (c)',
+    (r) => r.throughput >= 0.9 * rowC.throughput! && r.p99 <= 1.2 * rowC.p99!,
   );
 
   if (wanted('i')) {
