@@ -33,6 +33,7 @@ import { type SeededCredentials, seedOrganization } from './lib/seed.ts';
 import { restartStormRow } from './lib/restart-storm.ts';
 import { feedFanoutRow } from './lib/feed-fanout.ts';
 import { adminAtSizeRows } from './lib/admin-at-size.ts';
+import { manyLocationsRows } from './lib/many-locations.ts';
 import type { ScaleContext } from './lib/scale-context.ts';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -427,6 +428,17 @@ async function main() {
     for (const r of await adminAtSizeRows(scaleContext, tokenTarget(serverA, postgres.seeded, warmIds)))
       row(r);
   }
+  if (wanted('k')) {
+    const manyLocations = await manyLocationsRows({
+      ...scaleContext,
+      server: serverA,
+      databaseUrl: (postgres.env as Record<string, string>).DATABASE_URL!,
+      aTarget: tokenTarget(serverA, postgres.seeded, warmIds),
+      rowA,
+      smallToken: () => fetchToken(serverA.url, warmIds[0]!, postgres.seeded.secret),
+    });
+    for (const r of manyLocations) row(r);
+  }
   await serverA.stop();
   if (wanted('j')) row(await restartStormRow(scaleContext));
   if (wanted('l')) row(await feedFanoutRow(scaleContext));
@@ -586,7 +598,27 @@ async function revocationLatencyRow(serverA: ServerProcess, env: Record<string, 
 }
 
 function report(elapsedMs: number) {
-  const order = ['a', 'b', 'c', 'd', 'e', 'e0', 'f', 'g', 'h', 'i', 'j', 'l', 'm', 'm1', 'm2', 'm3', 'mem'];
+  const order = [
+    'a',
+    'b',
+    'c',
+    'd',
+    'e',
+    'e0',
+    'f',
+    'g',
+    'h',
+    'i',
+    'j',
+    'k',
+    'k1',
+    'l',
+    'm',
+    'm1',
+    'm2',
+    'm3',
+    'mem',
+  ];
   rows.sort((x, y) => order.indexOf(x.id) - order.indexOf(y.id));
   const header = '| row | what | throughput | p50 ms | p99 ms | baseline | ratio | target | met |';
   const lines = [
