@@ -43,6 +43,11 @@ export const DEFAULTS = {
   SUBJECT_TOKEN_MAX_LIFETIME_SECONDS: 300,
   /** Token exchange: the lifetime of a management token issued for a person (never above the organization's TTL). */
   DELEGATED_TOKEN_TTL_SECONDS: 300,
+  /**
+   * PERMISSIONS_FILE unset: the product permission catalog is the database's, edited through the
+   * platform API, starting with DEFAULT_PRODUCT_PERMISSIONS (config/permissions.ts).
+   */
+  PERMISSIONS_FILE: undefined,
 } as const;
 
 /** Defaults of a new organization's API security settings. */

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULTS } from '../../config/defaults.ts';
+import { type CatalogEntry, parsePermissionCatalog } from '../domain/permission-catalog.ts';
 
 /** Raised when the environment does not describe a runnable server; the message is one line. */
 export class ConfigError extends Error {
@@ -251,6 +253,7 @@ const environmentSchema = z.object({
   SUBJECT_TOKEN_JWKS_FILE: z.string().min(1).optional(),
   SUBJECT_TOKEN_MAX_LIFETIME_SECONDS: integer(DEFAULTS.SUBJECT_TOKEN_MAX_LIFETIME_SECONDS, 10, 3600),
   DELEGATED_TOKEN_TTL_SECONDS: integer(DEFAULTS.DELEGATED_TOKEN_TTL_SECONDS, 60, 3600),
+  PERMISSIONS_FILE: z.string().min(1).optional(),
 });
 
 /**
@@ -314,6 +317,12 @@ export interface Config {
   legacyKeyIdSecrets: string[] | undefined;
   /** Token exchange for people (RFC 8693); undefined when SUBJECT_TOKEN_ISSUER is unset. */
   tokenExchange: TokenExchangeConfig | undefined;
+  /**
+   * PERMISSIONS_FILE, read and validated: the product permission catalog the deployment declares (the
+   * database's catalog is made exactly this at start-up, and the platform API only reads it).
+   * Undefined when unset: the catalog is the database's, edited through the platform API.
+   */
+  permissionsFile: { path: string; permissions: CatalogEntry[] } | undefined;
   /** Brute-force limits on client authentication at /token and /revoke. */
   lockout: {
     maxFailuresPerClient: number;
@@ -387,6 +396,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     resourceServers: e.RESOURCE_SERVERS,
     operators: e.OPERATORS,
     tokenExchange: tokenExchangeConfig(e),
+    permissionsFile: e.PERMISSIONS_FILE ? readPermissionsFile(e.PERMISSIONS_FILE) : undefined,
     lockout: {
       maxFailuresPerClient: e.LOCKOUT_MAX_FAILURES,
       maxFailuresPerIp: e.LOCKOUT_MAX_FAILURES_PER_IP,
@@ -463,6 +473,25 @@ function tokenExchangeConfig(e: z.infer<typeof environmentSchema>): TokenExchang
     maxSubjectTokenLifetimeSeconds: e.SUBJECT_TOKEN_MAX_LIFETIME_SECONDS,
     delegatedTokenTtlSeconds: e.DELEGATED_TOKEN_TTL_SECONDS,
   };
+}
+
+/** PERMISSIONS_FILE: read once at start; any problem stops the process, naming the file and the entry. */
+function readPermissionsFile(file: string): { path: string; permissions: CatalogEntry[] } {
+  const resolved = path.resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(resolved, 'utf8');
+  } catch (error) {
+    throw new ConfigError(
+      'PERMISSIONS_FILE',
+      `cannot be read (${resolved}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
+  }
+  try {
+    return { path: resolved, permissions: parsePermissionCatalog(text) };
+  } catch (error) {
+    throw new ConfigError('PERMISSIONS_FILE', `(${resolved}) ${(error as Error).message}`);
+  }
 }
 
 /** The Redis variables that are only valid together, or only apart. */
