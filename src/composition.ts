@@ -61,6 +61,9 @@ import { ServiceAccountService } from './services/service-account-service.ts';
 import { SettingsService } from './services/settings-service.ts';
 import { RefusedAttemptAudit } from './services/refused-attempts.ts';
 import { DelegationLookup, DelegationService } from './services/delegation-service.ts';
+import { PermissionCatalog, PermissionCatalogService } from './services/permission-catalog.ts';
+import { ConfigError } from './config/index.ts';
+import { isDomainError } from './domain/errors.ts';
 import { recordAudit } from './services/admin-actor.ts';
 import { SubjectTokenVerifier } from './oauth/subject-token.ts';
 import type { DelegatedGrant } from './oauth/token-exchange.ts';
@@ -87,7 +90,7 @@ export interface Services {
   /** The current oidc-provider (rebuilt when the published signing keys change). */
   providers: ProviderHolder;
   /** What the HTTP app routes to. */
-  http: Pick<HttpAppDependencies, 'admin' | 'platform' | 'revocation' | 'isDatabaseUnavailable'>;
+  http: Pick<HttpAppDependencies, 'admin' | 'platform' | 'revocation' | 'isDatabaseUnavailable' | 'catalog'>;
   /** Stops what the services run in the background, the last started first. */
   close(): Promise<void>;
 }
@@ -115,7 +118,25 @@ export async function createServices(config: Config, infrastructure: Infrastruct
       if (event.type === 'credential') void secrets.forget(event.credentialId);
     });
     const legacyKeys = new LegacyKeyLookup(db, serverSecrets);
-    const subjects = new CachedSubjectResolver(new TokenSubjectService(db), notifier);
+    // The product permission catalog, shared by every instance through the database (and announced).
+    const catalog = new PermissionCatalog(db);
+    const catalogService = new PermissionCatalogService(db, notifier, catalog, {
+      managedByFile: config.permissionsFile !== undefined,
+    });
+    if (config.permissionsFile) {
+      const applied = await catalogService.applyFile(config.permissionsFile).catch((error: unknown) => {
+        // A permission the file drops while roles hold it: the start stops, saying what to do.
+        throw isDomainError(error) ? new ConfigError('PERMISSIONS_FILE', error.message) : error;
+      });
+      if (applied.length > 0)
+        logger.info({ changes: applied }, 'permission catalog made as PERMISSIONS_FILE says');
+    }
+    await catalog.start(notifier, (error) =>
+      logger.error({ err: error }, 'could not reload the permission catalog'),
+    );
+    const subjects = new CachedSubjectResolver(new TokenSubjectService(db, catalog), notifier);
+    // Subjects resolved under the previous catalog may carry a removed permission or lack a new one.
+    catalog.onChange(() => subjects.clear());
     metrics.observeCaches({ token_subjects: () => subjects.stats, verified_secrets: () => secrets.stats });
     metrics.observeSecretChecks(() => secrets.checks);
     const audit = new AuditRepository(db);
@@ -204,6 +225,7 @@ export async function createServices(config: Config, infrastructure: Infrastruct
       replay,
       logger,
       lockout,
+      catalog,
       ...(tokenExchange ? { tokenExchange } : {}),
     };
     const usage = new UsageRecorder(db, logger);
@@ -233,6 +255,7 @@ export async function createServices(config: Config, infrastructure: Infrastruct
     const revocation = {
       resourceServers: new ResourceServerAuthenticator(config.resourceServers, deploymentCredentials),
       introspection: new IntrospectionService({
+        catalog,
         config,
         tokens: accessTokens,
         subjects,
@@ -275,6 +298,7 @@ export async function createServices(config: Config, infrastructure: Infrastruct
           delegations,
           state,
           logger,
+          catalog,
         }),
         platform: createPlatformServices({
           config,
@@ -284,7 +308,10 @@ export async function createServices(config: Config, infrastructure: Infrastruct
           lockout,
           keyRing,
           deploymentCredentials,
+          catalog,
+          catalogService,
         }),
+        catalog,
         isDatabaseUnavailable,
         revocation,
       },
@@ -313,12 +340,14 @@ function createAdminServices(deps: {
   delegations: DelegationLookup;
   state: StateStore;
   logger: Logger;
+  catalog: PermissionCatalog;
 }): Omit<AdminDependencies, 'config'> {
   const { db, hasher, changes } = deps;
   return {
     services: {
+      permissions: deps.catalog,
       locations: new LocationService(db, changes),
-      roles: new RoleService(db, changes),
+      roles: new RoleService(db, changes, deps.catalog),
       accounts: new ServiceAccountService(db, changes, hasher),
       credentials: deps.credentials,
       settings: new SettingsService(db, changes),
@@ -357,6 +386,8 @@ function createPlatformServices(deps: {
   /** Signs the built-in accounts' tokens, with the key /token signs with. */
   keyRing: KeyRing;
   deploymentCredentials: DeploymentCredentialDirectory;
+  catalog: PermissionCatalog;
+  catalogService: PermissionCatalogService;
 }): PlatformDependencies {
   return {
     services: {
@@ -367,8 +398,10 @@ function createPlatformServices(deps: {
         deps.db,
         deps.hasher,
         deps.changes,
-        new PlatformTokenIssuer(deps.keyRing, deps.config),
+        new PlatformTokenIssuer(deps.keyRing, deps.config, deps.catalog),
+        deps.catalog,
       ),
+      catalog: deps.catalogService,
       delegations: new DelegationService(deps.db),
       deployment: {
         credentials: new DeploymentCredentialService(deps.db, deps.changes, deps.config),

@@ -60,6 +60,11 @@ export class CachedSubjectResolver {
     notifier.onResync(() => this.#cache.clear());
   }
 
+  /** Drops every subject: what they were resolved under (e.g. the permission catalog) changed. */
+  clear(): void {
+    this.#cache.clear();
+  }
+
   get stats(): { hits: number; misses: number; size: number } {
     return { hits: this.#cache.hits, misses: this.#cache.misses, size: this.#cache.size };
   }

@@ -9,6 +9,7 @@ export type DomainErrorCode =
   | 'account_archived'
   | 'account_not_archived'
   | 'api_not_entitled'
+  | 'catalog_managed_by_file'
   | 'credential_limit_reached'
   | 'credential_not_active'
   | 'credential_type_not_allowed'

@@ -1,4 +1,4 @@
-import { MANAGEMENT_PERMISSIONS, PERMISSION_CATALOG } from '../../config/permissions.ts';
+import { MANAGEMENT_PERMISSIONS } from '../../config/permissions.ts';
 
 /** Key of org-wide grants in the `permissions` claim. */
 export const ALL_LOCATIONS = '*';
@@ -29,14 +29,14 @@ export interface AccountGrants {
 }
 
 const MANAGEMENT = new Set<string>(MANAGEMENT_PERMISSIONS);
-const CATALOG = new Set<string>(PERMISSION_CATALOG);
 
 /**
  * What an account may do, location by location: for each role, its permissions at each location the
- * matrix lets it apply; the union over roles. Management permissions are org-wide ("*"). Names not in
- * the catalog (e.g. retired ones still stored in a role) are dropped.
+ * matrix lets it apply; the union over roles. Management permissions are org-wide ("*"). Given the
+ * current catalog (`known`: product and management names), names not in it are dropped: a permission
+ * removed from the catalog grants nothing, even from a role that still names it.
  */
-export function resolvePermissions(account: AccountGrants): ResolvedPermissions {
+export function resolvePermissions(account: AccountGrants, known?: ReadonlySet<string>): ResolvedPermissions {
   const byLocation = new Map<string, Set<string>>();
   const grant = (location: string, permission: string) => {
     const set = byLocation.get(location) ?? new Set<string>();
@@ -53,7 +53,7 @@ export function resolvePermissions(account: AccountGrants): ResolvedPermissions 
         ? [...accountLocations]
         : role.restrictedTo.filter((id) => accountLocations.has(id));
     for (const permission of role.permissions) {
-      if (!CATALOG.has(permission)) continue;
+      if (known && !known.has(permission)) continue;
       if (MANAGEMENT.has(permission)) {
         // An org-wide power needs the role to apply somewhere; a role ticked nowhere grants nothing.
         if (locations.length > 0) grant(ALL_LOCATIONS, permission);

@@ -23,6 +23,8 @@ export interface HttpAppDependencies {
   admin: Omit<AdminDependencies, 'config'>;
   /** The platform API's use cases and its operator authentication (OPERATORS). */
   platform: PlatformDependencies;
+  /** The product permission catalog now (the metadata's scopes_supported). */
+  catalog: { readonly productNames: readonly string[] };
   /** The persistence layer's test for a database that did not answer (503, not 500). */
   isDatabaseUnavailable: (error: unknown) => boolean;
   /** POST /revoke, POST /introspect, GET /revocations. */

@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import type { Context, Next } from 'koa';
 import type { Provider } from 'oidc-provider';
-import { PERMISSION_CATALOG } from '../../config/permissions.ts';
+import { MANAGEMENT_PERMISSIONS } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
 import { TOKEN_EXCHANGE_GRANT_TYPE } from '../domain/delegation.ts';
 import { echo } from '../domain/text.ts';
@@ -23,7 +23,10 @@ export interface ProviderHolder {
 }
 
 /** RFC 8414 metadata: what this server does, and only that. */
-export function authorizationServerMetadata(config: Config): Record<string, unknown> {
+export function authorizationServerMetadata(
+  config: Config,
+  catalog: { readonly productNames: readonly string[] },
+): Record<string, unknown> {
   return {
     issuer: config.issuer,
     token_endpoint: `${config.issuer}/token`,
@@ -40,18 +43,23 @@ export function authorizationServerMetadata(config: Config): Record<string, unkn
     // For resource servers only: HTTP Basic with the credentials listed in RESOURCE_SERVERS.
     introspection_endpoint: `${config.issuer}/introspect`,
     introspection_endpoint_auth_methods_supported: ['client_secret_basic'],
-    scopes_supported: PERMISSION_CATALOG,
+    // The product permission catalog as it is now (it changes at run time), then the management ones.
+    scopes_supported: [...catalog.productNames, ...MANAGEMENT_PERMISSIONS],
     // RFC 9449: a DPoP proof at /token binds the token to its key; it is then only accepted with one.
     dpop_signing_alg_values_supported: DPOP_SIGNING_ALGS,
     service_documentation: `${config.issuer}/admin/v1/openapi.json`,
   };
 }
 
-export function oauthRoutes(deps: { config: Config; keyRing: KeyRing }): Router {
+export function oauthRoutes(deps: {
+  config: Config;
+  keyRing: KeyRing;
+  catalog: { readonly productNames: readonly string[] };
+}): Router {
   const router = new Router();
   const metadata = (ctx: Context) => {
     ctx.set('Cache-Control', 'public, max-age=300');
-    ctx.body = authorizationServerMetadata(deps.config);
+    ctx.body = authorizationServerMetadata(deps.config, deps.catalog);
   };
   router.get('/.well-known/oauth-authorization-server', metadata);
   // No /.well-known/openid-configuration: svcauth is no OpenID Provider (no authorization endpoint, no

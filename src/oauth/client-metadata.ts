@@ -20,7 +20,9 @@ export function clientMetadataFor(
     grant_types: [...grantTypes],
     response_types: [],
     redirect_uris: [],
-    ...(subject.scopes.length > 0 ? { scope: subject.scopes.join(' ') } : {}),
+    // No `scope`: oidc-provider would check it against its scopes list, fixed at construction, while
+    // the product permissions change at run time. What a client may ask for is checked by the
+    // provider's getResourceServerInfo instead: held by the account, carried by the audience.
   };
   if (credential.type === 'private_key_jwt') {
     return { ...common, token_endpoint_auth_method: 'private_key_jwt', jwks: credential.jwks };

@@ -1,4 +1,3 @@
-import { PRODUCT_PERMISSIONS } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
 import { restrictToScopes } from '../domain/permissions.ts';
 import { withPlainPermissions } from '../domain/permissions-claim.ts';
@@ -26,7 +25,11 @@ import type { SecretVerifier } from './secret-verification.ts';
 export type IntrospectionAnswer = { active: false } | ({ active: true } & Record<string, unknown>);
 
 const INACTIVE: IntrospectionAnswer = Object.freeze({ active: false as const });
-const PRODUCT = new Set<string>(PRODUCT_PERMISSIONS);
+
+/** Whether a name is a product permission of the catalog now (PermissionCatalog). */
+export interface ProductPermissions {
+  isProduct(name: string): boolean;
+}
 
 /** Who asks: the resource server (by its RESOURCE_SERVERS name), the source API-key guesses are counted under. */
 export interface IntrospectionCaller {
@@ -51,8 +54,11 @@ export class IntrospectionService {
   readonly #lockout: LockoutService | undefined;
   readonly #legacyKeys: LegacyKeyResolver;
   readonly #delegations: DelegationLookup | undefined;
+  readonly #catalog: ProductPermissions;
 
   constructor(deps: {
+    /** The product permission catalog now: an API key's answer carries what a product token would. */
+    catalog: ProductPermissions;
     config: TokenAudiences;
     tokens: AccessTokenVerifier;
     subjects: SubjectResolver;
@@ -67,6 +73,7 @@ export class IntrospectionService {
     delegations?: DelegationLookup;
   }) {
     this.#delegations = deps.delegations;
+    this.#catalog = deps.catalog;
     this.#lockout = deps.lockout;
     this.#config = deps.config;
     this.#tokens = deps.tokens;
@@ -182,6 +189,7 @@ export class IntrospectionService {
       subject,
       this.#config,
       matchedSecretVersion(match, secretVersionFacts(subject.credential)),
+      this.#catalog,
     );
   }
 }
@@ -191,8 +199,9 @@ export function apiKeyClaims(
   subject: TokenSubject,
   config: Pick<Config, 'issuer' | 'defaultAudience'>,
   secretVersion: number,
+  catalog: ProductPermissions,
 ): IntrospectionAnswer {
-  const granted = subject.scopes.filter((scope) => PRODUCT.has(scope)).sort();
+  const granted = subject.scopes.filter((scope) => catalog.isProduct(scope)).sort();
   return {
     active: true,
     iss: config.issuer,

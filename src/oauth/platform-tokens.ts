@@ -7,7 +7,7 @@ import { writePermissionsClaim } from '../domain/permissions-claim.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { AccessTokenIssuer, IssuedAccessToken } from '../services/platform-built-in-service.ts';
 import type { TokenSubject } from '../services/token-subject-service.ts';
-import { audienceScopes } from './provider.ts';
+import { audienceScopes, type ProductCatalog } from './provider.ts';
 
 /**
  * Access tokens svcauth issues without a client authentication at /token: to the platform operator,
@@ -19,16 +19,17 @@ import { audienceScopes } from './provider.ts';
 export class PlatformTokenIssuer implements AccessTokenIssuer {
   readonly #keyRing: KeyRing;
   readonly #config: Pick<Config, 'issuer' | 'defaultAudience' | 'adminAudience' | 'maxTokenClaimsBytes'>;
-  readonly #audiences: Map<string, readonly string[]>;
+  readonly #audiences: () => Map<string, readonly string[]>;
   readonly #keys = new Map<string, Promise<CryptoKey | Uint8Array>>();
 
   constructor(
     keyRing: KeyRing,
     config: Pick<Config, 'issuer' | 'defaultAudience' | 'adminAudience' | 'maxTokenClaimsBytes'>,
+    catalog: ProductCatalog,
   ) {
     this.#keyRing = keyRing;
     this.#config = config;
-    this.#audiences = audienceScopes(config);
+    this.#audiences = audienceScopes(config, catalog);
   }
 
   async issue(
@@ -37,11 +38,12 @@ export class PlatformTokenIssuer implements AccessTokenIssuer {
     now: Date = new Date(),
   ): Promise<IssuedAccessToken> {
     const audience = request.resource ?? this.#config.defaultAudience;
-    const carried = this.#audiences.get(audience);
+    const audiences = this.#audiences();
+    const carried = audiences.get(audience);
     if (!carried) {
       throw new DomainError(
         'invalid_target',
-        `unknown resource "${audience}"; use ${[...this.#audiences.keys()].join(' or ')}, or omit resource`,
+        `unknown resource "${audience}"; use ${[...audiences.keys()].join(' or ')}, or omit resource`,
         { field: 'resource' },
       );
     }

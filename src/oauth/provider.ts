@@ -1,5 +1,5 @@
 import { type Configuration, errors, Provider } from 'oidc-provider';
-import { MANAGEMENT_PERMISSIONS, PERMISSION_CATALOG, PRODUCT_PERMISSIONS } from '../../config/permissions.ts';
+import { MANAGEMENT_PERMISSIONS } from '../../config/permissions.ts';
 import type { Config } from '../config/index.ts';
 import { personSubject, TOKEN_EXCHANGE_GRANT_TYPE } from '../domain/delegation.ts';
 import { ALL_LOCATIONS, type ResolvedPermissions, restrictToScopes } from '../domain/permissions.ts';
@@ -38,6 +38,8 @@ export interface OAuthDependencies {
   logger: Logger;
   /** Brute-force limits, checked before each client lookup and secret evaluation (see lockout-guard.ts). */
   lockout?: TokenLockout;
+  /** The product permission catalog as this instance knows it now (it changes at run time). */
+  catalog: ProductCatalog;
   /** RFC 8693 token exchange for people; absent when the deployment trusts no product (config). */
   tokenExchange?: Omit<TokenExchangeDependencies, 'adminAudience' | 'keyRing' | 'logger'>;
 }
@@ -45,14 +47,32 @@ export interface OAuthDependencies {
 /** Algorithms of DPoP proofs /token accepts (RFC 9449); the metadata advertises the same list. */
 export const DPOP_SIGNING_ALGS = ['ES256', 'EdDSA', 'Ed25519'] as const;
 
-/** The audiences svcauth issues tokens for, and the permissions each may carry. */
+/** The product permissions' names now: a new array whenever the catalog changes. */
+export interface ProductCatalog {
+  readonly productNames: readonly string[];
+}
+
+/**
+ * The audiences svcauth issues tokens for, and the permissions each may carry now: the product API's
+ * follow the catalog (PermissionCatalog), the management API's are fixed. Rebuilt only when the
+ * catalog changed.
+ */
 export function audienceScopes(
   config: Pick<Config, 'defaultAudience' | 'adminAudience'>,
-): Map<string, readonly string[]> {
-  return new Map<string, readonly string[]>([
-    [config.defaultAudience, PRODUCT_PERMISSIONS],
-    [config.adminAudience, MANAGEMENT_PERMISSIONS],
-  ]);
+  catalog: ProductCatalog,
+): () => Map<string, readonly string[]> {
+  let names: readonly string[] | undefined;
+  let audiences = new Map<string, readonly string[]>();
+  return () => {
+    if (catalog.productNames !== names) {
+      names = catalog.productNames;
+      audiences = new Map<string, readonly string[]>([
+        [config.defaultAudience, names],
+        [config.adminAudience, MANAGEMENT_PERMISSIONS],
+      ]);
+    }
+    return audiences;
+  };
 }
 
 /**
@@ -62,7 +82,7 @@ export function audienceScopes(
  */
 export function createProvider(deps: OAuthDependencies): Provider {
   const { config, keyRing } = deps;
-  const audiences = audienceScopes(config);
+  const audiences = audienceScopes(config, deps.catalog);
   const grantedClaims = grantedClaimsCache(audiences);
   const schedule = keyRing.schedule();
   const { clientAuthSigningAlgValues, ...clientAuthPolicy } = clientAuthPolicyConfiguration();
@@ -73,7 +93,12 @@ export function createProvider(deps: OAuthDependencies): Provider {
   const configuration: Configuration = {
     adapter: createAdapterFactory({ state: deps.state, subjects: deps.subjects, grantTypes }),
     jwks: { keys: schedule.published.map((k) => k.jwk) },
-    scopes: [...PERMISSION_CATALOG],
+    // Only the fixed management permissions: oidc-provider reads this list once, at construction, and
+    // the product permissions change at run time. Nothing is lost: clients carry no `scope` metadata
+    // (client-metadata.ts), so oidc-provider checks no scope against this list; getResourceServerInfo
+    // below checks every requested scope against the catalog now and the account's permissions, and
+    // the token's scope is the requested one filtered by the scope it returns (client_credentials).
+    scopes: [...MANAGEMENT_PERMISSIONS],
     claims: { openid: ['sub'] },
     responseTypes: ['none'],
     ...clientAuthPolicy,
@@ -99,17 +124,18 @@ export function createProvider(deps: OAuthDependencies): Provider {
         enabled: true,
         // RFC 9068 3: without resource, a scope that only one audience carries picks that audience; the
         // default audience otherwise (a scope spanning both stays invalid_scope, naming the fix).
-        defaultResource: (ctx) => audienceForScope(ctx.oidc.params?.scope, audiences, config.defaultAudience),
+        defaultResource: (ctx) =>
+          audienceForScope(ctx.oidc.params?.scope, audiences(), config.defaultAudience),
         useGrantedResource: () => false,
         getResourceServerInfo: (ctx, resourceIndicator) => {
           const subject = getRequestSubject(ctx);
           if (!subject) throw new errors.InvalidClient('client authentication failed');
           const refusal = resourceIndicator === config.adminAudience ? subject.adminRefusal : subject.refusal;
           if (refusal) throw new errors.UnauthorizedClient(refusal);
-          const scopeSet = audiences.get(resourceIndicator);
+          const scopeSet = audiences().get(resourceIndicator);
           if (!scopeSet) {
             throw new errors.InvalidTarget(
-              `unknown resource "${echo(resourceIndicator)}"; use ${[...audiences.keys()].join(' or ')}, or omit resource`,
+              `unknown resource "${echo(resourceIndicator)}"; use ${[...audiences().keys()].join(' or ')}, or omit resource`,
             );
           }
           checkRequestedScopes(ctx.oidc.params?.scope, subject, resourceIndicator, scopeSet);
@@ -271,11 +297,16 @@ type GrantedClaims = {
  * change, so nothing here can outlive them; a few variants per subject, since a client could ask for
  * any number of scope combinations.
  */
-function grantedClaimsCache(audiences: Map<string, readonly string[]>) {
-  const audienceScopes = new Map([...audiences].map(([aud, scopes]) => [aud, new Set(scopes)]));
+function grantedClaimsCache(audiences: () => Map<string, readonly string[]>) {
+  let current: Map<string, readonly string[]> | undefined;
+  let audienceScopes = new Map<string, Set<string>>();
   const bySubject = new WeakMap<TokenSubject, Map<string, GrantedClaims>>();
   const VARIANTS_PER_SUBJECT = 8;
   return (subject: TokenSubject, audience: string, requestedScope: string): GrantedClaims => {
+    if (audiences() !== current) {
+      current = audiences();
+      audienceScopes = new Map([...current].map(([aud, scopes]) => [aud, new Set(scopes)]));
+    }
     const key = `${audience} ${requestedScope}`;
     let variants = bySubject.get(subject);
     const known = variants?.get(key);

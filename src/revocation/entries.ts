@@ -69,6 +69,8 @@ export function entryForChange(event: ChangeEvent, nowMs: number): RevocationEnt
             until: untilAfter(nowMs),
           }
         : null;
+    case 'catalog':
+      return null;
     case 'organization':
       return event.apiEnabled !== undefined
         ? { type: 'organization', org_id: event.orgId, enabled: event.apiEnabled, until: untilAfter(nowMs) }

@@ -4,8 +4,8 @@ import {
   BUILT_IN_ACCOUNT_NAME,
   FULL_ACCESS_ROLE_NAME,
   MANAGEMENT_PERMISSIONS,
-  PRODUCT_PERMISSIONS,
 } from '../../config/permissions.ts';
+import { PermissionCatalogRepository } from '../persistence/repositories/permission-catalog-repository.ts';
 import { AuditRepository } from '../persistence/repositories/audit-repository.ts';
 import { OrganizationRepository } from '../persistence/repositories/organization-repository.ts';
 import { RoleRepository } from '../persistence/repositories/role-repository.ts';
@@ -63,7 +63,8 @@ export async function provisionOrganizationBasics(
     fullAccessRole = await roles.create(organization.id, {
       name: FULL_ACCESS_ROLE_NAME,
       description: 'Every product permission, at the locations it is assigned for.',
-      permissions: [...PRODUCT_PERMISSIONS],
+      // The catalog as it is now; the role follows every later change (permission-catalog.ts).
+      permissions: await new PermissionCatalogRepository(db).names(),
       is_system: true,
     });
   }

@@ -49,16 +49,20 @@ export class PlatformBuiltInAccountService {
   readonly #hasher: SecretHasher;
   readonly #changes: ChangePublisher;
   readonly #tokens: AccessTokenIssuer;
+  readonly #subjects: TokenSubjectService;
   constructor(
     db: Kysely<Database>,
     hasher: SecretHasher,
     changes: ChangePublisher,
     tokens: AccessTokenIssuer,
+    /** The permission catalog tokens follow (as /token's subjects do). */
+    catalog?: { readonly known: ReadonlySet<string> },
   ) {
     this.#db = db;
     this.#hasher = hasher;
     this.#changes = changes;
     this.#tokens = tokens;
+    this.#subjects = new TokenSubjectService(db, catalog);
   }
 
   /** The built-in account as its admins see it (roles, permissions, derived status). A read is a use. */
@@ -86,7 +90,7 @@ export class PlatformBuiltInAccountService {
     request: { resource?: string | undefined; scope?: string | undefined },
   ): Promise<IssuedAccessToken & { service_account_id: string }> {
     const credential = await this.#credential(operator, orgId);
-    const subject = await new TokenSubjectService(this.#db).findByClientId(credential.client_id);
+    const subject = await this.#subjects.findByClientId(credential.client_id);
     // Revoked between the two reads (a concurrent revoke-tokens): as if it had never been.
     if (!subject) throw new NotFoundError('built-in account credential', credential.id);
     const issued = await this.#tokens.issue(subject, request);

@@ -42,9 +42,29 @@ const LISTED_HOLDERS = 100;
 export class RoleService {
   readonly #db: Kysely<Database>;
   readonly #changes: ChangePublisher;
-  constructor(db: Kysely<Database>, changes: ChangePublisher) {
+  readonly #catalog: { readonly known: ReadonlySet<string> } | undefined;
+  /** `catalog`: the permissions a role may hold now (product and management); unset, any name. */
+  constructor(
+    db: Kysely<Database>,
+    changes: ChangePublisher,
+    catalog?: { readonly known: ReadonlySet<string> },
+  ) {
     this.#db = db;
     this.#changes = changes;
+    this.#catalog = catalog;
+  }
+
+  /** A role holds only names of the catalog as it is now; a name it lacks is refused, named. */
+  #checkKnown(permissions: readonly string[] | undefined): void {
+    const known = this.#catalog?.known;
+    if (!known || !permissions) return;
+    const unknown = permissions.filter((p) => !known.has(p));
+    if (unknown.length === 0) return;
+    throw new DomainError(
+      'unknown_permission',
+      `${unknown.map((p) => `"${p}"`).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not in the permission catalog; GET /admin/v1/permissions lists the permissions a role may hold`,
+      { field: 'permissions', unknown_permissions: unknown },
+    );
   }
 
   async list(actor: AdminActor, page: PageRequest): Promise<Page<RoleView>> {
@@ -59,6 +79,7 @@ export class RoleService {
   }
 
   create(actor: AdminActor, input: RoleInput): Promise<RoleView> {
+    this.#checkKnown(input.permissions);
     return withNameCheck(input.name, () =>
       this.#db.transaction().execute(async (trx) => {
         const authority = await loadAuthority(trx, actor);
@@ -99,6 +120,7 @@ export class RoleService {
     patch: RolePatch,
     options: RoleUpdateOptions = {},
   ): Promise<RoleView> {
+    this.#checkKnown(patch.permissions);
     return withNameCheck(patch.name ?? '', () =>
       transactionWithChanges(this.#db, this.#changes, (trx, changed) =>
         keepingManagementHolders(trx, actor, () => this.#update(trx, changed, actor, id, patch, options)),

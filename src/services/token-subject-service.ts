@@ -65,8 +65,11 @@ export function secretVersionFacts(credential: Credential): SecretVersionFacts {
 
 export class TokenSubjectService {
   readonly #db: Kysely<Database>;
-  constructor(db: Kysely<Database>) {
+  readonly #catalog: { readonly known: ReadonlySet<string> } | undefined;
+  /** `catalog`: the permission catalog tokens follow (a name it does not know is never carried). */
+  constructor(db: Kysely<Database>, catalog?: { readonly known: ReadonlySet<string> }) {
     this.#db = db;
+    this.#catalog = catalog;
   }
 
   /**
@@ -102,7 +105,10 @@ export class TokenSubjectService {
       },
     };
     // Tokens speak the product's location ids where it gave them (README: "How ids look").
-    const permissions = keyedForTokens(resolvePermissions(grants), grants.productLocationIds);
+    const permissions = keyedForTokens(
+      resolvePermissions(grants, this.#catalog?.known),
+      grants.productLocationIds,
+    );
     return {
       credential,
       account,

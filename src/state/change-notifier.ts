@@ -31,6 +31,8 @@ export type ChangeEvent =
     }
   /** A resource server's or operator's credential was made or revoked through the platform API. */
   | { type: 'deployment_credentials' }
+  /** The product permission catalog changed: every instance reloads it (PermissionCatalog). */
+  | { type: 'catalog' }
   /** Roles, locations or settings changed: anything of the organization may be affected. */
   | {
       type: 'organization';

@@ -162,6 +162,26 @@ export interface paths {
         patch: operations["updateLocation"];
         trace?: never;
     };
+    "/admin/v1/permissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the permissions a role may hold, with what each lets a token do
+         * @description Requires the roles:write or service_accounts:read permission.
+         */
+        get: operations["listPermissions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/v1/roles": {
         parameters: {
             query?: never;
@@ -1621,6 +1641,103 @@ export interface operations {
             };
         };
     };
+    listPermissions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the deployment's product permissions, then svcauth's management permissions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            name: string;
+                            /** @description what the permission lets a token do, for people choosing it */
+                            description: string;
+                            /**
+                             * @description product: the deployment's catalog, carried at locations; management: svcauth's own, org-wide
+                             * @enum {string}
+                             */
+                            kind: "product" | "management";
+                            /** @description null for management permissions (fixed by svcauth) */
+                            created_at: string | null;
+                            updated_at: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description the request is malformed; `errors` names each field at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no valid admin access token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a permission is missing, the change would grant more than you hold, or the product does not allow it (API not entitled, a setting beyond its limit) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description no such object in your organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the current state refuses the change (name taken, protected account, quota, ...) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description a domain rule refuses the request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description the database does not answer right now; retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listRoles: {
         parameters: {
             query?: {
@@ -1737,7 +1854,7 @@ export interface operations {
                 "application/json": {
                     name: string;
                     description?: string;
-                    permissions: ("items:read" | "items:read_private" | "items:write" | "people:read" | "charts:read" | "service_accounts:read" | "service_accounts:write" | "service_accounts:delete" | "roles:write" | "settings:write" | "audit:read")[];
+                    permissions: string[];
                     /** @description false marks a role (like an owner group) that service accounts may never hold */
                     assignable_to_service_accounts?: boolean;
                 };
@@ -2030,7 +2147,7 @@ export interface operations {
                 "application/json": {
                     name?: string;
                     description?: string;
-                    permissions?: ("items:read" | "items:read_private" | "items:write" | "people:read" | "charts:read" | "service_accounts:read" | "service_accounts:write" | "service_accounts:delete" | "roles:write" | "settings:write" | "audit:read")[];
+                    permissions?: string[];
                     /** @description false marks a role (like an owner group) that service accounts may never hold */
                     assignable_to_service_accounts?: boolean;
                 };

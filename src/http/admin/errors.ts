@@ -17,6 +17,7 @@ const STATUS_BY_CODE = {
   account_not_archived: 409,
   // The product's decisions (entitlement, limits) are authority the organization's admins do not hold.
   api_not_entitled: 403,
+  catalog_managed_by_file: 409,
   credential_limit_reached: 409,
   credential_not_active: 409,
   credential_type_not_allowed: 422,

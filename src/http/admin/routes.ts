@@ -11,6 +11,7 @@ import type { CredentialLifecycleService } from '../../services/credential-lifec
 import type { LegacyKeyImportService } from '../../services/legacy-key-import-service.ts';
 import type { LocationService } from '../../services/location-service.ts';
 import type { RoleService } from '../../services/role-service.ts';
+import type { PermissionCatalog } from '../../services/permission-catalog.ts';
 import type { ServiceAccountService } from '../../services/service-account-service.ts';
 import type { SettingsService } from '../../services/settings-service.ts';
 import type { RefusedAttemptAudit } from '../../services/refused-attempts.ts';
@@ -18,6 +19,8 @@ import { decodeCursor, pageRequest, pageResponse } from './request.ts';
 import * as s from './schemas.ts';
 
 export interface AdminServices {
+  /** The permission catalog now: what a role may hold, with descriptions. */
+  permissions: Pick<PermissionCatalog, 'views'>;
   locations: LocationService;
   roles: RoleService;
   accounts: ServiceAccountService;
@@ -174,6 +177,25 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
     body: null,
     response: { status: 204, description: 'deleted', schema: noContent },
     handle: ({ actor, params }, { locations }) => locations.delete(actor, params.location_id!),
+  }),
+
+  // Permissions ---------------------------------------------------------------------------------------
+  route({
+    method: 'get',
+    path: '/permissions',
+    operationId: 'listPermissions',
+    tag: 'Roles',
+    summary: 'List the permissions a role may hold, with what each lets a token do',
+    permissions: READ_STRUCTURE,
+    params: {},
+    query: noQuery,
+    body: null,
+    response: {
+      status: 200,
+      description: "the deployment's product permissions, then svcauth's management permissions",
+      schema: z.object({ items: z.array(s.permissionOut) }),
+    },
+    handle: async (_request, { permissions }) => ({ items: permissions.views() }),
   }),
 
   // Roles ---------------------------------------------------------------------------------------------

@@ -5,7 +5,13 @@
  */
 import { z } from 'zod';
 import { LIMITS } from '../../../config/defaults.ts';
-import { PERMISSION_CATALOG } from '../../../config/permissions.ts';
+import { MANAGEMENT_PERMISSIONS } from '../../../config/permissions.ts';
+import {
+  MAX_PRODUCT_PERMISSIONS,
+  PERMISSION_DESCRIPTION_MAX,
+  PERMISSION_NAME_MAX,
+  PERMISSION_NAME_PATTERN,
+} from '../../domain/permission-catalog.ts';
 import { CREDENTIAL_SLOTS, CREDENTIAL_TYPES } from '../../domain/status.ts';
 import {
   isMultiLineText,
@@ -26,7 +32,15 @@ export const multiLineText = (max: number) =>
 const name = singleLineText(200).min(1).regex(/\S/, 'must not be blank');
 const description = multiLineText(2000);
 const timestamp = z.iso.datetime({ offset: true });
-const permission = z.enum(PERMISSION_CATALOG as [string, ...string[]]);
+/**
+ * A permission name's shape; whether the catalog holds it is the service's check (the product
+ * permissions change at run time: GET /admin/v1/permissions lists them).
+ */
+export const permissionName = z
+  .string()
+  .max(PERMISSION_NAME_MAX)
+  .regex(PERMISSION_NAME_PATTERN, 'must be a permission name, resource:action (e.g. items:read)');
+const permission = permissionName.describe('a permission of the catalog (GET /admin/v1/permissions)');
 const credentialType = z.enum(CREDENTIAL_TYPES);
 
 // ---------------------------------------------------------------------------------------------------
@@ -113,7 +127,7 @@ export const locationUpdate = z.strictObject({
 export const roleCreate = z.strictObject({
   name,
   description: description.optional(),
-  permissions: z.array(permission).max(PERMISSION_CATALOG.length),
+  permissions: z.array(permission).max(MAX_PRODUCT_PERMISSIONS + MANAGEMENT_PERMISSIONS.length),
   assignable_to_service_accounts: z
     .boolean()
     .optional()
@@ -246,6 +260,18 @@ export const locationOut = z.object({
     .describe("the product's own location id, under which tokens carry this location; null: tokens use id"),
   name: z.string(),
   created_at: timestamp,
+});
+
+export const permissionDescription = multiLineText(PERMISSION_DESCRIPTION_MAX);
+
+export const permissionOut = z.object({
+  name: z.string(),
+  description: z.string().describe('what the permission lets a token do, for people choosing it'),
+  kind: z
+    .enum(['product', 'management'])
+    .describe("product: the deployment's catalog, carried at locations; management: svcauth's own, org-wide"),
+  created_at: timestamp.nullable().describe('null for management permissions (fixed by svcauth)'),
+  updated_at: timestamp.nullable(),
 });
 
 export const roleOut = z.object({

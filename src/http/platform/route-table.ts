@@ -11,6 +11,7 @@ import { PLATFORM_LOCATION_ROUTES } from './location-routes.ts';
 import { PLATFORM_ROUTES, type PlatformRoute } from './routes.ts';
 import { TENANCY_ROUTES } from './tenancy-routes.ts';
 import { BUILT_IN_ROUTES } from './built-in-routes.ts';
+import { CATALOG_ROUTES } from './catalog-routes.ts';
 
 export const ALL_PLATFORM_ROUTES: readonly PlatformRoute[] = [
   ...PLATFORM_ROUTES,
@@ -19,4 +20,5 @@ export const ALL_PLATFORM_ROUTES: readonly PlatformRoute[] = [
   ...BUILT_IN_ROUTES,
   ...DELEGATION_ROUTES,
   ...DEPLOYMENT_ROUTES,
+  ...CATALOG_ROUTES,
 ];

@@ -7,6 +7,7 @@ import type { PlatformBuiltInAccountService } from '../../services/platform-buil
 import type { DelegationService } from '../../services/delegation-service.ts';
 import type { DeploymentCredentialService } from '../../services/deployment-credential-service.ts';
 import type { SigningKeyService } from '../../services/signing-key-service.ts';
+import type { PermissionCatalogService } from '../../services/permission-catalog.ts';
 import type { PlatformLocationService } from '../../services/platform-location-service.ts';
 import type { PlatformOperator, PlatformService } from '../../services/platform-service.ts';
 import type { PlatformTenancyService } from '../../services/platform-tenancy-service.ts';
@@ -20,6 +21,7 @@ export interface PlatformServices {
   delegations: DelegationService;
   /** Resource servers' and operators' credentials, and the signing keys (deployment-routes.ts). */
   deployment: { credentials: DeploymentCredentialService; signingKeys: SigningKeyService };
+  catalog: PermissionCatalogService;
 }
 
 export interface PlatformRoute<

@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose';
-import { PRODUCT_PERMISSIONS } from '../../../config/permissions.ts';
+import { DEFAULT_PRODUCT_PERMISSIONS } from '../../../config/permissions.ts';
 import { RoleRepository } from '../../../src/persistence/repositories/role-repository.ts';
 import { ServiceAccountRepository } from '../../../src/persistence/repositories/service-account-repository.ts';
 import { bootstrapOrganization } from '../../../src/services/bootstrap-service.ts';
@@ -30,7 +30,7 @@ export async function bootstrapAdmin(server: TestServer, slug: string): Promise<
   const roles = new RoleRepository(db);
   const productRole = await roles.create(result.org_id, {
     name: 'Everything in the product',
-    permissions: [...PRODUCT_PERMISSIONS],
+    permissions: DEFAULT_PRODUCT_PERMISSIONS.map((p) => p.name),
   });
   const adminRole = (await roles.findLiveByName(result.org_id, 'API Admin'))!;
   await new ServiceAccountRepository(db).replaceAssignments(result.org_id, result.admin_account_id, {

@@ -59,6 +59,7 @@ describe('the admin API answers as its OpenAPI document says, operation by opera
       201,
     );
     expectStatus(await api.get('/roles'), 200);
+    expectStatus(await api.get('/permissions'), 200);
     expectStatus(await api.get(`/roles/${reader.id}`), 200);
     expectStatus(
       await api.patch(`/roles/${reader.id}`, { permissions: ['items:read', 'items:read_private'] }),

@@ -117,11 +117,18 @@ describe('management API input', () => {
     });
 
     it('check types and ranges, naming the field', async () => {
+      // Not a permission name at all: malformed. A well-formed name the catalog lacks: 422, named.
       expectProblem(
-        await api.post('/roles', { name: 'r', permissions: ['items:fly'] }),
+        await api.post('/roles', { name: 'r', permissions: ['Items fly'] }),
         400,
         'validation_failed',
         'permissions[0]',
+      );
+      expectProblem(
+        await api.post('/roles', { name: 'r', permissions: ['items:fly'] }),
+        422,
+        'unknown_permission',
+        'permissions',
       );
       expectProblem(
         await api.patch('/settings', { access_token_ttl_seconds: 30 }),

@@ -26,7 +26,8 @@ const RESOURCE_SERVER = {
 
 /**
  * Issue 15's "done when": a SaaS product wires svcauth in over HTTP alone (no CLI, no SQL). It makes an
- * organization from its own tenant id, mirrors its locations with its own ids, provisions the first
+ * organization from its own tenant id, mirrors its locations with its own ids, loads its permission
+ * catalog (a permission of its own, with a description), provisions the first
  * admin; the admin makes an account and a key; the key's token and the kit speak the product's
  * location ids; suspend refuses the token, resume lets it work; the operator recovers an organization
  * whose admin lost its secret; deleting the organization ends it all.
@@ -105,11 +106,27 @@ describe("a product's whole integration over HTTP", () => {
     );
     expect(synced.summary).toMatchObject({ created: 2 });
 
+    // The product's permission catalog: a permission of its own, which admins see described.
+    const loaded = await platform.post('/permissions', {
+      name: 'stock:read',
+      description: 'Read stock levels',
+    });
+    expect([200, 201]).toContain(loaded.status);
+    const catalog = expectStatus(await platform.get('/permissions'), 200);
+    expect(catalog.items).toContainEqual(
+      expect.objectContaining({ name: 'stock:read', description: 'Read stock levels' }),
+    );
+
     // The first admin: its secret is shown once, to the product.
     const firstAdmin = expectStatus(await platform.post(`${org}/admins`, { name: 'Acme admin' }), 201);
     const admin = adminApi(
       server,
       await adminToken(server, { clientId: firstAdmin.client_id, secret: firstAdmin.client_secret }),
+    );
+
+    // The admin sees the product's permission with its description (the console's roles screen).
+    expect(expectStatus(await admin.get('/permissions'), 200).items).toContainEqual(
+      expect.objectContaining({ name: 'stock:read', description: 'Read stock levels', kind: 'product' }),
     );
 
     // The admin makes a role, an account on Paris, and its API key in the same request (seed 003).
@@ -119,7 +136,7 @@ describe("a product's whole integration over HTTP", () => {
     }>;
     const paris = locations.find((location) => location.external_id === 'site-paris')!;
     const reader = expectStatus(
-      await admin.post('/roles', { name: 'Item reader', permissions: ['items:read'] }),
+      await admin.post('/roles', { name: 'Item reader', permissions: ['items:read', 'stock:read'] }),
       201,
     );
     const account = expectStatus(
@@ -137,10 +154,12 @@ describe("a product's whole integration over HTTP", () => {
     const token = await productToken(server, 'api', apiKey);
     expect(claimsOf(token)).toMatchObject({
       org_id: organization.id,
-      permissions: { 'site-paris': ['items:read'] },
+      permissions: { 'site-paris': ['items:read', 'stock:read'] },
     });
     const principal = await kit.verify(token);
     expect(principal.can('items:read', 'site-paris')).toBe(true);
+    expect(principal.can('stock:read', 'site-paris')).toBe(true);
+    expect(principal.can('stock:read', 'site-lyon')).toBe(false);
     expect(principal.can('items:read', 'site-lyon')).toBe(false);
 
     // Suspended: the token is refused at once (the kit through the feed), no new token is issued.

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import type { Kysely } from 'kysely';
-import { PRODUCT_PERMISSIONS } from '../../../config/permissions.ts';
+import { DEFAULT_PRODUCT_PERMISSIONS } from '../../../config/permissions.ts';
 import { type Config, loadConfig } from '../../../src/config/index.ts';
 import { generateSigningKeys } from '../../../src/keys/signing-keys.ts';
 import { createLogger } from '../../../src/logging/logger.ts';
@@ -319,7 +319,7 @@ export async function bootstrap(deployment: Deployment, url: string, slug: strin
   const roles = new RoleRepository(db);
   const everything = await roles.create(result.org_id, {
     name: 'Everything in the product',
-    permissions: [...PRODUCT_PERMISSIONS],
+    permissions: DEFAULT_PRODUCT_PERMISSIONS.map((p) => p.name),
   });
   const reader = await roles.create(result.org_id, { name: 'Reader', permissions: ['items:read'] });
   const adminRole = (await roles.findLiveByName(result.org_id, 'API Admin'))!;

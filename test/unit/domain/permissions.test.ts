@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_PRODUCT_PERMISSIONS, MANAGEMENT_PERMISSIONS } from '../../../config/permissions.ts';
 import {
   type AccountGrants,
   isAllowed,
@@ -9,6 +10,8 @@ import {
   restrictToScopes,
 } from '../../../src/domain/permissions.ts';
 
+/** The catalog the cases resolve under: the default product permissions and the management ones. */
+const KNOWN = new Set([...DEFAULT_PRODUCT_PERMISSIONS.map((p) => p.name), ...MANAGEMENT_PERMISSIONS]);
 const L1 = 'loc-1';
 const L2 = 'loc-2';
 const L3 = 'loc-3';
@@ -157,7 +160,7 @@ const cases: Array<{ name: string; account: AccountGrants; expected: ResolvedPer
 
 describe('resolvePermissions', () => {
   it.each(cases)('$name', ({ account, expected }) => {
-    expect(resolvePermissions(account)).toEqual(expected);
+    expect(resolvePermissions(account, KNOWN)).toEqual(expected);
   });
 
   it('orders location keys deterministically', () => {
