@@ -1,7 +1,7 @@
 /**
- * What each permission of svcauth's catalog (config/permissions.ts) lets a token do, for the roles
- * screen. A product's own permissions, synchronised into svcauth, bring their descriptions with them
- * where the API provides them; a name without one is shown alone.
+ * The console's own words for the default permissions, for the roles screen when the deployment's
+ * catalog (GET /admin/v1/permissions, which the roles screen reads) gives a permission no description.
+ * A name described by neither is shown alone.
  */
 const DESCRIPTIONS: Record<string, string> = {
   'items:read': 'read items',

@@ -23,24 +23,36 @@ export class RolesPage extends ScreenElement {
    * permissions. Null when its token names no readable account (the API still checks every grant).
    */
   @state() accessor held: ReadonlySet<string> | null = null;
+  /** The deployment's catalog (GET /admin/v1/permissions): each permission's description. */
+  @state() accessor catalog: ReadonlyMap<string, string> = new Map();
   @query('svcauth-confirm') accessor confirm!: ConfirmDialog;
 
   protected override async load(connection: Connection): Promise<void> {
-    const [roles, own] = await Promise.all([
+    const [roles, own, permissions] = await Promise.all([
       all((cursor) =>
         ok(connection.api.GET('/admin/v1/roles', { params: { query: { limit: 200, cursor } } })),
       ),
       connection.api.GET('/admin/v1/service-accounts/{account_id}', {
         params: { path: { account_id: connection.accountId } },
       }),
+      connection.api.GET('/admin/v1/permissions'),
     ]);
     this.roles = roles;
+    this.catalog = new Map((permissions.data?.items ?? []).map((p) => [p.name, p.description]));
     this.held = own.data ? new Set(Object.values(own.data.permissions).flat()) : null;
   }
 
-  /** Every permission the form offers: the admin's own, and whatever a role already holds. */
+  /** What a permission lets a token do: the catalog's description, else the console's own words. */
+  #describe(permission: string): string {
+    return this.catalog.get(permission) || permissionDescription(permission);
+  }
+
+  /**
+   * Every permission the form offers: the catalog's (those the admin does not hold shown inert), the
+   * admin's own, and whatever a role already holds.
+   */
   get #catalog(): string[] {
-    const names = new Set([...(this.held ?? []), ...(this.connection?.held ?? [])]);
+    const names = new Set([...this.catalog.keys(), ...(this.held ?? []), ...(this.connection?.held ?? [])]);
     for (const role of this.roles) for (const p of role.permissions) names.add(p);
     return [...names].sort();
   }
@@ -54,11 +66,11 @@ export class RolesPage extends ScreenElement {
     const body: RoleCreate = {
       name: String(data.get('name') ?? ''),
       description: String(data.get('description') ?? ''),
-      permissions: data.getAll('permissions').map(String) as RoleCreate['permissions'],
+      permissions: data.getAll('permissions').map(String),
       assignable_to_service_accounts: data.get('assignable') === 'on',
     };
     if (editing !== 'new') {
-      const removed = editing.permissions.filter((p) => !body.permissions.includes(p as never));
+      const removed = editing.permissions.filter((p) => !body.permissions.includes(p));
       if (
         removed.length > 0 &&
         (await this.confirm.ask({
@@ -175,8 +187,8 @@ export class RolesPage extends ScreenElement {
                         (p) =>
                           html`<li>
                             <code>${p}</code>${
-                              permissionDescription(p)
-                                ? html` <span class="hint">${permissionDescription(p)}</span>`
+                              this.#describe(p)
+                                ? html` <span class="hint">${this.#describe(p)}</span>`
                                 : nothing
                             }
                           </li>`,
@@ -224,7 +236,7 @@ export class RolesPage extends ScreenElement {
         <legend>Permissions</legend>
         ${this.#catalog.map((p) => {
           const grantable = held === null || held.has(p);
-          const description = permissionDescription(p);
+          const description = this.#describe(p);
           return html`<label
             class="inline"
             title=${grantable ? nothing : `You do not hold ${p}: an admin can only grant what it holds`}
