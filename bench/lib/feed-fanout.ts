@@ -32,7 +32,12 @@ interface Stream {
 }
 
 /** One `GET /revocations` stream; resolves once its snapshot arrived. */
-function subscribe(url: string, authorization: string, arrivals: Map<string, Arrival>): Promise<Stream> {
+function subscribe(
+  url: string,
+  authorization: string,
+  arrivals: Map<string, Arrival>,
+  ended: { count: number },
+): Promise<Stream> {
   return new Promise((resolve, reject) => {
     const req = http.get(
       `${url}/revocations`,
@@ -62,6 +67,12 @@ function subscribe(url: string, authorization: string, arrivals: Map<string, Arr
           }
         });
         res.on('error', () => {});
+        // A stream the server ends (shutdown, or `unavailable` when it could not read the revocation
+        // state in time) is counted: its subscriber would reconnect, this one reports it instead.
+        res.on('close', () => {
+          ended.count += 1;
+          reject(new Error(`GET ${url}/revocations ended before its snapshot`));
+        });
       },
     );
     req.on('error', reject);
@@ -107,13 +118,14 @@ export async function feedFanoutRow(context: ScaleContext): Promise<BenchRow> {
   const authorization = basic(context.resourceServer.name, context.resourceServer.secret);
   const arrivals = new Map<string, Arrival>();
   const streams: Stream[] = [];
+  const ended = { count: 0 };
   const connectStarted = performance.now();
   let next = 0;
   await Promise.all(
     Array.from({ length: CONNECT_CONCURRENCY }, async () => {
       while (next < SUBSCRIBERS) {
         const server = servers[next++ % servers.length]!;
-        streams.push(await subscribe(server.url, authorization, arrivals));
+        streams.push(await subscribe(server.url, authorization, arrivals, ended));
       }
     }),
   );
@@ -134,7 +146,7 @@ export async function feedFanoutRow(context: ScaleContext): Promise<BenchRow> {
       while ((arrivals.get(target.client_id)?.count ?? 0) < SUBSCRIBERS) {
         if (performance.now() > deadline) {
           throw new Error(
-            `(l): a revocation reached ${arrivals.get(target.client_id)?.count ?? 0} of ${SUBSCRIBERS} subscribers within 10 s`,
+            `(l): a revocation reached ${arrivals.get(target.client_id)?.count ?? 0} of ${SUBSCRIBERS} subscribers within 10 s (${ended.count} streams were ended by the server)`,
           );
         }
         await new Promise((resolve) => setTimeout(resolve, 1));
