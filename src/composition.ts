@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Provider } from 'oidc-provider';
 import type { HttpAppDependencies } from './http/app.ts';
 import { isApiKeyRequest } from './http/api-key-basic-auth.ts';
@@ -40,6 +41,7 @@ import {
   DeploymentCredentialService,
 } from './services/deployment-credential-service.ts';
 import { SigningKeyService } from './services/signing-key-service.ts';
+import { Semaphore } from './services/semaphore.ts';
 import type { KeyRing } from './keys/key-ring.ts';
 import type { Database } from './persistence/schema.ts';
 import type { ChangePublisher } from './services/committed-changes.ts';
@@ -105,7 +107,10 @@ export async function createServices(config: Config, infrastructure: Infrastruct
     const notifier = new ChangeNotifier(state, logger);
     await notifier.start();
     closers.push(() => notifier.close());
-    const hasher = new SecretHasher(config.bcryptCost);
+    // New secrets are hashed on at most all cores but one, so bulk creation never starves /token.
+    const hasher = new SecretHasher(config.bcryptCost, {
+      hashing: new Semaphore(Math.max(1, availableParallelism() - 1)),
+    });
     const serverSecrets = loadLegacyKeyIdSecrets(config);
     // Verified secrets shared by every instance, bound by an HMAC whose key never leaves the servers.
     const records = new VerifiedSecretRecords(

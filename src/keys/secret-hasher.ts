@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import bcrypt from 'bcrypt';
 
+/** Runs work with at most a fixed number in flight (services/semaphore.ts). */
+export interface ConcurrencyLimit {
+  run<T>(work: () => Promise<T>): Promise<T>;
+}
+
 /** bcrypt reads at most 72 bytes; a longer secret (some legacy keys) would be checked only in part. */
 const BCRYPT_MAX_BYTES = 72;
 
@@ -10,12 +15,21 @@ const BCRYPT_MAX_BYTES = 72;
  */
 export class SecretHasher {
   readonly #cost: number;
-  constructor(cost: number) {
+  readonly #hashing: ConcurrencyLimit | null;
+
+  /**
+   * `hashing` bounds how many new secrets are hashed at once (the server gives it fewer permits than it
+   * has cores): creating credentials in bulk then queues behind it instead of taking every core from
+   * /token, whose warm path needs none of this.
+   */
+  constructor(cost: number, options: { hashing?: ConcurrencyLimit } = {}) {
     this.#cost = cost;
+    this.#hashing = options.hashing ?? null;
   }
 
   hash(secret: string): Promise<string> {
-    return bcrypt.hash(fitForBcrypt(secret), this.#cost);
+    const work = () => bcrypt.hash(fitForBcrypt(secret), this.#cost);
+    return this.#hashing ? this.#hashing.run(work) : work();
   }
 
   /** bcrypt.compare is constant-time over the hash it computes. */
