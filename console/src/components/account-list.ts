@@ -8,6 +8,16 @@ import { customElement, state } from 'lit/decorators.js';
 import { type AccountListQuery, type ListedAccount, ok } from '../api/client.js';
 import type { Connection } from '../connection.js';
 import { type Directory, loadDirectory } from '../directory.js';
+import {
+  type CursorPages,
+  currentCursor,
+  FIRST_PAGE,
+  type PageDirection,
+  pageNavigation,
+  pageNumber,
+  turnPage,
+  withNext,
+} from './cursor-pages.js';
 import { formatTime, ScreenElement } from './screen.js';
 
 const PAGE_SIZE = 25;
@@ -18,9 +28,7 @@ export class AccountList extends ScreenElement {
   @state() accessor includeArchived = false;
   @state() accessor filters: Pick<AccountListQuery, 'q' | 'status' | 'role_id' | 'location_id'> = {};
   @state() accessor directory: Directory | null = null;
-  /** Cursors of the pages before the current one (the first page's is undefined). */
-  @state() accessor cursors: Array<string | undefined> = [undefined];
-  @state() accessor nextCursor: string | null = null;
+  @state() accessor pages: CursorPages = FIRST_PAGE;
   #creatorNames = new Map<string, string>();
 
   protected override async load(connection: Connection): Promise<void> {
@@ -31,7 +39,7 @@ export class AccountList extends ScreenElement {
           query: {
             ...this.filters,
             limit: PAGE_SIZE,
-            cursor: this.cursors.at(-1),
+            cursor: currentCursor(this.pages),
             include_archived: this.includeArchived ? 'true' : 'false',
           },
         },
@@ -40,7 +48,7 @@ export class AccountList extends ScreenElement {
     for (const account of page.items) this.#creatorNames.set(account.id, account.name);
     await this.#nameCreators(connection, page.items);
     this.accounts = page.items;
-    this.nextCursor = page.next_cursor;
+    this.pages = withNext(this.pages, page.next_cursor);
   }
 
   /** Creators not on this page are looked up once each (an archived creator still has a name). */
@@ -74,13 +82,12 @@ export class AccountList extends ScreenElement {
       role_id: value('role_id'),
       location_id: value('location_id'),
     };
-    this.cursors = [undefined];
+    this.pages = turnPage(this.pages, 'first');
     void this.reload();
   }
 
-  #page(direction: 'next' | 'previous'): void {
-    if (direction === 'next' && this.nextCursor) this.cursors = [...this.cursors, this.nextCursor];
-    if (direction === 'previous' && this.cursors.length > 1) this.cursors = this.cursors.slice(0, -1);
+  #page(direction: PageDirection): void {
+    this.pages = turnPage(this.pages, direction);
     void this.reload();
   }
 
@@ -135,7 +142,7 @@ export class AccountList extends ScreenElement {
               @change=${(e: Event) => {
                 e.stopPropagation();
                 this.includeArchived = (e.target as HTMLInputElement).checked;
-                this.cursors = [undefined];
+                this.pages = turnPage(this.pages, 'first');
                 void this.reload();
               }}
             />
@@ -147,7 +154,7 @@ export class AccountList extends ScreenElement {
       <div class="table-wrap">
         <table aria-busy=${this.loading ? 'true' : 'false'}>
           <caption class="sr-only">
-            Service accounts, page ${this.cursors.length}
+            Service accounts, page ${pageNumber(this.pages)}
           </caption>
           <thead>
             <tr>
@@ -189,15 +196,9 @@ export class AccountList extends ScreenElement {
         </table>
       </div>
       ${this.accounts.length === 0 && !this.loading ? html`<p>No service account matches.</p>` : nothing}
-      <nav class="row" aria-label="Pages">
-        <button type="button" ?disabled=${this.cursors.length <= 1} @click=${() => this.#page('previous')}>
-          Previous page
-        </button>
-        <span>Page ${this.cursors.length}</span>
-        <button type="button" ?disabled=${!this.nextCursor} @click=${() => this.#page('next')}>
-          Next page
-        </button>
-      </nav>
+      ${pageNavigation(this.pages, { previous: 'Previous page', next: 'Next page' }, (direction) =>
+        this.#page(direction),
+      )}
     </section>`;
   }
 

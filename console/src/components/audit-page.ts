@@ -3,6 +3,15 @@ import { html, nothing } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import { type AuditEvent, type AuditQuery, ok } from '../api/client.js';
 import type { Connection } from '../connection.js';
+import {
+  type CursorPages,
+  currentCursor,
+  FIRST_PAGE,
+  type PageDirection,
+  pageNavigation,
+  turnPage,
+  withNext,
+} from './cursor-pages.js';
 import { formatTime, ScreenElement } from './screen.js';
 
 const PAGE_SIZE = 50;
@@ -11,17 +20,16 @@ const PAGE_SIZE = 50;
 export class AuditPage extends ScreenElement {
   @state() accessor events: AuditEvent[] = [];
   @state() accessor filters: AuditQuery = {};
-  @state() accessor cursors: Array<string | undefined> = [undefined];
-  @state() accessor nextCursor: string | null = null;
+  @state() accessor pages: CursorPages = FIRST_PAGE;
 
   protected override async load(connection: Connection): Promise<void> {
     const page = await ok(
       connection.api.GET('/admin/v1/audit-events', {
-        params: { query: { ...this.filters, limit: PAGE_SIZE, cursor: this.cursors.at(-1) } },
+        params: { query: { ...this.filters, limit: PAGE_SIZE, cursor: currentCursor(this.pages) } },
       }),
     );
     this.events = page.items;
-    this.nextCursor = page.next_cursor;
+    this.pages = withNext(this.pages, page.next_cursor);
   }
 
   #filter(event: SubmitEvent): void {
@@ -39,13 +47,12 @@ export class AuditPage extends ScreenElement {
       since: instant('since'),
       until: instant('until'),
     };
-    this.cursors = [undefined];
+    this.pages = turnPage(this.pages, 'first');
     void this.reload();
   }
 
-  #page(direction: 'next' | 'previous'): void {
-    if (direction === 'next' && this.nextCursor) this.cursors = [...this.cursors, this.nextCursor];
-    if (direction === 'previous' && this.cursors.length > 1) this.cursors = this.cursors.slice(0, -1);
+  #page(direction: PageDirection): void {
+    this.pages = turnPage(this.pages, direction);
     void this.reload();
   }
 
@@ -128,15 +135,9 @@ export class AuditPage extends ScreenElement {
         </table>
       </div>
       ${this.events.length === 0 && !this.loading ? html`<p>No events match.</p>` : nothing}
-      <nav class="row" aria-label="Pages">
-        <button type="button" ?disabled=${this.cursors.length <= 1} @click=${() => this.#page('previous')}>
-          Newer events
-        </button>
-        <span>Page ${this.cursors.length}</span>
-        <button type="button" ?disabled=${!this.nextCursor} @click=${() => this.#page('next')}>
-          Older events
-        </button>
-      </nav>
+      ${pageNavigation(this.pages, { previous: 'Newer events', next: 'Older events' }, (direction) =>
+        this.#page(direction),
+      )}
     </section>`;
   }
 }
