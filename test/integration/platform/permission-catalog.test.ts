@@ -12,7 +12,7 @@ import {
 } from '../../../src/domain/credential-format.ts';
 import { createLogger } from '../../../src/logging/logger.ts';
 import { type DatabaseHandle, migrateToLatest, openDatabase } from '../../../src/persistence/database.ts';
-import { createVerifier, type Verifier } from '../../../src/resource-server/index.ts';
+import type { Verifier } from '../../../src/resource-server/index.ts';
 import { PermissionCatalog, PermissionCatalogService } from '../../../src/services/permission-catalog.ts';
 import { provisionOrganization } from '../../../src/services/bootstrap-service.ts';
 import { RoleRepository } from '../../../src/persistence/repositories/role-repository.ts';
@@ -30,7 +30,14 @@ import {
   expectStatus,
   productToken,
 } from '../admin/admin-helpers.ts';
-import { basic, platformApi, type PlatformApi, servedDocument } from './platform-helpers.ts';
+import {
+  basic,
+  platformApi,
+  type PlatformApi,
+  type ProductDeployment,
+  servedDocument,
+  startProductDeployment,
+} from './platform-helpers.ts';
 
 /**
  * The product permission catalog owned by the deployment (issue 15): the platform API lists, adds,
@@ -54,42 +61,22 @@ function codeOf(body: { type?: string }): string | undefined {
 }
 
 describe('platform API: the product permission catalog', () => {
+  let deployment: ProductDeployment;
   let server: TestServer;
   let platform: PlatformApi;
   let kit: Verifier;
 
   beforeAll(async () => {
-    server = await startTestServer({
-      OPERATORS: resourceServerEntry(OPERATOR.name, OPERATOR.secret),
-      RESOURCE_SERVERS: resourceServerEntry(RESOURCE_SERVER.name, RESOURCE_SERVER.secret),
-    });
-    platform = platformApi(server, basic(OPERATOR.name, OPERATOR.secret), await servedDocument(server));
-    kit = createVerifier({
-      issuer: server.issuer,
-      audience: `${server.issuer}/api`,
-      credentials: RESOURCE_SERVER,
-      revocation: { mode: 'feed' },
-    });
-    await kit.ready();
+    deployment = await startProductDeployment(OPERATOR, RESOURCE_SERVER);
+    ({ server, kit } = deployment);
+    platform = deployment.platform;
   });
 
   afterAll(async () => {
-    await kit?.close();
-    await server?.stop();
+    await deployment?.stop();
   });
 
-  async function introspect(token: string): Promise<Record<string, unknown>> {
-    const response = await fetch(`${server.issuer}/introspect`, {
-      method: 'POST',
-      headers: {
-        authorization: basic(RESOURCE_SERVER.name, RESOURCE_SERVER.secret),
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ token }).toString(),
-    });
-    expect(response.status).toBe(200);
-    return (await response.json()) as Record<string, unknown>;
-  }
+  const introspect = (token: string) => deployment.introspect(token);
 
   /** A client-credentials request with an API key, down-scoped to `scope`. */
   async function scopedToken(apiKey: string, scope: string) {

@@ -1,6 +1,8 @@
 import { expect } from 'vitest';
+import { resourceServerEntry } from '../../../src/domain/credential-format.ts';
+import { createVerifier, type Verifier } from '../../../src/resource-server/index.ts';
 import { OpenApiResponseValidator } from '../../helpers/openapi-responses.ts';
-import type { TestServer } from '../../helpers/test-server.ts';
+import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import type { ApiResponse } from '../admin/admin-helpers.ts';
 
 export function basic(name: string, secret: string): string {
@@ -51,3 +53,70 @@ export function platformApi(
   };
 }
 export type PlatformApi = ReturnType<typeof platformApi>;
+
+/** A deployment secret as tests hold it: the name it is listed under and the secret itself. */
+export interface NamedSecret {
+  name: string;
+  secret: string;
+}
+
+/**
+ * A product's deployment as the platform tests drive it: a server with one operator and one resource
+ * server configured, the platform API as that operator (responses checked against the served
+ * document), the resource server's kit on the revocation feed, and /introspect as that resource server.
+ */
+export interface ProductDeployment {
+  server: TestServer;
+  platform: PlatformApi;
+  kit: Verifier;
+  /** The introspection answer for a token or an API key (its 200 asserted). */
+  introspect(token: string): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+export async function startProductDeployment(
+  operator: NamedSecret,
+  resourceServer: NamedSecret,
+): Promise<ProductDeployment> {
+  const server = await startTestServer({
+    OPERATORS: resourceServerEntry(operator.name, operator.secret),
+    RESOURCE_SERVERS: resourceServerEntry(resourceServer.name, resourceServer.secret),
+  });
+  const kit = createVerifier({
+    issuer: server.issuer,
+    audience: `${server.issuer}/api`,
+    credentials: resourceServer,
+    revocation: { mode: 'feed' },
+  });
+  let platform: PlatformApi;
+  try {
+    platform = platformApi(server, basic(operator.name, operator.secret), await servedDocument(server));
+    await kit.ready();
+  } catch (error) {
+    // The caller's afterAll has nothing to stop yet: this start-up cleans up after itself.
+    await kit.close();
+    await server.stop();
+    throw error;
+  }
+  return {
+    server,
+    platform,
+    kit,
+    async introspect(token) {
+      const response = await fetch(`${server.issuer}/introspect`, {
+        method: 'POST',
+        headers: {
+          authorization: basic(resourceServer.name, resourceServer.secret),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token }).toString(),
+      });
+      expect(response.status).toBe(200);
+      return (await response.json()) as Record<string, unknown>;
+    },
+    async stop() {
+      await kit.close();
+      await server.stop();
+    },
+  };
+}

@@ -3,11 +3,10 @@ import {
   generateDeploymentSecret,
   OPERATOR_SECRET_PREFIX,
   RESOURCE_SERVER_SECRET_PREFIX,
-  resourceServerEntry,
 } from '../../../src/domain/credential-format.ts';
-import { createVerifier, type Verifier } from '../../../src/resource-server/index.ts';
+import type { Verifier } from '../../../src/resource-server/index.ts';
 import { eventually } from '../../helpers/eventually.ts';
-import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+import type { TestServer } from '../../helpers/test-server.ts';
 import {
   adminApi,
   adminToken,
@@ -16,7 +15,7 @@ import {
   productToken,
   requestToken,
 } from '../admin/admin-helpers.ts';
-import { basic, platformApi, servedDocument } from './platform-helpers.ts';
+import { type PlatformApi, type ProductDeployment, startProductDeployment } from './platform-helpers.ts';
 
 const OPERATOR = { name: 'product-backend', secret: generateDeploymentSecret(OPERATOR_SECRET_PREFIX) };
 const RESOURCE_SERVER = {
@@ -33,7 +32,7 @@ const RESOURCE_SERVER = {
  * whose admin lost its secret; deleting the organization ends it all.
  */
 /** The verbs over the shared platform call, as adminApi has them. */
-function operatorApi(call: ReturnType<typeof platformApi>) {
+function operatorApi(call: PlatformApi) {
   return {
     get: (path: string) => call('GET', path),
     post: (path: string, body?: unknown) => call('POST', path, body),
@@ -42,44 +41,22 @@ function operatorApi(call: ReturnType<typeof platformApi>) {
 }
 
 describe("a product's whole integration over HTTP", () => {
+  let deployment: ProductDeployment;
   let server: TestServer;
   let platform: ReturnType<typeof operatorApi>;
   let kit: Verifier;
 
   beforeAll(async () => {
-    server = await startTestServer({
-      OPERATORS: resourceServerEntry(OPERATOR.name, OPERATOR.secret),
-      RESOURCE_SERVERS: resourceServerEntry(RESOURCE_SERVER.name, RESOURCE_SERVER.secret),
-    });
-    platform = operatorApi(
-      platformApi(server, basic(OPERATOR.name, OPERATOR.secret), await servedDocument(server)),
-    );
-    kit = createVerifier({
-      issuer: server.issuer,
-      audience: `${server.issuer}/api`,
-      credentials: RESOURCE_SERVER,
-      revocation: { mode: 'feed' },
-    });
-    await kit.ready();
+    deployment = await startProductDeployment(OPERATOR, RESOURCE_SERVER);
+    ({ server, kit } = deployment);
+    platform = operatorApi(deployment.platform);
   });
 
   afterAll(async () => {
-    await kit?.close();
-    await server?.stop();
+    await deployment?.stop();
   });
 
-  async function introspect(token: string): Promise<Record<string, unknown>> {
-    const response = await fetch(`${server.issuer}/introspect`, {
-      method: 'POST',
-      headers: {
-        authorization: basic(RESOURCE_SERVER.name, RESOURCE_SERVER.secret),
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ token }).toString(),
-    });
-    expect(response.status).toBe(200);
-    return (await response.json()) as Record<string, unknown>;
-  }
+  const introspect = (token: string) => deployment.introspect(token);
 
   it('provisions, integrates, suspends, resumes, recovers and deletes an organization', async () => {
     // The product's tenant "acme-42" becomes an organization; asking again is the same one.

@@ -3,10 +3,9 @@ import {
   generateDeploymentSecret,
   OPERATOR_SECRET_PREFIX,
   RESOURCE_SERVER_SECRET_PREFIX,
-  resourceServerEntry,
 } from '../../../src/domain/credential-format.ts';
-import { createVerifier, type Verifier } from '../../../src/resource-server/index.ts';
-import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
+import type { Verifier } from '../../../src/resource-server/index.ts';
+import type { TestServer } from '../../helpers/test-server.ts';
 import {
   type AdminApi,
   adminApi,
@@ -15,7 +14,7 @@ import {
   expectStatus,
   productToken,
 } from '../admin/admin-helpers.ts';
-import { basic, platformApi, servedDocument, type PlatformApi } from './platform-helpers.ts';
+import { type PlatformApi, type ProductDeployment, startProductDeployment } from './platform-helpers.ts';
 
 /**
  * A product location id is any printable ASCII string, so it may be the name of an Object.prototype
@@ -31,6 +30,7 @@ const RESOURCE_SERVER = {
 const PROTOTYPE_IDS = ['__proto__', 'constructor', 'hasOwnProperty', 'toString'];
 
 describe('product location ids named like Object.prototype members', () => {
+  let deployment: ProductDeployment;
   let server: TestServer;
   let platform: PlatformApi;
   let kit: Verifier;
@@ -38,18 +38,9 @@ describe('product location ids named like Object.prototype members', () => {
   let locationIdOf: Map<string, string>;
 
   beforeAll(async () => {
-    server = await startTestServer({
-      OPERATORS: resourceServerEntry(OPERATOR.name, OPERATOR.secret),
-      RESOURCE_SERVERS: resourceServerEntry(RESOURCE_SERVER.name, RESOURCE_SERVER.secret),
-    });
-    platform = platformApi(server, basic(OPERATOR.name, OPERATOR.secret), await servedDocument(server));
-    kit = createVerifier({
-      issuer: server.issuer,
-      audience: `${server.issuer}/api`,
-      credentials: RESOURCE_SERVER,
-      revocation: { mode: 'feed' },
-    });
-    await kit.ready();
+    deployment = await startProductDeployment(OPERATOR, RESOURCE_SERVER);
+    ({ server, kit } = deployment);
+    platform = deployment.platform;
     const org = expectStatus(
       await platform('POST', '/organizations', { external_id: 'tenant-proto', name: 'Proto Co' }),
       201,
@@ -73,22 +64,10 @@ describe('product location ids named like Object.prototype members', () => {
   });
 
   afterAll(async () => {
-    await kit?.close();
-    await server?.stop();
+    await deployment?.stop();
   });
 
-  async function introspect(token: string): Promise<Record<string, unknown>> {
-    const response = await fetch(`${server.issuer}/introspect`, {
-      method: 'POST',
-      headers: {
-        authorization: basic(RESOURCE_SERVER.name, RESOURCE_SERVER.secret),
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: new URLSearchParams({ token }).toString(),
-    });
-    expect(response.status).toBe(200);
-    return (await response.json()) as Record<string, unknown>;
-  }
+  const introspect = (token: string) => deployment.introspect(token);
 
   /** An API key of a new account at the given product location ids, holding `permissions` there. */
   async function keyAt(name: string, productIds: string[], permissions: string[]): Promise<string> {
