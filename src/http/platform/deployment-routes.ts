@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { route } from './route.ts';
 
+const TAG = 'Platform: deployment';
 const timestamp = z.iso.datetime({ offset: true });
 const noQuery = z.strictObject({});
 const noBody = z.strictObject({});
@@ -60,7 +61,6 @@ const KINDS = [
     idName: 'resource_server_id',
     noun: 'resource server',
     operation: 'ResourceServer',
-    tag: 'Platform: deployment',
     what: 'a resource server (a caller of /introspect and /revocations)',
   },
   {
@@ -69,7 +69,6 @@ const KINDS = [
     idName: 'operator_credential_id',
     noun: 'operator credential',
     operation: 'OperatorCredential',
-    tag: 'Platform: deployment',
     what: 'a platform operator (a caller of /platform/v1)',
   },
 ];
@@ -80,7 +79,7 @@ export const DEPLOYMENT_ROUTES = [
       method: 'get',
       path: k.path,
       operationId: `platformList${k.operation}s`,
-      tag: k.tag,
+      tag: TAG,
       summary: `List the ${k.noun}s made through the platform API (live first); configured ones are not listed`,
       params: {},
       query: noQuery,
@@ -98,7 +97,7 @@ export const DEPLOYMENT_ROUTES = [
       method: 'post',
       path: k.path,
       operationId: `platformCreate${k.operation}`,
-      tag: k.tag,
+      tag: TAG,
       summary: `Make the secret of ${k.what}; it works on every instance at once and is shown once`,
       params: {},
       query: noQuery,
@@ -113,7 +112,7 @@ export const DEPLOYMENT_ROUTES = [
       method: 'post',
       path: `${k.path}/{${k.idName}}:revoke`,
       operationId: `platformRevoke${k.operation}`,
-      tag: k.tag,
+      tag: TAG,
       summary: `Revoke ${k.what}: refused by every instance from this answer on`,
       params: { [k.idName]: k.noun },
       query: noQuery,
@@ -128,7 +127,7 @@ export const DEPLOYMENT_ROUTES = [
     method: 'get',
     path: '/signing-keys',
     operationId: 'platformListSigningKeys',
-    tag: 'Platform: deployment',
+    tag: TAG,
     summary: 'The published signing keys and which one signs (public metadata only)',
     params: {},
     query: noQuery,
@@ -140,7 +139,7 @@ export const DEPLOYMENT_ROUTES = [
     method: 'post',
     path: '/signing-keys:rotate',
     operationId: 'platformRotateSigningKeys',
-    tag: 'Platform: deployment',
+    tag: TAG,
     summary: 'Publish a new signing key now; it signs after activate_in_seconds, and the current ones retire',
     params: {},
     query: noQuery,
