@@ -124,12 +124,18 @@ describe('the deployment through the platform API', () => {
     expect(badName.status).toBe(400);
     expect(badName.body.detail).toMatch(/letters, digits/);
 
-    // Every change is in the platform audit list, by operator name, and no secret is.
+    expect((await configured()('GET', '/operator-credentials')).status).toBe(200);
+    // Every change and every read is in the platform audit list, by operator name, and no secret is.
     const audit = await configured()('GET', '/audit?limit=50');
     expect(audit.status).toBe(200);
     const actions = (audit.body.items as Array<{ action: string }>).map((e) => e.action);
     expect(actions).toEqual(
-      expect.arrayContaining(['operator_credential.created', 'operator_credential.revoked']),
+      expect.arrayContaining([
+        'operator_credential.created',
+        'operator_credential.revoked',
+        'operator_credentials.listed',
+        'resource_server_credentials.listed',
+      ]),
     );
     expect(JSON.stringify(audit.body)).not.toContain(second.body.secret as string);
   });
@@ -165,5 +171,9 @@ describe('the deployment through the platform API', () => {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     expect(kids).toEqual(expect.arrayContaining([signing.kid, rotated.body.added.kid]));
+    const audit = await configured()('GET', '/audit?limit=50');
+    expect((audit.body.items as Array<{ action: string }>).map((e) => e.action)).toEqual(
+      expect.arrayContaining(['signing_keys.listed', 'signing_keys.rotated']),
+    );
   });
 });
