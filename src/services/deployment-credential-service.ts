@@ -73,6 +73,8 @@ export class DeploymentCredentialService {
     kind: DeploymentCredentialKind,
   ): Promise<DeploymentCredentialView[]> {
     const rows = await new DeploymentCredentialRepository(this.#db).list(kind);
+    // Reads are uses too, as for organizations and the audit list.
+    await recordPlatformEvent(this.#db, operator, `${kind}_credentials.listed`, { query: {} });
     return rows.map(deploymentCredentialView);
   }
 

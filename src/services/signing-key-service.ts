@@ -45,7 +45,14 @@ export class SigningKeyService {
     this.#defaultAlg = defaultAlg;
   }
 
-  list(now: Date = new Date()): SigningKeyView[] {
+  /** The published keys, as an operator reads them (audited like every platform use). */
+  async list(operator: PlatformOperator): Promise<SigningKeyView[]> {
+    const keys = this.#published(new Date());
+    await recordPlatformEvent(this.#db, operator, 'signing_keys.listed', { query: {} });
+    return keys;
+  }
+
+  #published(now: Date): SigningKeyView[] {
     const file = readSigningKeyFile(this.#keysDir);
     if (!file) throw new KeyFileError('the signing key file is missing');
     const schedule = scheduleAt(file, now);
@@ -73,8 +80,7 @@ export class SigningKeyService {
         retiring: result.retiring,
         dropped: result.dropped,
       });
-      const now = new Date();
-      const keys = this.list(now);
+      const keys = this.#published(new Date());
       return { added: keys.find((k) => k.kid === result.added.kid)!, keys };
     });
     this.#rotating = run.catch(() => undefined);

@@ -133,7 +133,9 @@ export const DEPLOYMENT_ROUTES = [
     query: noQuery,
     body: null,
     response: { status: 200, description: 'the keys', schema: z.object({ items: z.array(signingKeyOut) }) },
-    handle: async (_request, { deployment }) => ({ body: { items: deployment.signingKeys.list() } }),
+    handle: async ({ operator }, { deployment }) => ({
+      body: { items: await deployment.signingKeys.list(operator) },
+    }),
   }),
   route({
     method: 'post',
