@@ -66,7 +66,7 @@ describe('the deployment through the platform API', () => {
     expect(JSON.stringify(listed.body)).not.toContain(secret);
     const again = await configured()('POST', '/resource-servers', { name: 'orders-api' });
     expect(again.status).toBe(409);
-    expect(again.body.code ?? again.body.type).toMatch(/name_taken/);
+    expect(again.body.type).toMatch(/\/name_taken$/);
 
     // A stream it holds open is ended by the revocation, not left until it reconnects.
     const stream = await fetch(`${server.issuer}/revocations`, {
@@ -107,6 +107,7 @@ describe('the deployment through the platform API', () => {
     // The request's own credential cannot be revoked; another operator credential can.
     const own = await asOperator(firstAuth)('POST', `/operator-credentials/${first.body.id}:revoke`, {});
     expect(own.status).toBe(409);
+    expect(own.body.type).toMatch(/\/own_operator_credential$/);
     expect(own.body.detail).toMatch(/authenticate with another operator credential/);
     const revoked = await asOperator(secondAuth)('POST', `/operator-credentials/${first.body.id}:revoke`, {});
     expect(revoked.status).toBe(200);
@@ -122,6 +123,7 @@ describe('the deployment through the platform API', () => {
     expect((await configured()('POST', '/operator-credentials/nope:revoke', {})).status).toBe(404);
     const badName = await configured()('POST', '/operator-credentials', { name: 'has spaces' });
     expect(badName.status).toBe(400);
+    expect(badName.body.type).toMatch(/\/validation_failed$/);
     expect(badName.body.detail).toMatch(/letters, digits/);
 
     expect((await configured()('GET', '/operator-credentials')).status).toBe(200);
@@ -150,6 +152,7 @@ describe('the deployment through the platform API', () => {
 
     const tooSoon = await configured()('POST', '/signing-keys:rotate', { activate_in_seconds: 5 });
     expect(tooSoon.status).toBe(422);
+    expect(tooSoon.body.type).toMatch(/\/invalid_settings$/);
     expect(tooSoon.body.detail).toMatch(/activate_in_seconds must be between 70/);
 
     const rotated = await configured()('POST', '/signing-keys:rotate', {});
