@@ -1,5 +1,6 @@
 /** Who is calling and what it may do, read from a verified token or an introspection answer. */
 import { inflateRawSync } from 'node:zlib';
+import { boundKeyThumbprint } from './dpop.ts';
 import { invalidToken } from './errors.ts';
 
 /** Permissions by location id; `"*"` holds the organization-wide grants. */
@@ -48,6 +49,8 @@ export interface AccessClaims {
   permissions_version: number | null;
   secret_version: number | null;
   groups_admin: boolean;
+  /** RFC 9449 `cnf.jkt`: the thumbprint of the key the token is bound to (DPoP); null when unbound. */
+  cnf_jkt: string | null;
 }
 
 function requiredString(payload: Record<string, unknown>, claim: string): string {
@@ -175,6 +178,7 @@ export function readAccessClaims(payload: Record<string, unknown>): AccessClaims
     permissions_version: version ?? null,
     secret_version: secretVersion ?? null,
     groups_admin: payload.groups_admin === true,
+    cnf_jkt: boundKeyThumbprint(payload),
   };
 }
 

@@ -3,10 +3,9 @@
  * locally (keys from the issuer's JWKS), then checked against the revocation state the feed keeps. An
  * API key is checked by `/introspect`, with a short cache that feed events invalidate.
  */
-import { decodeJwt } from 'jose';
 import { classifyApiKey } from './api-key.ts';
 import { readAuthorization } from './authorization-header.ts';
-import { boundKeyThumbprint, checkDpopProof, type DpopRequest, ProofReplayCache } from './dpop.ts';
+import { checkDpopProof, type DpopRequest, ProofReplayCache } from './dpop.ts';
 import { invalidToken } from './errors.ts';
 import { basicAuthorization } from './http.ts';
 import { createIntrospectionClient, type IntrospectionClient } from './introspection.ts';
@@ -139,17 +138,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
   };
 
   const proofs = new ProofReplayCache();
-  /** RFC 9449: a bound token needs the DPoP scheme and a fresh proof of its key; an unbound one, Bearer. */
-  const checkBinding = async (token: string, dpop: DpopRequest | undefined): Promise<void> => {
-    const jkt = boundKeyThumbprint(decodeJwt(token));
-    if (!dpop) {
-      if (jkt) {
-        throw invalidToken(
-          'the token is bound to a key (DPoP): send it as "Authorization: DPoP <token>" with a DPoP proof',
-        );
-      }
-      return;
-    }
+  /**
+   * RFC 9449: a bound token needs the DPoP scheme and a fresh proof of its key; an unbound one, Bearer.
+   * `jkt` is read from the verified claims (a second decoding of the token would cost on every request).
+   */
+  const checkBinding = async (token: string, jkt: string | null, dpop: DpopRequest): Promise<void> => {
     if (!jkt) throw invalidToken('the token is not DPoP-bound; send it as "Authorization: Bearer <token>"');
     const checked = await checkDpopProof(dpop, token, jkt, {
       clockToleranceSeconds: o.clockToleranceSeconds,
@@ -173,7 +166,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
         jwksCache ? jwksCache.getKey(header, input) : keys().then((cache) => cache.getKey(header, input)),
     });
     // After the signature: the binding of an unverified token means nothing.
-    await checkBinding(token, dpop);
+    if (dpop) await checkBinding(token, claims.cnf_jkt, dpop);
+    else if (claims.cnf_jkt) {
+      throw invalidToken(
+        'the token is bound to a key (DPoP): send it as "Authorization: DPoP <token>" with a DPoP proof',
+      );
+    }
     const principal = createPrincipal(claims, 'jwt');
     if (o.revocation.mode === 'none') return principal;
 
