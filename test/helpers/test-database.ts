@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { inject } from 'vitest';
 import type { Config } from '../../src/config/index.ts';
+import { TEMPLATES_FAILED, TEMPLATES_READY } from '../pglite-templates.ts';
 
 /**
  * A database of the test file's own. With DATABASE_URL set (CI, real Postgres) every test file gets a
@@ -32,7 +34,7 @@ export async function createTestDatabase(
   const schema = options.schema ?? 'migrated';
   const adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    copyPgliteTemplate(pgliteDataDir, schema);
+    await copyPgliteTemplate(pgliteDataDir, schema);
     return { config: { kind: 'pglite', dataDir: pgliteDataDir }, drop: async () => {} };
   }
   const name = `svcauth_test_${randomBytes(6).toString('hex')}`;
@@ -65,15 +67,39 @@ export async function createTestDatabase(
 
 /**
  * Fills a PGlite DATA_DIR (as openDatabase lays it out: the data in <dataDir>/pgdata) with a copy of
- * the run's template, so opening it skips initdb (and, migrated, the migrations).
+ * the run's template, so opening it skips initdb (and, migrated, the migrations). The templates are
+ * built while the run starts (test/global-setup.ts): this waits until they are.
  */
-export function copyPgliteTemplate(dataDir: string, schema: 'migrated' | 'empty' = 'migrated'): void {
+export async function copyPgliteTemplate(
+  dataDir: string,
+  schema: 'migrated' | 'empty' = 'migrated',
+): Promise<void> {
   const templates = inject('pgliteTemplates');
   if (!templates) {
     throw new Error('no PGlite template: run the tests through vitest.config.ts (globalSetup)');
   }
+  await pgliteTemplatesReady(templates.directory);
   const target = path.join(dataDir, 'pgdata');
   if (fs.existsSync(target)) throw new Error(`${target} already holds a database`);
   fs.mkdirSync(dataDir, { recursive: true });
   fs.cpSync(templates[schema], target, { recursive: true });
+}
+
+/** The templates directory already seen ready by this worker process (it runs file after file). */
+let readyDirectory: string | undefined;
+
+/** Resolves once test/pglite-templates.ts has built the templates; throws what made it fail. */
+async function pgliteTemplatesReady(directory: string): Promise<void> {
+  // A deadline for a broken run only: the build takes seconds, many on a busy machine.
+  const deadline = Date.now() + 180_000;
+  while (readyDirectory !== directory) {
+    const failed = path.join(directory, TEMPLATES_FAILED);
+    if (fs.existsSync(failed)) {
+      throw new Error(`the PGlite templates could not be built: ${fs.readFileSync(failed, 'utf8')}`);
+    }
+    if (fs.existsSync(path.join(directory, TEMPLATES_READY))) readyDirectory = directory;
+    else if (Date.now() > deadline)
+      throw new Error(`the PGlite templates in ${directory} were not built in time`);
+    else await sleep(25);
+  }
 }

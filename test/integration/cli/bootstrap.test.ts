@@ -107,7 +107,7 @@ const backends: Backend[] = [
     setup: async (workDir) => {
       const dataDir = path.join(workDir, 'data');
       // Initialised but without a schema: the CLI still migrates it (initdb itself: the binary's test).
-      copyPgliteTemplate(dataDir, 'empty');
+      await copyPgliteTemplate(dataDir, 'empty');
       return {
         env: { DATA_DIR: dataDir },
         database: { kind: 'pglite', dataDir },

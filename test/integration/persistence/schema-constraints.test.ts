@@ -197,7 +197,7 @@ describe('embedded database directory lock', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-lock-'));
     try {
       // A live process other than this one holds the lock: our parent (the test runner) will do.
-      copyPgliteTemplate(dataDir, 'empty');
+      await copyPgliteTemplate(dataDir, 'empty');
       fs.writeFileSync(path.join(dataDir, 'svcauth.lock'), String(process.ppid));
       await expect(openDatabase({ kind: 'pglite', dataDir })).rejects.toBeInstanceOf(DataDirectoryInUseError);
       await expect(openDatabase({ kind: 'pglite', dataDir })).rejects.toThrow(
