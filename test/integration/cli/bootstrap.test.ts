@@ -133,6 +133,103 @@ const backends: Backend[] = [
     : []),
 ];
 
+/**
+ * The file's child processes take seconds each (a Node start, and for the embedded server an initdb in
+ * WebAssembly): they all start with the file and run while the in-process tests above them do; each
+ * describe awaits the ones it asserts on.
+ */
+const ISSUER = 'http://svcauth.test';
+let processesDir: string;
+let embeddedServer: Promise<EmbeddedServer>;
+/** `node src/main.ts` with each bad configuration (the cases of 'configuration errors'), by case name. */
+const configErrorRuns = new Map<string, Promise<RunResult>>();
+
+const configErrorCases: Array<[string, Record<string, string>]> = [
+  ['DATABASE_URL', { DATABASE_URL: 'nonsense' }],
+  ['PORT', { PORT: '-1' }],
+  ['PORT', { PORT: '65536' }],
+  ['ISSUER', { ISSUER: 'not a url' }],
+  ['WORKERS', { WORKERS: 'many' }],
+  // Several workers cannot share the embedded database or the in-process state store.
+  ['WORKERS', { WORKERS: '2' }],
+];
+const caseName = (values: Record<string, string>) =>
+  Object.entries(values)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+
+beforeAll(() => {
+  processesDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-processes-'));
+  const configDir = path.join(processesDir, 'config');
+  for (const [, values] of configErrorCases) {
+    const result = run(['src/main.ts'], {
+      ...baseEnv(),
+      DATA_DIR: path.join(configDir, 'data'),
+      KEYS_DIR: path.join(configDir, 'keys'),
+      ...values,
+    });
+    // Awaited by its test; a test that never runs must not leave an unhandled rejection.
+    result.catch(() => {});
+    configErrorRuns.set(caseName(values), result);
+  }
+  embeddedServer = startEmbeddedServer(path.join(processesDir, 'lock'));
+  embeddedServer.catch(() => {});
+});
+
+afterAll(async () => {
+  // Only if a test failed before stopping it.
+  const started = await embeddedServer.catch(() => undefined);
+  if (started && started.server.exitCode === null && started.server.signalCode === null) {
+    started.server.kill('SIGKILL');
+    await started.serverExit;
+  }
+  await Promise.allSettled(configErrorRuns.values());
+  if (processesDir) fs.rmSync(processesDir, { recursive: true, force: true });
+}, 60_000);
+
+interface EmbeddedServer {
+  env: NodeJS.ProcessEnv;
+  admin: BootstrapOutput;
+  server: ChildProcess;
+  serverExit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  serverUrl: string;
+}
+
+/** The real binary bootstraps an empty DATA_DIR, then `node src/main.ts` serves it. */
+async function startEmbeddedServer(workDir: string): Promise<EmbeddedServer> {
+  const env = {
+    ...baseEnv(),
+    DATA_DIR: path.join(workDir, 'data'),
+    KEYS_DIR: path.join(workDir, 'keys'),
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ISSUER,
+  };
+  // The smoke test of the real binary: `svcauth bootstrap` on an empty DATA_DIR (initdb included).
+  const admin = parseBootstrap(await svcauthBinary(['bootstrap', '--org', 'acme', '--json'], env));
+
+  const server = spawn(NODE, ['src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const serverExit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    server.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  let stderr = '';
+  server.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const serverUrl = await new Promise<string>((resolve, reject) => {
+    let buffered = '';
+    server.stdout.on('data', (chunk) => {
+      buffered += chunk;
+      for (const line of buffered.split('\n')) {
+        if (!line.includes('svcauth listening')) continue;
+        resolve((JSON.parse(line) as { url: string }).url);
+      }
+    });
+    server.once('exit', (code) => reject(new Error(`server exited (${code}) before listening: ${stderr}`)));
+  });
+  return { env, admin, server, serverExit, serverUrl };
+}
+
 for (const backend of backends) {
   describe(`svcauth bootstrap on ${backend.name}`, () => {
     let workDir: string;
@@ -221,38 +318,12 @@ for (const backend of backends) {
 }
 
 describe('configuration errors', () => {
-  let workDir: string;
-
-  beforeAll(() => {
-    workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-config-'));
-  });
-
-  afterAll(() => {
-    fs.rmSync(workDir, { recursive: true, force: true });
-  });
-
-  const cases: Array<[string, Record<string, string>]> = [
-    ['DATABASE_URL', { DATABASE_URL: 'nonsense' }],
-    ['PORT', { PORT: '-1' }],
-    ['PORT', { PORT: '65536' }],
-    ['ISSUER', { ISSUER: 'not a url' }],
-    ['WORKERS', { WORKERS: 'many' }],
-    // Several workers cannot share the embedded database or the in-process state store.
-    ['WORKERS', { WORKERS: '2' }],
-  ];
-  for (const [variable, values] of cases) {
-    // Each case is a process of its own: they run side by side.
+  for (const [variable, values] of configErrorCases) {
+    // Each case is a process of its own, started with the file: they run side by side.
     it.concurrent(
-      `node src/main.ts with ${Object.entries(values)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' ')} exits non-zero with one line naming ${variable}`,
+      `node src/main.ts with ${caseName(values)} exits non-zero with one line naming ${variable}`,
       async () => {
-        const result = await run(['src/main.ts'], {
-          ...baseEnv(),
-          DATA_DIR: path.join(workDir, 'data'),
-          KEYS_DIR: path.join(workDir, 'keys'),
-          ...values,
-        });
+        const result = await configErrorRuns.get(caseName(values))!;
         expect(result.code).not.toBe(0);
         expect(result.code).not.toBeNull();
         expect(oneLine(result.stderr)).toContain(variable);
@@ -267,7 +338,7 @@ describe('configuration errors', () => {
     const result = await svcauth(['bootstrap', '--org', 'acme', '--json'], {
       ...baseEnv(),
       DATABASE_URL: 'nonsense',
-      KEYS_DIR: path.join(workDir, 'keys'),
+      KEYS_DIR: path.join(processesDir, 'config', 'keys'),
     });
     expect(result.code).not.toBe(0);
     expect(result.stdout).toBe('');
@@ -306,55 +377,15 @@ describe('svcauth keys generate', () => {
 });
 
 describe('the embedded database is one process at a time', () => {
-  const ISSUER = 'http://svcauth.test';
-  let workDir: string;
   let env: NodeJS.ProcessEnv;
-  let server: ChildProcess | undefined;
+  let server: ChildProcess;
   let serverExit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   let serverUrl: string;
   let admin: BootstrapOutput;
 
   beforeAll(async () => {
-    workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-lock-'));
-    env = {
-      ...baseEnv(),
-      DATA_DIR: path.join(workDir, 'data'),
-      KEYS_DIR: path.join(workDir, 'keys'),
-      PORT: '0',
-      HOST: '127.0.0.1',
-      ISSUER,
-    };
-    // The smoke test of the real binary: `svcauth bootstrap` on an empty DATA_DIR (initdb included).
-    admin = parseBootstrap(await svcauthBinary(['bootstrap', '--org', 'acme', '--json'], env));
-
-    const child = spawn(NODE, ['src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    server = child;
-    serverExit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    let stderr = '';
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    serverUrl = await new Promise<string>((resolve, reject) => {
-      let buffered = '';
-      child.stdout.on('data', (chunk) => {
-        buffered += chunk;
-        for (const line of buffered.split('\n')) {
-          if (!line.includes('svcauth listening')) continue;
-          resolve((JSON.parse(line) as { url: string }).url);
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`server exited (${code}) before listening: ${stderr}`)));
-    });
+    ({ env, admin, server, serverExit, serverUrl } = await embeddedServer);
   }, 120_000);
-
-  afterAll(async () => {
-    // Only if a test failed before stopping it.
-    if (server && server.exitCode === null && server.signalCode === null) {
-      server.kill('SIGKILL');
-      await serverExit;
-    }
-    if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
-  }, 60_000);
 
   it('the server started on the bootstrapped data serves tokens for the bootstrap credential', async () => {
     const response = await fetch(`${serverUrl}/token`, {
@@ -384,7 +415,7 @@ describe('the embedded database is one process at a time', () => {
     expect(result.stdout).toBe('');
     const message = oneLine(result.stderr);
     expect(message).toMatch(/in use by process \d+/);
-    expect(message).toContain(String(server!.pid));
+    expect(message).toContain(String(server.pid));
     expect(message).toContain('DATABASE_URL');
   }, 60_000);
 
@@ -395,7 +426,7 @@ describe('the embedded database is one process at a time', () => {
   }, 60_000);
 
   it('SIGTERM stops the server cleanly (exit 0) and releases DATA_DIR', async () => {
-    server!.kill('SIGTERM');
+    server.kill('SIGTERM');
     expect(await serverExit).toEqual({ code: 0, signal: null });
     const result = await svcauth(['bootstrap', '--org', 'acme', '--json'], env);
     expect(parseBootstrap(result).org_id).toBe(admin.org_id);
