@@ -33,6 +33,9 @@ let primary: ChildProcess | undefined;
 const logLines: Array<Record<string, unknown>> = [];
 let baseUrl: string;
 let credentials: { client_id: string; client_secret: string };
+/** The second test's primary, on a port already taken: started with the first one, run beside it. */
+let portTaken: Promise<{ code: number | null; stdout: string; stderr: string }>;
+let portTakenPrimary: ChildProcess | undefined;
 
 beforeAll(async () => {
   workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-workers-'));
@@ -69,6 +72,8 @@ beforeAll(async () => {
   await cli(['migrate']);
   credentials = JSON.parse(await cli(['bootstrap', '--org', 'workers', '--json']));
 
+  portTaken = startOnTakenPort();
+  portTaken.catch(() => {});
   primary = spawn(NODE, ['src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let buffered = '';
   primary.stdout!.on('data', (chunk: Buffer) => {
@@ -87,6 +92,9 @@ afterAll(async () => {
     primary.kill('SIGKILL');
     for (const pid of listeningWorkers()) killQuietly(pid);
   }
+  // Only if its test failed before it gave up.
+  if (portTakenPrimary && portTakenPrimary.exitCode === null) portTakenPrimary.kill('SIGKILL');
+  await portTaken?.catch(() => {});
   await database?.drop();
   await privatePostgres?.destroy();
   await privateRedis?.destroy();
@@ -198,15 +206,33 @@ it('two workers share the port, /metrics adds them up, a killed worker is replac
 }, 120_000);
 
 it('workers that cannot start (port taken) make the primary give up with exit code 1, not restart forever', async () => {
+  const { code, stdout, stderr } = await portTaken;
+  expect(code).toBe(1);
+  expect(stderr).toContain('EADDRINUSE');
+  expect(stdout).toContain('workers keep failing before they listen');
+}, 60_000);
+
+/**
+ * `node src/main.ts` with WORKERS=2 on a port something else holds, until it exits. Its workers fail
+ * and are restarted with a growing delay until the primary gives up: seconds, spent while the first
+ * test runs (a Redis key prefix of its own keeps the two apart).
+ */
+async function startOnTakenPort(): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const blocker = net.createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const { port } = blocker.address() as net.AddressInfo;
   try {
     const child = spawn(NODE, ['src/main.ts'], {
       cwd: ROOT,
-      env: { ...env, PORT: String(port), ISSUER: `http://127.0.0.1:${port}` },
+      env: {
+        ...env,
+        PORT: String(port),
+        ISSUER: `http://127.0.0.1:${port}`,
+        REDIS_KEY_PREFIX: `svcauth-workers-${port}-taken:`,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    portTakenPrimary = child;
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => {
@@ -216,10 +242,8 @@ it('workers that cannot start (port taken) make the primary give up with exit co
       stderr += chunk;
     });
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    expect(code).toBe(1);
-    expect(stderr).toContain('EADDRINUSE');
-    expect(stdout).toContain('workers keep failing before they listen');
+    return { code, stdout, stderr };
   } finally {
     blocker.close();
   }
-}, 60_000);
+}
