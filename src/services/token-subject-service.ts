@@ -15,8 +15,10 @@ import {
   type TokenEligibilityFacts,
   tokenEligibility,
 } from '../domain/token-eligibility.ts';
-import { CredentialRepository } from '../persistence/repositories/credential-repository.ts';
-import { ServiceAccountRepository } from '../persistence/repositories/service-account-repository.ts';
+import {
+  CredentialRepository,
+  type CredentialWithGrants,
+} from '../persistence/repositories/credential-repository.ts';
 import type { Credential, Database, Organization, ServiceAccount } from '../persistence/schema.ts';
 
 /**
@@ -77,12 +79,33 @@ export class TokenSubjectService {
    * expired credential, archived account. Those cases are indistinguishable to the caller.
    */
   async findByClientId(clientId: string, now: Date = new Date()): Promise<TokenSubject | null> {
+    return (await this.findByClientIds([clientId], now)).get(clientId) ?? null;
+  }
+
+  /**
+   * The subjects of several client ids in one database statement, by client id; a client id that
+   * names nothing that can authenticate (as findByClientId's null) is absent.
+   */
+  async findByClientIds(
+    clientIds: readonly string[],
+    now: Date = new Date(),
+  ): Promise<Map<string, TokenSubject>> {
     // A value no credential could have as its id (a NUL, a control character, megabytes) names
     // nothing; asking the database would only turn it into a query error, seen as an outage.
-    if (!isPlausibleClientId(clientId)) return null;
-    const found = await new CredentialRepository(this.#db).findWithOwnerByClientId(clientId);
-    if (!found) return null;
-    const { credential, account, organization } = found;
+    const plausible = [...new Set(clientIds)].filter(isPlausibleClientId);
+    const subjects = new Map<string, TokenSubject>();
+    if (plausible.length === 0) return subjects;
+    for (const found of await new CredentialRepository(this.#db).findWithGrantsByClientIds(plausible)) {
+      const subject = this.#subjectOf(found, now);
+      if (subject) subjects.set(found.credential.client_id, subject);
+    }
+    return subjects;
+  }
+
+  #subjectOf(
+    { credential, account, organization, grants }: CredentialWithGrants,
+    now: Date,
+  ): TokenSubject | null {
     const owned = {
       credential: {
         type: credential.type,
@@ -91,9 +114,7 @@ export class TokenSubjectService {
       },
       account: { archivedAt: account.archived_at },
     };
-    // Gone credentials are answered before their account's grants are read.
     if (goneReason(owned, now)) return null;
-    const grants = await new ServiceAccountRepository(this.#db).loadGrants(account.id, account.all_locations);
     const facts: TokenEligibilityFacts = {
       credential: owned.credential,
       account: { ...owned.account, isProtected: account.is_protected, roleCount: grants.roleCount },

@@ -135,10 +135,7 @@ export class ServiceAccountRepository {
   }
 
   /** Everything permission resolution needs about one account, in three queries. */
-  async loadGrants(
-    accountId: string,
-    allLocations: boolean,
-  ): Promise<AccountGrants & { roleCount: number; productLocationIds: Map<string, string> }> {
+  async loadGrants(accountId: string, allLocations: boolean): Promise<LoadedGrants> {
     const [locations, roles, ticks] = await Promise.all([
       // A deleted location grants nothing, even while an account still lists it.
       this.#db
@@ -160,31 +157,7 @@ export class ServiceAccountRepository {
         .where('service_account_id', '=', accountId)
         .execute(),
     ]);
-    const restricted = new Map<string, string[]>();
-    for (const tick of ticks) {
-      const list = restricted.get(tick.role_id) ?? [];
-      list.push(tick.location_id);
-      restricted.set(tick.role_id, list);
-    }
-    // Only roles that can grant something count: a deleted role, or one not assignable to service
-    // accounts, leaves the account as disabled as having no role at all.
-    const liveRoles = roles.filter((r) => r.deleted_at === null && r.assignable_to_service_accounts);
-    return {
-      allLocations,
-      locationIds: locations.map((l) => l.location_id),
-      roles: roles.map((r) => ({
-        roleId: r.id,
-        permissions: r.permissions,
-        restrictedTo: restricted.get(r.id) ?? null,
-        removed: r.deleted_at !== null,
-        assignable: r.assignable_to_service_accounts,
-      })),
-      roleCount: liveRoles.length,
-      // svcauth location id -> the product's id, for the locations that have one (token keys).
-      productLocationIds: new Map(
-        locations.flatMap((l) => (l.external_id === null ? [] : [[l.location_id, l.external_id] as const])),
-      ),
-    };
+    return accountGrantsFrom(allLocations, { locations, roles, ticks });
   }
 
   /**
@@ -480,4 +453,53 @@ export class ServiceAccountRepository {
 function permissionsChangedNow() {
   const now = new Date();
   return { updated_at: now, permissions_changed_at: now };
+}
+
+/** What loadGrants returns: the account's grants, plus what tokens and the account status need. */
+export type LoadedGrants = AccountGrants & { roleCount: number; productLocationIds: Map<string, string> };
+
+/** One row of each of the account's grant tables, as loadGrants reads them (and the token subject query). */
+export interface GrantRows {
+  /** The account's locations that are not deleted: a deleted location grants nothing. */
+  locations: ReadonlyArray<{ location_id: string; external_id: string | null }>;
+  roles: ReadonlyArray<{
+    id: string;
+    permissions: string[];
+    deleted_at: unknown;
+    assignable_to_service_accounts: boolean;
+  }>;
+  /** The role x location matrix. */
+  ticks: ReadonlyArray<{ role_id: string; location_id: string }>;
+}
+
+/** The account's grants from its rows (shared by loadGrants and the batched token subject query). */
+export function accountGrantsFrom(
+  allLocations: boolean,
+  { locations, roles, ticks }: GrantRows,
+): LoadedGrants {
+  const restricted = new Map<string, string[]>();
+  for (const tick of ticks) {
+    const list = restricted.get(tick.role_id) ?? [];
+    list.push(tick.location_id);
+    restricted.set(tick.role_id, list);
+  }
+  // Only roles that can grant something count: a deleted role, or one not assignable to service
+  // accounts, leaves the account as disabled as having no role at all.
+  const liveRoles = roles.filter((r) => r.deleted_at === null && r.assignable_to_service_accounts);
+  return {
+    allLocations,
+    locationIds: locations.map((l) => l.location_id),
+    roles: roles.map((r) => ({
+      roleId: r.id,
+      permissions: r.permissions,
+      restrictedTo: restricted.get(r.id) ?? null,
+      removed: r.deleted_at !== null,
+      assignable: r.assignable_to_service_accounts,
+    })),
+    roleCount: liveRoles.length,
+    // svcauth location id -> the product's id, for the locations that have one (token keys).
+    productLocationIds: new Map(
+      locations.flatMap((l) => (l.external_id === null ? [] : [[l.location_id, l.external_id] as const])),
+    ),
+  };
 }
