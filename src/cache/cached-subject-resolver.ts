@@ -11,6 +11,20 @@ import type { TokenSubject, TokenSubjectService } from '../services/token-subjec
  */
 const MAX_READS = 4;
 
+/**
+ * At most this many client ids in one statement: a restart storm's first requests share a few reads,
+ * while each stays small.
+ */
+const MAX_BATCH = 100;
+
+/** A lookup waiting for its batch; `reads` counts the batches that already read it (and raced). */
+interface PendingLookup {
+  readonly clientId: string;
+  reads: number;
+  resolve(subject: TokenSubject | null): void;
+  reject(error: unknown): void;
+}
+
 export class SubjectLookupRacedError extends Error {
   override readonly name = 'SubjectLookupRacedError';
 }
@@ -23,13 +37,17 @@ export class SubjectLookupRacedError extends Error {
  *
  * A lookup is answered only if no change that may concern it came in while it read the database (see
  * BoundedCache fills): otherwise it could return, and cache, a credential as it was before its revoke.
- * Concurrent lookups of one client id share one read.
+ * Concurrent lookups of one client id share one read, and the lookups that miss in one turn of the
+ * event loop share one database statement (a restarted instance's burst of first requests would
+ * otherwise cost a round trip each, and the database's CPU with it).
  */
 export class CachedSubjectResolver {
   readonly #source: TokenSubjectService;
   readonly #notifier: ChangeNotifier;
   readonly #cache: BoundedCache<string, TokenSubject>;
   readonly #reads = new Map<string, Promise<TokenSubject | null>>();
+  /** Lookups waiting for the next batch (see #enqueue). */
+  #queued: PendingLookup[] = [];
 
   constructor(
     source: TokenSubjectService,
@@ -86,33 +104,62 @@ export class CachedSubjectResolver {
     }
     let read = this.#reads.get(clientId);
     if (!read) {
-      read = this.#read(clientId).finally(() => this.#reads.delete(clientId));
+      read = new Promise<TokenSubject | null>((resolve, reject) => {
+        this.#enqueue({ clientId, reads: 0, resolve, reject });
+      }).finally(() => this.#reads.delete(clientId));
       this.#reads.set(clientId, read);
     }
     return read;
   }
 
-  async #read(clientId: string): Promise<TokenSubject | null> {
-    for (let reads = 1; ; reads++) {
-      const fill = this.#cache.beginFill(clientId);
-      let subject: TokenSubject | null;
-      try {
-        subject = await this.#source.findByClientId(clientId, new Date());
-      } catch (error) {
-        this.#cache.abandonFill(fill);
-        throw error;
-      }
+  /** Queues a lookup for the next batch, which goes out once this turn of the event loop is done. */
+  #enqueue(lookup: PendingLookup): void {
+    this.#queued.push(lookup);
+    if (this.#queued.length === 1) setImmediate(() => this.#dispatch());
+  }
+
+  #dispatch(): void {
+    const queued = this.#queued;
+    this.#queued = [];
+    for (let i = 0; i < queued.length; i += MAX_BATCH) void this.#read(queued.slice(i, i + MAX_BATCH));
+  }
+
+  /**
+   * Reads a batch of lookups in one statement. Each is answered only if no change that may concern it
+   * came in while the batch read the database; the others go into a later batch.
+   */
+  async #read(batch: PendingLookup[]): Promise<void> {
+    const fills = batch.map((lookup) => this.#cache.beginFill(lookup.clientId));
+    let found: Map<string, TokenSubject>;
+    try {
+      found = await this.#source.findByClientIds(
+        batch.map((lookup) => lookup.clientId),
+        new Date(),
+      );
+    } catch (error) {
+      for (const fill of fills) this.#cache.abandonFill(fill);
+      for (const lookup of batch) lookup.reject(error);
+      return;
+    }
+    // Events are only trusted while the notifier is healthy: otherwise each subject serves its
+    // requests alone.
+    const trusted = this.#notifier.healthy;
+    batch.forEach((lookup, i) => {
+      const fill = fills[i]!;
+      const subject = found.get(lookup.clientId);
       // Nothing found needs no check: a refusal never outlives a change.
       if (!subject) {
         this.#cache.abandonFill(fill);
-        return null;
+        lookup.resolve(null);
+      } else if (this.#cache.completeFill(fill, subject, trusted)) {
+        lookup.resolve(subject);
+      } else if (++lookup.reads >= MAX_READS) {
+        lookup.reject(
+          new SubjectLookupRacedError(`client ${lookup.clientId} kept changing while it was looked up`),
+        );
+      } else {
+        this.#enqueue(lookup);
       }
-      // Events are only trusted while the notifier is healthy: otherwise the subject serves this
-      // request alone.
-      if (this.#cache.completeFill(fill, subject, this.#notifier.healthy)) return subject;
-      if (reads >= MAX_READS) {
-        throw new SubjectLookupRacedError(`client ${clientId} kept changing while it was looked up`);
-      }
-    }
+    });
   }
 }

@@ -40,12 +40,13 @@ function gate(): Gate {
 }
 
 /**
- * The real lookup, except that the next lookup of `held` reads the database and then waits at a gate
- * before answering: the test runs a change in between.
+ * The real lookup, except that the next batch that includes `held` reads the database and then waits
+ * at a gate before answering: the test runs a change in between. Every batch's client ids are kept.
  */
 class HeldLookups extends TokenSubjectService {
   #held: { clientId: string; read: Gate; release: Gate } | undefined;
   calls = 0;
+  readonly batches: string[][] = [];
 
   hold(clientId: string) {
     const held = { clientId, read: gate(), release: gate() };
@@ -53,16 +54,20 @@ class HeldLookups extends TokenSubjectService {
     return { read: held.read.opened, release: () => held.release.open() };
   }
 
-  override async findByClientId(clientId: string, now?: Date): Promise<TokenSubject | null> {
+  override async findByClientIds(
+    clientIds: readonly string[],
+    now?: Date,
+  ): Promise<Map<string, TokenSubject>> {
     this.calls += 1;
-    const held = this.#held?.clientId === clientId ? this.#held : undefined;
+    this.batches.push([...clientIds]);
+    const held = this.#held && clientIds.includes(this.#held.clientId) ? this.#held : undefined;
     if (held) this.#held = undefined;
-    const subject = await super.findByClientId(clientId, now);
+    const subjects = await super.findByClientIds(clientIds, now);
     if (held) {
       held.read.open();
       await held.release.opened;
     }
-    return subject;
+    return subjects;
   }
 }
 
@@ -223,5 +228,82 @@ describe('concurrent first requests of one credential (defect 7)', () => {
     );
     expect(found.every((subject) => subject?.credential.id === credential.id)).toBe(true);
     expect(lookups.calls).toBe(calls + 1);
+  });
+});
+
+describe('first lookups of many credentials at once (issue 19, restart storm)', () => {
+  it('lookups of different client ids in one turn share one database statement', async () => {
+    const seeded = await Promise.all(Array.from({ length: 20 }, () => seed()));
+    const calls = lookups.calls;
+    const found = await Promise.all(
+      seeded.map(({ credential }) => subjects.findByClientId(credential.clientId)),
+    );
+    expect(found.map((subject) => subject?.credential.id)).toEqual(
+      seeded.map(({ credential }) => credential.id),
+    );
+    expect(lookups.calls).toBe(calls + 1);
+    expect(lookups.batches.at(-1)!.sort()).toEqual(
+      seeded.map(({ credential }) => credential.clientId).sort(),
+    );
+    // All cached: the next lookups read nothing.
+    await Promise.all(seeded.map(({ credential }) => subjects.findByClientId(credential.clientId)));
+    expect(lookups.calls).toBe(calls + 1);
+  });
+
+  it('a revoke during a batch: that credential is read again and refused, the others answer from the batch', async () => {
+    const revoked = await seed();
+    const others = [await seed(), await seed()];
+    const held = lookups.hold(revoked.credential.clientId);
+    const calls = lookups.calls;
+    const inFlight = Promise.all(
+      [revoked, ...others].map(({ credential }) => subjects.findByClientId(credential.clientId)),
+    );
+    // The batch has read all three as they were before the revoke ...
+    await held.read;
+    await new CredentialRepository(database.db).revoke([revoked.credential.id], new Date(), 'test');
+    await notifier.publish({
+      type: 'credential',
+      orgId: revoked.org.id,
+      accountId: revoked.account.id,
+      credentialId: revoked.credential.id,
+      clientId: revoked.credential.clientId,
+      revoked: true,
+    });
+    // ... and answers after the revoke's event.
+    held.release();
+    const [ofRevoked, ...ofOthers] = await inFlight;
+    expect(ofRevoked).toBeNull();
+    expect(ofOthers.map((subject) => subject?.credential.id)).toEqual(others.map((o) => o.credential.id));
+    // One more statement, for the revoked credential alone.
+    expect(lookups.calls).toBe(calls + 2);
+    expect(lookups.batches.at(-1)).toEqual([revoked.credential.clientId]);
+    expect(await subjects.findByClientId(revoked.credential.clientId)).toBeNull();
+    await Promise.all(others.map(({ credential }) => subjects.findByClientId(credential.clientId)));
+    expect(lookups.calls).toBe(calls + 3);
+  });
+
+  it('an organization change during a batch makes every subject of that organization read again', async () => {
+    const first = await seed();
+    const sameOrgAccount = await fixtures.account(first.org.id, {
+      allLocations: true,
+      roles: [{ roleId: (await fixtures.role(first.org.id, ['items:read'])).id }],
+    });
+    const sameOrg = await fixtures.credential(first.org.id, sameOrgAccount.id);
+    const elsewhere = await seed();
+    const held = lookups.hold(first.credential.clientId);
+    const inFlight = Promise.all(
+      [first.credential, sameOrg, elsewhere.credential].map((credential) =>
+        subjects.findByClientId(credential.clientId),
+      ),
+    );
+    await held.read;
+    await new OrganizationRepository(database.db).updateSettings(first.org.id, { api_enabled: false });
+    await notifier.publish({ type: 'organization', orgId: first.org.id, apiEnabled: false });
+    held.release();
+    const [ofFirst, ofSameOrg, ofElsewhere] = await inFlight;
+    expect(ofFirst?.refusal).toBeTruthy();
+    expect(ofSameOrg?.refusal).toBeTruthy();
+    expect(ofElsewhere?.refusal).toBeNull();
+    expect(lookups.batches.at(-1)!.sort()).toEqual([first.credential.clientId, sameOrg.clientId].sort());
   });
 });

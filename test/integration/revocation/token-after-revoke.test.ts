@@ -44,24 +44,24 @@ afterEach(() => {
 describe('/token across a revoke on the same instance', () => {
   it('a token request whose lookup started before the revoke is refused when it answers after it', async () => {
     const credential = await serviceAccount(org, [org.everything]);
-    const original = TokenSubjectService.prototype.findByClientId;
+    const original = TokenSubjectService.prototype.findByClientIds;
     let read!: () => void;
     const hasRead = new Promise<void>((resolve) => (read = resolve));
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     let held = false;
-    vi.spyOn(TokenSubjectService.prototype, 'findByClientId').mockImplementation(async function (
+    vi.spyOn(TokenSubjectService.prototype, 'findByClientIds').mockImplementation(async function (
       this: TokenSubjectService,
-      clientId,
+      clientIds,
       now,
     ) {
-      const subject = await original.call(this, clientId, now);
-      if (clientId === credential.clientId && !held) {
+      const subjects = await original.call(this, clientIds, now);
+      if (clientIds.includes(credential.clientId) && !held) {
         held = true;
         read();
         await released;
       }
-      return subject;
+      return subjects;
     });
 
     const inFlight = requestToken(server.url, credential.clientId, credential.secret);
