@@ -39,6 +39,14 @@ afterAll(async () => {
 });
 
 /**
+ * Revokes now, a millisecond on: created_at comes from the database clock in microseconds and may lie
+ * later in the same millisecond as Date.now(), and a revoke may not predate its credential.
+ */
+function revoke(credentialId: string) {
+  return new CredentialRepository(database.db).revoke([credentialId], new Date(Date.now() + 1), 'test');
+}
+
+/**
  * Two organizations (the second with its API turned off), and accounts whose grants use every part of
  * the model: all locations, a location list with a deleted location and one with a product id, a role
  * restricted by the matrix, a deleted role, a role not assignable to service accounts, no role at all.
@@ -79,7 +87,7 @@ async function seedBatch() {
     apiOff: await fixtures.credential(off.id, offAccount.id),
   };
   const revoked = await fixtures.credential(org.id, everywhere.id);
-  await new CredentialRepository(database.db).revoke([revoked.id], new Date(), 'test');
+  await revoke(revoked.id);
   const expired = await fixtures.credential(org.id, everywhere.id, 'oauth_client', {
     expiresAt: new Date(Date.now() + 1000),
   });
@@ -162,7 +170,7 @@ describe('token subjects loaded in one batch', () => {
     const service = new TokenSubjectService(database.db);
     const ids = Object.values(live).map((credential) => credential.clientId);
     const before = await service.findByClientIds(ids);
-    await new CredentialRepository(database.db).revoke([live.placed.id], new Date(), 'test');
+    await revoke(live.placed.id);
     await new OrganizationRepository(database.db).updateSettings(
       before.get(live.apiOff.clientId)!.organization.id,
       {
