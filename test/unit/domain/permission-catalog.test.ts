@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config/index.ts';
 import { parsePermissionCatalog, permissionNameProblem } from '../../../src/domain/permission-catalog.ts';
 
@@ -55,6 +55,7 @@ describe('parsePermissionCatalog', () => {
 
 describe('PERMISSIONS_FILE', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-permissions-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
   const file = (name: string, content: string) => {
     const at = path.join(dir, name);
     fs.writeFileSync(at, content);

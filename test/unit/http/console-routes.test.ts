@@ -39,6 +39,7 @@ describe('/console routes', () => {
 
   afterAll(() => {
     for (const server of servers) server.close();
+    for (const dir of [built, empty]) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('redirects /console to /console/ and serves the page with a strict CSP', async () => {
