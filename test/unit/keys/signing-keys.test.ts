@@ -41,7 +41,7 @@ function file(): SigningKeyFile {
 }
 
 describe('generateSigningKeys', () => {
-  it('writes one active ES256 key, owner-only, that signs from its creation', async () => {
+  it('writes one active ES256 key, owner-only, that signs from its creation on', async () => {
     const key = await generateSigningKeys(keysDir, 'ES256', { now: T0 });
     expect(key.alg).toBe('ES256');
     expect(key.jwk).toMatchObject({ kty: 'EC', crv: 'P-256', kid: key.kid, alg: 'ES256', use: 'sig' });
@@ -54,6 +54,14 @@ describe('generateSigningKeys', () => {
     expect(kids(schedule.published)).toEqual([key.kid]);
     expect(schedule.signing.kid).toBe(key.kid);
     expect(schedule.nextChangeAt).toBeNull();
+  });
+
+  it('makes a first key that signs at once on an instance whose clock runs behind the writer', async () => {
+    // The first key has no predecessor a verifier could still hold: nothing is gained by waiting for
+    // it, and a replica 5 s behind the machine that ran "keys generate" must not fail every token.
+    const key = await generateSigningKeys(keysDir, 'ES256', { now: T0 });
+    expect(scheduleAt(file(), new Date(T0.getTime() - 5_000)).signing.kid).toBe(key.kid);
+    expect(scheduleAt(file(), new Date(T0.getTime() - 60_000)).signing.kid).toBe(key.kid);
   });
 
   it('refuses to overwrite existing keys unless forced', async () => {
