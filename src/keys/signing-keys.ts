@@ -124,7 +124,11 @@ export async function generateSigningKeys(
         'invalidating issued tokens, or --force to discard them',
     );
   }
-  const key = await createSigningKey(alg, options.now ?? new Date());
+  const now = options.now ?? new Date();
+  // A first key has no predecessor that verifiers could still hold, so nothing is gained by waiting for
+  // it: it signs at once on every instance, one whose clock runs up to CLOCK_SKEW_SECONDS behind the
+  // machine that wrote it included (otherwise such an instance would fail every token until then).
+  const key = await createSigningKey(alg, now, new Date(now.getTime() - CLOCK_SKEW_SECONDS * 1000));
   writeSigningKeyFile(keysDir, { keys: [key] });
   return key;
 }

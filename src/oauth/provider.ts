@@ -225,6 +225,10 @@ export function createProvider(deps: OAuthDependencies): Provider {
     },
   });
   installClientInstanceCache(provider, deps.subjects, deps.logger);
+  // oidc-provider answers an unexpected failure with a bare server_error; the cause is only known here.
+  provider.on('server_error', (_ctx, error) => {
+    deps.logger.error({ err: error }, 'the token endpoint failed; answered server_error');
+  });
   if (deps.tokenExchange) {
     installTokenExchange(provider, {
       ...deps.tokenExchange,

@@ -6,6 +6,16 @@ import { fetchPage } from '../pagination.ts';
 import type { Credential, Database, NewCredential, Organization, ServiceAccount } from '../schema.ts';
 import { accountGrantsFrom, type LoadedGrants } from './service-account-repository.ts';
 
+/**
+ * The revocation time to store: `at` (the revoking instance's clock), or the credential's created_at (the
+ * database's clock) if that is later. The two clocks never agree exactly, and a credential revoked
+ * right after its creation by an instance running behind the database would otherwise break
+ * `revoked_at >= created_at`, and stay live.
+ */
+function notBeforeCreation(at: Date) {
+  return sql<Date>`greatest(${at}::timestamptz, created_at)`;
+}
+
 /** A credential with the account and organization it acts for: what the token endpoint needs. */
 export interface CredentialWithOwner {
   credential: Credential;
@@ -273,7 +283,7 @@ export class CredentialRepository {
     if (ids.length === 0) return [];
     return this.#db
       .updateTable('credentials')
-      .set({ revoked_at: at, revoked_reason: reason })
+      .set({ revoked_at: notBeforeCreation(at), revoked_reason: reason })
       .where('id', 'in', [...ids])
       .where('revoked_at', 'is', null)
       .returning(['id', 'client_id'])
@@ -283,7 +293,7 @@ export class CredentialRepository {
   async revokeAllOfAccount(accountId: string, at: Date, reason: string): Promise<RevokedCredential[]> {
     return this.#db
       .updateTable('credentials')
-      .set({ revoked_at: at, revoked_reason: reason })
+      .set({ revoked_at: notBeforeCreation(at), revoked_reason: reason })
       .where('service_account_id', '=', accountId)
       .where('revoked_at', 'is', null)
       .returning(['id', 'client_id'])
@@ -298,7 +308,7 @@ export class CredentialRepository {
   ): Promise<Array<RevokedCredential & { service_account_id: string }>> {
     return this.#db
       .updateTable('credentials')
-      .set({ revoked_at: at, revoked_reason: reason })
+      .set({ revoked_at: notBeforeCreation(at), revoked_reason: reason })
       .where('org_id', '=', orgId)
       .where('revoked_at', 'is', null)
       .returning(['id', 'client_id', 'service_account_id'])

@@ -41,12 +41,14 @@ function file(): SigningKeyFile {
 }
 
 describe('generateSigningKeys', () => {
-  it('writes one active ES256 key, owner-only, that signs from its creation on', async () => {
+  it('writes one active ES256 key, owner-only, that signs from its creation', async () => {
     const key = await generateSigningKeys(keysDir, 'ES256', { now: T0 });
     expect(key.alg).toBe('ES256');
     expect(key.jwk).toMatchObject({ kty: 'EC', crv: 'P-256', kid: key.kid, alg: 'ES256', use: 'sig' });
     expect(key.jwk.d).toEqual(expect.any(String));
-    expect(key.activates_at).toBe(T0.toISOString());
+    expect(key.created_at).toBe(T0.toISOString());
+    // Active from a minute before: see the next test.
+    expect(key.activates_at).toBe(new Date(T0.getTime() - 60_000).toISOString());
     expect(key.retires_at).toBeNull();
     expect(fs.statSync(signingKeysPath(keysDir)).mode & 0o777).toBe(0o600);
 
