@@ -252,3 +252,14 @@ export async function startPrivatePostgres(): Promise<PrivateService> {
     },
   };
 }
+
+/**
+ * The Redis a test about Redis itself runs against: the machine's (REDIS_URL) on the Postgres + Redis
+ * run, else a private redis-server, so the embedded run checks it too instead of skipping it.
+ * `release` stops the private server (the machine's is left running).
+ */
+export async function redisForTests(): Promise<{ url: string; release(): Promise<void> }> {
+  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, release: async () => {} };
+  const redis = await startPrivateRedis();
+  return { url: redis.url, release: () => redis.destroy() };
+}

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logging/logger.ts';
 import { type ChangeEvent, ChangeNotifier } from '../../../src/state/change-notifier.ts';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../../../src/state/index.ts';
 import { until } from '../../helpers/eventually.ts';
+import { redisForTests } from '../../helpers/private-services.ts';
 
 const logger = createLogger({ level: 'silent' });
 const closers: Array<() => Promise<void>> = [];
@@ -46,11 +47,18 @@ describe('ChangeNotifier when its subscription is lost', () => {
   });
 });
 
-describe.skipIf(!process.env.REDIS_URL)('ChangeNotifier across instances on Redis', () => {
+describe('ChangeNotifier across instances on Redis', () => {
+  let redisUrl: string;
+  let release: () => Promise<void>;
+  beforeAll(async () => {
+    ({ url: redisUrl, release } = await redisForTests());
+  });
+  afterAll(() => release?.());
+
   it('delivers an event published on one instance to another, once', async () => {
     const prefix = `svcauth-test:${randomUUID()}:`;
-    const storeA = new RedisStateStore({ url: process.env.REDIS_URL!, prefix });
-    const storeB = new RedisStateStore({ url: process.env.REDIS_URL!, prefix });
+    const storeA = new RedisStateStore({ url: redisUrl, prefix });
+    const storeB = new RedisStateStore({ url: redisUrl, prefix });
     closers.push(
       () => storeA.close(),
       () => storeB.close(),
@@ -70,7 +78,7 @@ describe.skipIf(!process.env.REDIS_URL)('ChangeNotifier across instances on Redi
 
   it('turns unhealthy when its store is gone, so caches stop answering', async () => {
     const store = new RedisStateStore({
-      url: process.env.REDIS_URL!,
+      url: redisUrl,
       prefix: `svcauth-test:${randomUUID()}:`,
     });
     const notifier = await notifierOn(store);

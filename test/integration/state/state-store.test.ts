@@ -7,12 +7,15 @@ import { RedisStateStore } from '../../../src/state/redis-state-store.ts';
 import { StateStoreUnavailableError } from '../../../src/state/state-store.ts';
 import { describeStateStoreContract } from '../../contract/state-store-contract.ts';
 import { eventually } from '../../helpers/eventually.ts';
-import { startPrivateRedis } from '../../helpers/private-services.ts';
+import { redisForTests, startPrivateRedis } from '../../helpers/private-services.ts';
 import { deleteKeysWithPrefix } from '../../helpers/redis-keys.ts';
 import { HoldingProxy } from '../../helpers/tcp-proxy.ts';
 import { freePort } from '../../helpers/test-server.ts';
 
-const redisUrl = process.env.REDIS_URL;
+/** The machine's Redis on the Postgres + Redis run, a private one on the embedded run. */
+const redis = await redisForTests();
+const redisUrl = redis.url;
+afterAll(() => redis.release());
 const runPrefix = `svcauth-test:${randomUUID()}:`;
 
 function prefixFor(namespace = 'shared'): string {
@@ -24,14 +27,14 @@ describeStateStoreContract(
   (options) => new MemoryStateStore({ prefix: prefixFor(options?.namespace) }),
 );
 
-describe.skipIf(!redisUrl)('RedisStateStore (REDIS_URL)', () => {
+describe('RedisStateStore', () => {
   describeStateStoreContract(
     'RedisStateStore',
-    (options) => new RedisStateStore({ url: redisUrl!, prefix: prefixFor(options?.namespace) }),
+    (options) => new RedisStateStore({ url: redisUrl, prefix: prefixFor(options?.namespace) }),
   );
 
   afterAll(async () => {
-    await deleteKeysWithPrefix(redisUrl!, runPrefix);
+    await deleteKeysWithPrefix(redisUrl, runPrefix);
   });
 });
 
@@ -42,8 +45,8 @@ describe('createStateStore', () => {
     await store.close();
   });
 
-  it.skipIf(!redisUrl)('creates a Redis store with a Redis URL', async () => {
-    const store = createStateStore({ redisUrl: redisUrl!, prefix: prefixFor('factory') });
+  it('creates a Redis store with a Redis URL', async () => {
+    const store = createStateStore({ redisUrl: redisUrl, prefix: prefixFor('factory') });
     expect(store.kind).toBe('redis');
     await store.ping();
     await store.close();
@@ -74,7 +77,7 @@ describe('RedisStateStore without Redis', () => {
 });
 
 // A private, throw-away redis-server (not the shared one at REDIS_URL), because this test stops it.
-describe.skipIf(!redisUrl)('RedisStateStore across a Redis outage', () => {
+describe('RedisStateStore across a Redis outage', () => {
   it('fails while Redis is down, then recovers commands and subscriptions on its own', async () => {
     const server = await startPrivateRedis();
     const url = server.url;
@@ -109,9 +112,9 @@ describe.skipIf(!redisUrl)('RedisStateStore across a Redis outage', () => {
 
 // A first handshake that Redis answers slowly (a loaded machine, a cluster building its slot map) is not
 // an outage: an instance starting then must not fail with "Redis is unavailable (connection connect)".
-describe.skipIf(!redisUrl)('RedisStateStore on a slow first handshake', () => {
+describe('RedisStateStore on a slow first handshake', () => {
   it('waits for a first handshake in progress longer than for a lost connection', async () => {
-    const target = new URL(redisUrl!);
+    const target = new URL(redisUrl);
     const proxy = new HoldingProxy(Number(target.port || 6379));
     const proxyUrl = await proxy.listen();
     proxy.hold();
