@@ -23,6 +23,11 @@ export const DEFAULTS = {
    * test suites hash hundreds of secrets, and cost 4 takes about 1 ms where cost 10 takes 60 ms.
    */
   BCRYPT_MIN_TEST_COST: 4,
+  /**
+   * Nice steps below the server's own threads at which new secrets are hashed (Linux: the hashing
+   * threads only); creating credentials then waits for the cores /token leaves. 0: same priority.
+   */
+  BCRYPT_HASHING_NICE: 10,
   DB_POOL_MAX: 10,
   /** Largest serialized claims set a token may carry before the request must down-scope. */
   MAX_TOKEN_CLAIMS_BYTES: 8192,

@@ -27,6 +27,7 @@ import { ChangeNotifier } from './state/change-notifier.ts';
 import { isPlausibleClientId } from './domain/credential-format.ts';
 import { LockoutService } from './services/lockout-service.ts';
 import { LegacyKeyLookup } from './services/legacy-key-lookup.ts';
+import { HashingPool } from './keys/hashing-pool.ts';
 import { SecretHasher } from './keys/secret-hasher.ts';
 import { TokenSubjectService } from './services/token-subject-service.ts';
 import { UsageRecorder } from './persistence/usage-recorder.ts';
@@ -41,7 +42,6 @@ import {
   DeploymentCredentialService,
 } from './services/deployment-credential-service.ts';
 import { SigningKeyService } from './services/signing-key-service.ts';
-import { Semaphore } from './services/semaphore.ts';
 import type { KeyRing } from './keys/key-ring.ts';
 import type { Database } from './persistence/schema.ts';
 import type { ChangePublisher } from './services/committed-changes.ts';
@@ -107,10 +107,19 @@ export async function createServices(config: Config, infrastructure: Infrastruct
     const notifier = new ChangeNotifier(state, logger);
     await notifier.start();
     closers.push(() => notifier.close());
-    // New secrets are hashed on at most all cores but one, so bulk creation never starves /token.
-    const hasher = new SecretHasher(config.bcryptCost, {
-      hashing: new Semaphore(Math.max(1, availableParallelism() - 1)),
+    // New secrets are hashed on all cores but one, by threads of lower priority: creating credentials
+    // in bulk waits for the cores /token leaves instead of taking them (issue 19, bench row m).
+    const hashing = new HashingPool({
+      size: Math.max(1, availableParallelism() - 1),
+      nice: config.bcryptHashingNice,
+      onPriorityUnchanged: (reason) =>
+        logger.warn(
+          { reason },
+          'new secrets are hashed at normal priority: the hashing threads could not lower theirs',
+        ),
     });
+    closers.push(() => hashing.close());
+    const hasher = new SecretHasher(config.bcryptCost, { hashing });
     const serverSecrets = loadLegacyKeyIdSecrets(config);
     // Verified secrets shared by every instance, bound by an HMAC whose key never leaves the servers.
     const records = new VerifiedSecretRecords(

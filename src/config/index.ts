@@ -227,6 +227,7 @@ const environmentSchema = z.object({
   DEFAULT_AUDIENCE: httpUrl(undefined),
   // Its range depends on whether this is a test run: checked by bcryptCost() below.
   BCRYPT_COST: z.string().optional(),
+  BCRYPT_HASHING_NICE: integer(DEFAULTS.BCRYPT_HASHING_NICE, 0, 19),
   DB_POOL_MAX: integer(DEFAULTS.DB_POOL_MAX, 1, 200),
   MAX_TOKEN_CLAIMS_BYTES: integer(DEFAULTS.MAX_TOKEN_CLAIMS_BYTES, 1024, 65536),
   MAX_BODY_BYTES: integer(DEFAULTS.MAX_BODY_BYTES, 1024, 1048576),
@@ -297,6 +298,8 @@ export interface Config {
   migrateOnStart: boolean;
   signingAlg: SigningAlg;
   bcryptCost: number;
+  /** Nice steps below the server's threads at which new secrets are hashed (0: the same priority). */
+  bcryptHashingNice: number;
   maxTokenClaimsBytes: number;
   maxBodyBytes: number;
   trustProxy: boolean;
@@ -388,6 +391,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     migrateOnStart: e.MIGRATE_ON_START,
     signingAlg: e.SIGNING_ALG,
     bcryptCost,
+    bcryptHashingNice: e.BCRYPT_HASHING_NICE,
     maxTokenClaimsBytes: e.MAX_TOKEN_CLAIMS_BYTES,
     maxBodyBytes: e.MAX_BODY_BYTES,
     trustProxy: e.TRUST_PROXY,

@@ -1,38 +1,42 @@
 import { createHash } from 'node:crypto';
 import bcrypt from 'bcrypt';
 
-/** Runs work with at most a fixed number in flight (services/semaphore.ts). */
-export interface ConcurrencyLimit {
-  run<T>(work: () => Promise<T>): Promise<T>;
+/** Hashes new secrets away from the threads /token uses (keys/hashing-pool.ts). */
+export interface NewSecretHashing {
+  hash(secret: string, cost: number): Promise<string>;
 }
 
 /** bcrypt reads at most 72 bytes; a longer secret (some legacy keys) would be checked only in part. */
 const BCRYPT_MAX_BYTES = 72;
 
 /**
- * bcrypt through the native addon's async API, which runs on libuv's thread pool: a 60 ms hash never
- * blocks the event loop. Secrets are hashed once at creation and compared at authentication.
+ * bcrypt off the event loop: a 60 ms hash never blocks it. Secrets are hashed once at creation and
+ * compared at authentication, through the native addon's async API on libuv's thread pool, unless new
+ * secrets are given a pool of their own.
  */
 export class SecretHasher {
   readonly #cost: number;
-  readonly #hashing: ConcurrencyLimit | null;
+  readonly #hashing: NewSecretHashing | null;
 
   /**
-   * `hashing` bounds how many new secrets are hashed at once (the server gives it fewer permits than it
-   * has cores): creating credentials in bulk then queues behind it instead of taking every core from
-   * /token, whose warm path needs none of this.
+   * `hashing` is where new secrets are hashed (the server's: a few low-priority threads): creating
+   * credentials in bulk then waits for the cores /token leaves, whose warm path needs no bcrypt. Without
+   * it (the CLI, tests) new secrets are hashed on libuv's pool like comparisons.
    */
-  constructor(cost: number, options: { hashing?: ConcurrencyLimit } = {}) {
+  constructor(cost: number, options: { hashing?: NewSecretHashing } = {}) {
     this.#cost = cost;
     this.#hashing = options.hashing ?? null;
   }
 
   hash(secret: string): Promise<string> {
-    const work = () => bcrypt.hash(fitForBcrypt(secret), this.#cost);
-    return this.#hashing ? this.#hashing.run(work) : work();
+    const fitted = fitForBcrypt(secret);
+    return this.#hashing ? this.#hashing.hash(fitted, this.#cost) : bcrypt.hash(fitted, this.#cost);
   }
 
-  /** bcrypt.compare is constant-time over the hash it computes. */
+  /**
+   * bcrypt.compare is constant-time over the hash it computes. It stays on libuv's pool at normal
+   * priority: a first token's comparison is token work.
+   */
   verify(secret: string, hash: string): Promise<boolean> {
     return bcrypt.compare(fitForBcrypt(secret), hash);
   }

@@ -113,8 +113,9 @@ export interface LegacyKeyImportReport {
 }
 
 /**
- * Every import in this process hashes its keys one at a time: bcrypt runs on libuv's thread pool
- * (4 threads), which /token shares, so a 1,000-row import must not take all of it.
+ * Every import in this process hashes its keys one at a time: a 1,000-row import must not take every
+ * hashing thread from the credentials admins create meanwhile (in the server), nor libuv's thread pool
+ * (4 threads) from the rest of the process (in the CLI).
  */
 const importHashing = new Semaphore(1);
 

@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       keysDir: path.resolve('./keys'),
       signingAlg: 'ES256',
       bcryptCost: 10,
+      bcryptHashingNice: 10,
       migrateOnStart: true,
     });
   });
@@ -82,6 +83,16 @@ describe('loadConfig', () => {
     expect((error as ConfigError).variable).toBe(variable);
     expect(message.startsWith(`${variable} `)).toBe(true);
     expect(message).not.toContain('\n');
+  });
+
+  it('reads the nice steps of the hashing threads, from 0 (same priority) to 19', () => {
+    expect(loadConfig({ BCRYPT_HASHING_NICE: '0' }).bcryptHashingNice).toBe(0);
+    expect(loadConfig({ BCRYPT_HASHING_NICE: '19' }).bcryptHashingNice).toBe(19);
+    for (const nice of ['-1', '20', 'low']) {
+      expect(() => loadConfig({ BCRYPT_HASHING_NICE: nice })).toThrow(
+        new RegExp(`^BCRYPT_HASHING_NICE must be an integer from 0 to 19 \\(got "${nice}"\\)$`),
+      );
+    }
   });
 
   it('accepts a bcrypt cost below 10 only in a test run, and never below 4', () => {
