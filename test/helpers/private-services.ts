@@ -16,6 +16,14 @@ export interface PrivateService {
   destroy(): Promise<void>;
 }
 
+/** A private Redis can also freeze: SIGSTOP keeps its sockets open and its data, and answers nothing. */
+export interface PrivateRedis extends PrivateService {
+  /** SIGSTOP: a hung server or a stalled network path, where no connection closes. */
+  pause(): void;
+  /** SIGCONT: it answers again, including what it was sent while paused. */
+  resume(): void;
+}
+
 function which(binary: string): string | null {
   try {
     return execFileSync('sh', ['-c', `command -v ${binary}`], { encoding: 'utf8' }).trim() || null;
@@ -52,7 +60,7 @@ function requireRedisServer(): void {
  * A redis-server without persistence, in a temporary directory of its own (its working directory:
  * where a cluster node keeps its state file). serverArguments are appended to the command line.
  */
-export async function startPrivateRedis(serverArguments: string[] = []): Promise<PrivateService> {
+export async function startPrivateRedis(serverArguments: string[] = []): Promise<PrivateRedis> {
   requireRedisServer();
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-redis-'));
@@ -91,11 +99,17 @@ export async function startPrivateRedis(serverArguments: string[] = []): Promise
     child.kill('SIGKILL');
     await exited;
   };
+  const signal = (name: 'SIGSTOP' | 'SIGCONT') => {
+    if (!child || child.exitCode !== null) throw new Error(`private redis on ${port} is not running`);
+    child.kill(name);
+  };
   await start();
   return {
     url: `redis://127.0.0.1:${port}`,
     start,
     stop,
+    pause: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
     destroy: async () => {
       await stop();
       fs.rmSync(dir, { recursive: true, force: true });
