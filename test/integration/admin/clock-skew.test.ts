@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { expectStatus, productToken } from './admin-helpers.ts';
-import { type DocumentedAdmin, startDocumentedAdmin } from './seed-helpers.ts';
+import { createReaderAccount, type DocumentedAdmin, startDocumentedAdmin } from './seed-helpers.ts';
 
 /**
  * The database stamps `created_at` with its own clock; svcauth stamps `revoked_at` with the clock of the
@@ -22,19 +22,7 @@ describe('revoking with an instance clock behind the database clock', () => {
 
   beforeAll(async () => {
     ctx = await startDocumentedAdmin('clock-skew');
-    const role = expectStatus(
-      await ctx.api.post('/roles', { name: 'Reader', permissions: ['items:read'] }),
-      201,
-    );
-    const account = expectStatus(
-      await ctx.api.post('/service-accounts', {
-        name: 'Sync',
-        all_locations: true,
-        roles: [{ role_id: role.id }],
-      }),
-      201,
-    );
-    accountPath = `/service-accounts/${account.id}`;
+    accountPath = await createReaderAccount(ctx.api, 'Sync');
   });
 
   afterEach(() => {

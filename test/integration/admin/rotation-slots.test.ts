@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectStatus, productToken, requestToken } from './admin-helpers.ts';
-import { type DocumentedAdmin, startDocumentedAdmin } from './seed-helpers.ts';
+import { createReaderAccount, type DocumentedAdmin, startDocumentedAdmin } from './seed-helpers.ts';
 
 /**
  * Seeds 003 and 004: a lineage holds a primary and at most one secondary. Rotating revokes the older
@@ -14,19 +14,7 @@ describe('rotating a secondary credential', () => {
 
   beforeAll(async () => {
     ctx = await startDocumentedAdmin('rotation-slots');
-    const role = expectStatus(
-      await ctx.api.post('/roles', { name: 'Reader', permissions: ['items:read'] }),
-      201,
-    );
-    const account = expectStatus(
-      await ctx.api.post('/service-accounts', {
-        name: 'Sync',
-        all_locations: true,
-        roles: [{ role_id: role.id }],
-      }),
-      201,
-    );
-    accountPath = `/service-accounts/${account.id}`;
+    accountPath = await createReaderAccount(ctx.api, 'Sync');
   });
 
   afterAll(async () => {

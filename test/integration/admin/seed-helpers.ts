@@ -8,6 +8,7 @@ import {
   adminToken,
   type BootstrappedAdmin,
   bootstrapAdmin,
+  expectStatus,
   type ResponseCheck,
 } from './admin-helpers.ts';
 
@@ -67,4 +68,17 @@ export async function startDocumentedAdmin(
     },
   };
   return result;
+}
+
+/**
+ * Through the management API: a role reading items, and an account named `name` on every location
+ * holding it. Returns the account's path, e.g. for its credentials.
+ */
+export async function createReaderAccount(api: AdminApi, name: string): Promise<string> {
+  const role = expectStatus(await api.post('/roles', { name: 'Reader', permissions: ['items:read'] }), 201);
+  const account = expectStatus(
+    await api.post('/service-accounts', { name, all_locations: true, roles: [{ role_id: role.id }] }),
+    201,
+  );
+  return `/service-accounts/${account.id}`;
 }
