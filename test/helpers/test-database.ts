@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inject } from 'vitest';
+import type { Kysely } from 'kysely';
 import type { Config } from '../../src/config/index.ts';
+import { migrateToLatest, openDatabase } from '../../src/persistence/database.ts';
+import type { Database } from '../../src/persistence/schema.ts';
 import { TEMPLATES_FAILED, TEMPLATES_READY } from '../pglite-templates.ts';
 
 /**
@@ -63,6 +67,40 @@ export async function createTestDatabase(
       }
     },
   };
+}
+
+/** A migrated database of a test file's own, open, for tests of services and repositories without a server. */
+export interface OpenTestDatabase {
+  db: Kysely<Database>;
+  /** Closes it, drops it and removes its temporary directory. */
+  destroy(): Promise<void>;
+}
+
+/** createTestDatabase in a temporary directory named after `name`, opened and migrated. */
+export async function openTestDatabase(name: string): Promise<OpenTestDatabase> {
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `svcauth-${name}-`));
+  const removeDir = () => fs.rmSync(workDir, { recursive: true, force: true });
+  let testDatabase: TestDatabase | undefined;
+  try {
+    testDatabase = await createTestDatabase(path.join(workDir, 'data'));
+    const handle = await openDatabase(testDatabase.config);
+    const destroy = async () => {
+      await handle.close();
+      await testDatabase!.drop();
+      removeDir();
+    };
+    try {
+      await migrateToLatest(handle.db);
+    } catch (error) {
+      await destroy();
+      throw error;
+    }
+    return { db: handle.db, destroy };
+  } catch (error) {
+    await testDatabase?.drop();
+    removeDir();
+    throw error;
+  }
 }
 
 /**

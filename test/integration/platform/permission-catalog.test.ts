@@ -11,7 +11,6 @@ import {
   resourceServerEntry,
 } from '../../../src/domain/credential-format.ts';
 import { createLogger } from '../../../src/logging/logger.ts';
-import { type DatabaseHandle, migrateToLatest, openDatabase } from '../../../src/persistence/database.ts';
 import type { Verifier } from '../../../src/resource-server/index.ts';
 import { PermissionCatalog, PermissionCatalogService } from '../../../src/services/permission-catalog.ts';
 import { provisionOrganization } from '../../../src/services/bootstrap-service.ts';
@@ -19,7 +18,7 @@ import { RoleRepository } from '../../../src/persistence/repositories/role-repos
 import { ChangeNotifier } from '../../../src/state/change-notifier.ts';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../../../src/state/index.ts';
 import { eventually } from '../../helpers/eventually.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
+import { openTestDatabase, type OpenTestDatabase } from '../../helpers/test-database.ts';
 import { startTestServer, type TestServer } from '../../helpers/test-server.ts';
 import { deleteKeysWithPrefix } from '../revocation/revocation-helpers.ts';
 import {
@@ -400,17 +399,13 @@ describe('PERMISSIONS_FILE declares the catalog', () => {
 describe('a catalog change reaches every instance', () => {
   const logger = createLogger({ level: 'silent' });
   const prefix = `svcauth-test:${randomUUID()}:`;
-  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-catalog-instances-'));
-  let testDatabase: TestDatabase;
-  let database: DatabaseHandle;
+  let database: OpenTestDatabase;
   const stores: StateStore[] = [];
   const notifiers: ChangeNotifier[] = [];
   const catalogs: PermissionCatalog[] = [];
 
   beforeAll(async () => {
-    testDatabase = await createTestDatabase(path.join(workDir, 'data'));
-    database = await openDatabase(testDatabase.config);
-    await migrateToLatest(database.db);
+    database = await openTestDatabase('catalog-instances');
     if (process.env.REDIS_URL) {
       stores.push(new RedisStateStore({ url: process.env.REDIS_URL, prefix }));
       stores.push(new RedisStateStore({ url: process.env.REDIS_URL, prefix }));
@@ -436,9 +431,7 @@ describe('a catalog change reaches every instance', () => {
     for (const notifier of notifiers) await notifier.close();
     for (const store of stores) await store.close();
     if (process.env.REDIS_URL) await deleteKeysWithPrefix(process.env.REDIS_URL, prefix);
-    await database?.close();
-    await testDatabase?.drop();
-    fs.rmSync(workDir, { recursive: true, force: true });
+    await database?.destroy();
   });
 
   it('adds on instance A, removes on instance B: each sees the other’s change', async () => {

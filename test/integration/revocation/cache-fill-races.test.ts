@@ -5,13 +5,9 @@
  * loses the revocation happens every run, not by timing.
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logging/logger.ts';
 import { SecretVerifier } from '../../../src/oauth/secret-verification.ts';
-import { type DatabaseHandle, migrateToLatest, openDatabase } from '../../../src/persistence/database.ts';
 import { CredentialRepository } from '../../../src/persistence/repositories/credential-repository.ts';
 import { OrganizationRepository } from '../../../src/persistence/repositories/organization-repository.ts';
 import { CachedSubjectResolver } from '../../../src/cache/cached-subject-resolver.ts';
@@ -20,12 +16,11 @@ import { SecretHasher } from '../../../src/keys/secret-hasher.ts';
 import { type TokenSubject, TokenSubjectService } from '../../../src/services/token-subject-service.ts';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../../../src/state/index.ts';
 import { Fixtures } from '../../helpers/fixtures.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
+import { openTestDatabase, type OpenTestDatabase } from '../../helpers/test-database.ts';
 import { deleteKeysWithPrefix, eventually } from './revocation-helpers.ts';
 
 const logger = createLogger({ level: 'silent' });
 const prefix = `svcauth-test:${randomUUID()}:`;
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-fill-races-'));
 
 /** A promise the test settles by hand. */
 interface Gate {
@@ -92,8 +87,7 @@ class CountingHasher extends SecretHasher {
   }
 }
 
-let testDatabase: TestDatabase;
-let database: DatabaseHandle;
+let database: OpenTestDatabase;
 let fixtures: Fixtures;
 let store: StateStore;
 let notifier: ChangeNotifier;
@@ -101,9 +95,7 @@ let lookups: HeldLookups;
 let subjects: CachedSubjectResolver;
 
 beforeAll(async () => {
-  testDatabase = await createTestDatabase(path.join(workDir, 'data'));
-  database = await openDatabase(testDatabase.config);
-  await migrateToLatest(database.db);
+  database = await openTestDatabase('fill-races');
   fixtures = new Fixtures(database.db);
   store = process.env.REDIS_URL
     ? new RedisStateStore({ url: process.env.REDIS_URL, prefix })
@@ -121,9 +113,7 @@ afterAll(async () => {
   await notifier?.close();
   await store?.close();
   if (process.env.REDIS_URL) await deleteKeysWithPrefix(process.env.REDIS_URL, prefix);
-  await database?.close();
-  await testDatabase?.drop();
-  fs.rmSync(workDir, { recursive: true, force: true });
+  await database?.destroy();
 });
 
 async function seed() {

@@ -5,13 +5,9 @@
  * in-process store that both share).
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logging/logger.ts';
 import { SecretVerifier } from '../../../src/oauth/secret-verification.ts';
-import { type DatabaseHandle, migrateToLatest, openDatabase } from '../../../src/persistence/database.ts';
 import { CredentialRepository } from '../../../src/persistence/repositories/credential-repository.ts';
 import { OrganizationRepository } from '../../../src/persistence/repositories/organization-repository.ts';
 import { ServiceAccountRepository } from '../../../src/persistence/repositories/service-account-repository.ts';
@@ -20,12 +16,11 @@ import { type ChangeEvent, ChangeNotifier } from '../../../src/state/change-noti
 import { TokenSubjectService } from '../../../src/services/token-subject-service.ts';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '../../../src/state/index.ts';
 import { Fixtures } from '../../helpers/fixtures.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
+import { openTestDatabase, type OpenTestDatabase } from '../../helpers/test-database.ts';
 import { deleteKeysWithPrefix, eventually } from './revocation-helpers.ts';
 
 const logger = createLogger({ level: 'silent' });
 const prefix = `svcauth-test:${randomUUID()}:`;
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-caches-'));
 
 interface Instance {
   notifier: ChangeNotifier;
@@ -33,8 +28,7 @@ interface Instance {
   secrets: SecretVerifier;
 }
 
-let testDatabase: TestDatabase;
-let database: DatabaseHandle;
+let database: OpenTestDatabase;
 let fixtures: Fixtures;
 const stores: StateStore[] = [];
 let a: Instance;
@@ -53,9 +47,7 @@ async function instance(store: StateStore): Promise<Instance> {
 }
 
 beforeAll(async () => {
-  testDatabase = await createTestDatabase(path.join(workDir, 'data'));
-  database = await openDatabase(testDatabase.config);
-  await migrateToLatest(database.db);
+  database = await openTestDatabase('caches');
   fixtures = new Fixtures(database.db);
   if (process.env.REDIS_URL) {
     stores.push(new RedisStateStore({ url: process.env.REDIS_URL, prefix }));
@@ -74,9 +66,7 @@ afterAll(async () => {
   for (const i of [a, b]) await i?.notifier.close();
   for (const store of stores) await store.close();
   if (process.env.REDIS_URL) await deleteKeysWithPrefix(process.env.REDIS_URL, prefix);
-  await database?.close();
-  await testDatabase?.drop();
-  fs.rmSync(workDir, { recursive: true, force: true });
+  await database?.destroy();
 });
 
 /** A change committed on instance A: B must see it before its next lookup. */

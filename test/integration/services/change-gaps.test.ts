@@ -8,12 +8,8 @@
  * - lost message: B's view of the in-process store drops exactly the revoke's message.
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logging/logger.ts';
-import { type DatabaseHandle, migrateToLatest, openDatabase } from '../../../src/persistence/database.ts';
 import { CredentialRepository } from '../../../src/persistence/repositories/credential-repository.ts';
 import { CachedSubjectResolver } from '../../../src/cache/cached-subject-resolver.ts';
 import { type ChangeEvent, ChangeNotifier } from '../../../src/state/change-notifier.ts';
@@ -23,20 +19,16 @@ import { eventually } from '../../helpers/eventually.ts';
 import { Fixtures } from '../../helpers/fixtures.ts';
 import { type PrivateService, startPrivateRedis } from '../../helpers/private-services.ts';
 import { HoldingProxy } from '../../helpers/tcp-proxy.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
+import { openTestDatabase, type OpenTestDatabase } from '../../helpers/test-database.ts';
 
 const logger = createLogger({ level: 'silent' });
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-change-gaps-'));
 
-let testDatabase: TestDatabase;
-let database: DatabaseHandle;
+let database: OpenTestDatabase;
 let fixtures: Fixtures;
 const closers: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
-  testDatabase = await createTestDatabase(path.join(workDir, 'data'));
-  database = await openDatabase(testDatabase.config);
-  await migrateToLatest(database.db);
+  database = await openTestDatabase('change-gaps');
   fixtures = new Fixtures(database.db);
 }, 120_000);
 
@@ -45,9 +37,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await database?.close();
-  await testDatabase?.drop();
-  fs.rmSync(workDir, { recursive: true, force: true });
+  await database?.destroy();
 });
 
 interface Instance {

@@ -4,12 +4,8 @@
  * ServiceAccountRepository, one query per table), whatever else shares the batch: a credential that
  * cannot authenticate is absent, never mistaken for another, and refusals stay what they were.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { permissionNames, resolvePermissions, keyedForTokens } from '../../../src/domain/permissions.ts';
-import { type DatabaseHandle, migrateToLatest, openDatabase } from '../../../src/persistence/database.ts';
 import { CredentialRepository } from '../../../src/persistence/repositories/credential-repository.ts';
 import { LocationRepository } from '../../../src/persistence/repositories/location-repository.ts';
 import { OrganizationRepository } from '../../../src/persistence/repositories/organization-repository.ts';
@@ -17,25 +13,18 @@ import { RoleRepository } from '../../../src/persistence/repositories/role-repos
 import { ServiceAccountRepository } from '../../../src/persistence/repositories/service-account-repository.ts';
 import { TokenSubjectService } from '../../../src/services/token-subject-service.ts';
 import { Fixtures } from '../../helpers/fixtures.ts';
-import { createTestDatabase, type TestDatabase } from '../../helpers/test-database.ts';
+import { openTestDatabase, type OpenTestDatabase } from '../../helpers/test-database.ts';
 
-const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-subject-batches-'));
-
-let testDatabase: TestDatabase;
-let database: DatabaseHandle;
+let database: OpenTestDatabase;
 let fixtures: Fixtures;
 
 beforeAll(async () => {
-  testDatabase = await createTestDatabase(path.join(workDir, 'data'));
-  database = await openDatabase(testDatabase.config);
-  await migrateToLatest(database.db);
+  database = await openTestDatabase('subject-batches');
   fixtures = new Fixtures(database.db);
 }, 120_000);
 
 afterAll(async () => {
-  await database?.close();
-  await testDatabase?.drop();
-  fs.rmSync(workDir, { recursive: true, force: true });
+  await database?.destroy();
 });
 
 /**
