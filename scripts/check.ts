@@ -10,15 +10,22 @@ import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
+/**
+ * The compiler is TypeScript 7 (native; the `typescript-native` alias of typescript@7): it checks the
+ * project in a third of TypeScript 5's CPU time. The `typescript` package (5.x) stays for the tools that
+ * use its JavaScript API, which TypeScript 7 does not have: typescript-eslint, dependency-cruiser and
+ * openapi-typescript. Both install a `tsc`, so the compiler is named by its path.
+ */
+const TSC = path.join(ROOT, 'node_modules', 'typescript-native', 'bin', 'tsc');
 
 const CHECKS: Array<{ name: string; command: string; args: string[] }> = [
-  { name: 'format', command: 'prettier', args: ['--check', '.'] },
-  { name: 'lint', command: 'eslint', args: ['.'] },
-  { name: 'types', command: 'tsc', args: ['--noEmit'] },
-  { name: 'console types', command: 'tsc', args: ['-p', 'console/src', '--noEmit'] },
+  { name: 'format', command: path.join(BIN, 'prettier'), args: ['--check', '.'] },
+  { name: 'lint', command: path.join(BIN, 'eslint'), args: ['.'] },
+  { name: 'types', command: TSC, args: ['--noEmit'] },
+  { name: 'console types', command: TSC, args: ['-p', 'console/src', '--noEmit'] },
   {
     name: 'layers',
-    command: 'depcruise',
+    command: path.join(BIN, 'depcruise'),
     args: ['src', '--config', '.dependency-cruiser.mjs', '--output-type', 'err'],
   },
 ];
@@ -33,7 +40,7 @@ interface Outcome {
 function run(check: (typeof CHECKS)[number]): Promise<Outcome> {
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(path.join(BIN, check.command), check.args, {
+    const child = spawn(check.command, check.args, {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -47,7 +54,9 @@ function run(check: (typeof CHECKS)[number]): Promise<Outcome> {
         output: output + extra,
         seconds: (performance.now() - started) / 1000,
       });
-    child.on('error', (error) => done(false, `could not start ${check.command}: ${error.message}\n`));
+    child.on('error', (error) =>
+      done(false, `could not start ${path.basename(check.command)}: ${error.message}\n`),
+    );
     child.on('close', (code, signal) =>
       done(code === 0, code === 0 ? '' : `exited with ${code ?? signal}\n`),
     );
