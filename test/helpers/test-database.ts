@@ -13,15 +13,15 @@ import { TEMPLATES_FAILED, TEMPLATES_READY } from '../pglite-templates.ts';
 
 /**
  * A database of the test file's own. With DATABASE_URL set (CI, real Postgres) every test file gets a
- * fresh database on that server, dropped afterwards, so files run in parallel without sharing rows.
- * Without it, the embedded default: PGlite in a temporary directory.
+ * fresh database on that server, so files run in parallel without sharing rows; the run's global
+ * teardown drops them all at once (test/global-setup.ts says why not one by one). Without it, the
+ * embedded default: PGlite in a temporary directory, which goes with its directory.
  *
  * Both start as copies of templates made once per run (test/global-setup.ts): migrated by default,
  * or with `schema: 'empty'` an empty database, for tests of the migrations themselves.
  */
 export interface TestDatabase {
   config: Config['database'];
-  drop(): Promise<void>;
 }
 
 export interface TestDatabaseOptions {
@@ -39,9 +39,9 @@ export async function createTestDatabase(
   const adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
     await copyPgliteTemplate(pgliteDataDir, schema);
-    return { config: { kind: 'pglite', dataDir: pgliteDataDir }, drop: async () => {} };
+    return { config: { kind: 'pglite', dataDir: pgliteDataDir } };
   }
-  const name = `svcauth_test_${randomBytes(6).toString('hex')}`;
+  const name = `${inject('postgresDatabasePrefix')}${randomBytes(6).toString('hex')}`;
   const template = schema === 'migrated' ? inject('postgresTemplate') : null;
   if (schema === 'migrated' && !template) {
     throw new Error('no Postgres template database: run the tests through vitest.config.ts (globalSetup)');
@@ -55,24 +55,13 @@ export async function createTestDatabase(
   }
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  return {
-    config: { kind: 'postgres', url: url.toString(), poolMax: 5 },
-    drop: async () => {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      try {
-        await client.query(`drop database if exists ${name} with (force)`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
+  return { config: { kind: 'postgres', url: url.toString(), poolMax: 5 } };
 }
 
 /** A migrated database of a test file's own, open, for tests of services and repositories without a server. */
 export interface OpenTestDatabase {
   db: Kysely<Database>;
-  /** Closes it, drops it and removes its temporary directory. */
+  /** Closes it and removes its temporary directory (a Postgres database goes at the end of the run). */
   destroy(): Promise<void>;
 }
 
@@ -80,13 +69,11 @@ export interface OpenTestDatabase {
 export async function openTestDatabase(name: string): Promise<OpenTestDatabase> {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `svcauth-${name}-`));
   const removeDir = () => fs.rmSync(workDir, { recursive: true, force: true });
-  let testDatabase: TestDatabase | undefined;
   try {
-    testDatabase = await createTestDatabase(path.join(workDir, 'data'));
+    const testDatabase = await createTestDatabase(path.join(workDir, 'data'));
     const handle = await openDatabase(testDatabase.config);
     const destroy = async () => {
       await handle.close();
-      await testDatabase!.drop();
       removeDir();
     };
     try {
@@ -97,7 +84,6 @@ export async function openTestDatabase(name: string): Promise<OpenTestDatabase> 
     }
     return { db: handle.db, destroy };
   } catch (error) {
-    await testDatabase?.drop();
     removeDir();
     throw error;
   }

@@ -70,7 +70,6 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     workDir,
     stop: async () => {
       await server.close();
-      await database.drop();
       fs.rmSync(workDir, { recursive: true, force: true });
     },
   };

@@ -177,7 +177,6 @@ describe('svcauth import-legacy-keys', () => {
 
   afterAll(async () => {
     await server?.stop();
-    await database?.drop();
     fs.rmSync(workDir, { recursive: true, force: true });
   });
 

@@ -96,9 +96,7 @@ function parseBootstrap(result: RunResult): BootstrapOutput {
 interface Backend {
   name: string;
   /** Prepares an empty backend; returns the environment that selects it and how to read it. */
-  setup(
-    workDir: string,
-  ): Promise<{ env: NodeJS.ProcessEnv; database: DatabaseConfig; drop(): Promise<void> }>;
+  setup(workDir: string): Promise<{ env: NodeJS.ProcessEnv; database: DatabaseConfig }>;
 }
 
 const backends: Backend[] = [
@@ -111,7 +109,6 @@ const backends: Backend[] = [
       return {
         env: { DATA_DIR: dataDir },
         database: { kind: 'pglite', dataDir },
-        drop: async () => {},
       };
     },
   },
@@ -125,7 +122,6 @@ const backends: Backend[] = [
             return {
               env: { DATABASE_URL: test.config.url },
               database: { ...test.config, poolMax: 2 },
-              drop: () => test.drop(),
             };
           },
         },
@@ -235,7 +231,6 @@ for (const backend of backends) {
     let workDir: string;
     let env: NodeJS.ProcessEnv;
     let database: DatabaseConfig;
-    let drop: () => Promise<void>;
     let first: BootstrapOutput;
     let second: BootstrapOutput;
 
@@ -244,13 +239,11 @@ for (const backend of backends) {
       const backendSetup = await backend.setup(workDir);
       env = { ...baseEnv(), KEYS_DIR: path.join(workDir, 'keys'), ...backendSetup.env };
       database = backendSetup.database;
-      drop = backendSetup.drop;
       first = parseBootstrap(await svcauth(['bootstrap', '--org', 'acme', '--json'], env));
       second = parseBootstrap(await svcauth(['bootstrap', '--org', 'acme', '--json'], env));
     }, 120_000);
 
     afterAll(async () => {
-      await drop?.();
       if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
     }, 60_000);
 

@@ -42,7 +42,6 @@ describe('schema constraints', () => {
 
   afterAll(async () => {
     await handle?.close();
-    await testDatabase?.drop();
     fs.rmSync(workDir, { recursive: true, force: true });
   });
 

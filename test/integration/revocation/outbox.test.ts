@@ -70,7 +70,6 @@ afterAll(async () => {
   for (const server of running) await server.close();
   await proxy?.close();
   await redis?.destroy();
-  await database?.drop();
   if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
 });
 

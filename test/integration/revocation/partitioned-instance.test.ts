@@ -80,7 +80,6 @@ afterAll(async () => {
   await a?.close();
   await proxy?.close();
   await redis?.destroy();
-  await database?.drop();
   await privatePostgres?.destroy();
   fs.rmSync(workDir, { recursive: true, force: true });
 }, 60_000);

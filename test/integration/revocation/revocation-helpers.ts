@@ -77,7 +77,6 @@ export async function startTwoProcesses(extraEnv: Record<string, string> = {}): 
   const stop = async () => {
     await Promise.all(children.map(stopProcess));
     await handle.close();
-    await database.drop();
     await deleteKeysWithPrefix(process.env.REDIS_URL!, prefix);
     fs.rmSync(workDir, { recursive: true, force: true });
   };
@@ -148,7 +147,6 @@ export async function startSingleProcess(extraEnv: Record<string, string> = {}):
     },
     stop: async () => {
       await server.close();
-      await database.drop();
       fs.rmSync(workDir, { recursive: true, force: true });
     },
   };

@@ -95,7 +95,6 @@ afterAll(async () => {
   // Only if its test failed before it gave up.
   if (portTakenPrimary && portTakenPrimary.exitCode === null) portTakenPrimary.kill('SIGKILL');
   await portTaken?.catch(() => {});
-  await database?.drop();
   await privatePostgres?.destroy();
   await privateRedis?.destroy();
   if (workDir) fs.rmSync(workDir, { recursive: true, force: true });

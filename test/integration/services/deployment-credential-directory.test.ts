@@ -48,7 +48,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await handle?.close();
-  await testDatabase?.drop();
   fs.rmSync(workDir, { recursive: true, force: true });
 });
 

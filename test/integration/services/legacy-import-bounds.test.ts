@@ -76,7 +76,6 @@ describe('legacy key import: bcrypt only for rows it can take, and a bounded amo
 
   afterAll(async () => {
     await handle?.close();
-    await testDatabase?.drop();
     fs.rmSync(workDir, { recursive: true, force: true });
   });
 
