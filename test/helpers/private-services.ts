@@ -1,7 +1,8 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { until } from './eventually.ts';
 import { freePort } from './test-server.ts';
 
@@ -40,6 +41,13 @@ function postgresBin(): string | null {
   return dir && fs.existsSync(path.join(dir, 'initdb')) ? dir : null;
 }
 
+/**
+ * The tools that start, stop and poll the private servers (redis-cli, initdb, pg_ctl) run without
+ * blocking: the test's own server runs in the same process and must go on serving meanwhile (a
+ * blocking call stopped a worker's event loop for 9 s of a Redis Cluster test's polling).
+ */
+const run = promisify(execFile);
+
 /** Postgres refuses to run as root; as root the servers run as the `postgres` system user. */
 const runAs = process.getuid?.() === 0 ? (which('runuser') ? 'postgres' : null) : undefined;
 
@@ -67,7 +75,7 @@ export async function startPrivateRedis(serverArguments: string[] = []): Promise
   let child: ChildProcess | undefined;
   const ping = async () => {
     try {
-      execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'pipe' });
+      await run('redis-cli', ['-p', String(port), 'ping']);
       return true;
     } catch {
       return false;
@@ -143,13 +151,14 @@ export async function startPrivateRedisCluster(
 ): Promise<PrivateRedisCluster> {
   const { masters = 3, nodeTimeoutMs = 3000, password } = options;
   // redis-cli takes the password from its environment without the warning that -a prints.
-  const redisCli = (args: string[], timeoutMs = 10_000): string =>
-    execFileSync('redis-cli', args, {
+  const redisCli = async (args: string[], timeoutMs = 10_000): Promise<string> => {
+    const { stdout } = await run('redis-cli', args, {
       encoding: 'utf8',
-      stdio: 'pipe',
       timeout: timeoutMs,
       env: password ? { ...process.env, REDISCLI_AUTH: password } : process.env,
     });
+    return stdout;
+  };
   const servers: PrivateService[] = [];
   const destroy = async () => {
     await Promise.all(servers.map((server) => server.destroy()));
@@ -174,7 +183,10 @@ export async function startPrivateRedisCluster(
     const nodes = servers.map((server) => ({ host: '127.0.0.1', port: Number(new URL(server.url).port) }));
     const addresses = nodes.map(({ host, port }) => `${host}:${port}`);
     try {
-      redisCli(['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'], 60_000);
+      await redisCli(
+        ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'],
+        60_000,
+      );
     } catch (error) {
       const { stdout, stderr } = error as { stdout?: string; stderr?: string };
       // redis-cli colours its messages and prints its errors on stdout.
@@ -182,9 +194,9 @@ export async function startPrivateRedisCluster(
       const output = `${stdout ?? ''}${stderr ?? ''}`.replace(/\x1b\[[0-9;]*m/g, '').trim();
       throw new Error(`redis-cli --cluster create ${addresses.join(' ')} failed: ${output || error}`);
     }
-    const clusterState = (port: number): string => {
+    const clusterState = async (port: number): Promise<string> => {
       try {
-        const info = redisCli(['-p', String(port), 'cluster', 'info']);
+        const info = await redisCli(['-p', String(port), 'cluster', 'info']);
         return /^cluster_state:(\w+)/m.exec(info)?.[1] ?? 'unknown';
       } catch {
         return 'unreachable';
@@ -192,7 +204,8 @@ export async function startPrivateRedisCluster(
     };
     const waitUntilServing = async (): Promise<void> => {
       await until(
-        async () => nodes.every(({ port }) => clusterState(port) === 'ok'),
+        async () =>
+          (await Promise.all(nodes.map(({ port }) => clusterState(port)))).every((state) => state === 'ok'),
         `cluster_state:ok on every node of the Redis Cluster ${addresses.join(',')}`,
         20_000,
       );
@@ -228,16 +241,14 @@ export async function startPrivatePostgres(): Promise<PrivateService> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'svcauth-pg-'));
   const data = path.join(dir, 'data');
-  const run = (command: string, args: string[]) => {
+  const postgres = (command: string, args: string[]) => {
     const full = path.join(bin, command);
-    return runAs
-      ? execFileSync('runuser', ['-u', runAs, '--', full, ...args], { stdio: 'pipe' })
-      : execFileSync(full, args, { stdio: 'pipe' });
+    return runAs ? run('runuser', ['-u', runAs, '--', full, ...args]) : run(full, args);
   };
-  if (runAs) execFileSync('chown', ['-R', `${runAs}:${runAs}`, dir]);
-  run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  if (runAs) await run('chown', ['-R', `${runAs}:${runAs}`, dir]);
+  await postgres('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
   const start = async () => {
-    run('pg_ctl', [
+    await postgres('pg_ctl', [
       '-D',
       data,
       '-o',
@@ -250,7 +261,7 @@ export async function startPrivatePostgres(): Promise<PrivateService> {
   };
   const stop = async () => {
     try {
-      run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      await postgres('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
     } catch {
       // already stopped
     }
