@@ -17,14 +17,12 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  // Loaded once the configuration is known to be good: a bad variable is reported at once, without
-  // first loading the whole server (oidc-provider, database drivers).
-  const [{ startServer }, { superviseWorkers, WORKER_LISTENING }] = await Promise.all([
-    import('./server.ts'),
-    import('./workers/supervisor.ts'),
-  ]);
+  // Modules are loaded once the configuration is known to be good: a bad variable is reported at once,
+  // without first loading the whole server (oidc-provider, database drivers).
   const rootLogger = createLogger({ level: config.logLevel });
   if (config.workers > 1 && cluster.isPrimary) {
+    // The primary serves nothing: it never loads the server, only what runs the migrations and forks.
+    const { superviseWorkers } = await import('./workers/supervisor.ts');
     try {
       await superviseWorkers(config, rootLogger);
     } catch (error) {
@@ -33,6 +31,10 @@ async function main(): Promise<void> {
     }
     return;
   }
+  const [{ startServer }, { WORKER_LISTENING }] = await Promise.all([
+    import('./server.ts'),
+    import('./workers/supervisor.ts'),
+  ]);
   const worker = cluster.isWorker ? cluster.worker : undefined;
   const logger = worker ? rootLogger.child({ worker: worker.id, pid: process.pid }) : rootLogger;
   let server: Awaited<ReturnType<typeof startServer>>;
