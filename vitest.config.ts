@@ -36,6 +36,10 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 4,
     isolate: false,
+    // The workers allocate fast and briefly (servers, PGlite, HTTP clients): a young generation four
+    // times V8's default collects less often. An embedded run took 142-143 s of CPU with it against
+    // 150 s without, and 83-85 s against 88 s of wall clock.
+    execArgv: ['--max-semi-space-size=64'],
     // Processes the tests spawn (the CLI, `node src/main.ts`) inherit it with VITEST: cheap hashes there too.
     env: { BCRYPT_COST: String(TEST_BCRYPT_COST), ...(tmpDir ? { TMPDIR: tmpDir } : {}) },
     reporters: ['default'],
