@@ -4,6 +4,12 @@
  * took about 50 s of the suite's 2-minute budget on a 2-core machine, mostly waiting on one core. Each
  * check's output is printed whole, in this order, once all have finished; the exit code is non-zero if
  * any failed.
+ *
+ * Prettier keeps a cache (node_modules/.cache/prettier) keyed by each file's content, Prettier's version
+ * and its options: a file is checked again whenever any of them changes, and a run that follows another
+ * (CI's second pass, a developer's next run) skips the unchanged files: 3 s instead of 17-19 s, 14 s less
+ * CPU. ESLint's cache is not used: its key is the file alone, and a type-aware rule's verdict also
+ * depends on the files it imports.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -19,7 +25,11 @@ const BIN = path.join(ROOT, 'node_modules', '.bin');
 const TSC = path.join(ROOT, 'node_modules', 'typescript-native', 'bin', 'tsc');
 
 const CHECKS: Array<{ name: string; command: string; args: string[] }> = [
-  { name: 'format', command: path.join(BIN, 'prettier'), args: ['--check', '.'] },
+  {
+    name: 'format',
+    command: path.join(BIN, 'prettier'),
+    args: ['--check', '--cache', '--cache-strategy', 'content', '.'],
+  },
   { name: 'lint', command: path.join(BIN, 'eslint'), args: ['.'] },
   { name: 'types', command: TSC, args: ['--noEmit'] },
   { name: 'console types', command: TSC, args: ['-p', 'console/src', '--noEmit'] },
