@@ -18,7 +18,7 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 const BIN = path.join(ROOT, 'node_modules', '.bin');
 /**
  * The compiler is TypeScript 7 (native; the `typescript-native` alias of typescript@7): it checks the
- * project in a third of TypeScript 5's CPU time. The `typescript` package (5.x) stays for the tools that
+ * project in half of TypeScript 5's CPU time. The `typescript` package (5.x) stays for the tools that
  * use its JavaScript API, which TypeScript 7 does not have: typescript-eslint, dependency-cruiser and
  * openapi-typescript. Both install a `tsc`, so the compiler is named by its path.
  */
